@@ -5,6 +5,7 @@
 // `customerProfile.ids` may arrive as [] or {}. It is strict where a wrong value would corrupt a sync:
 // status, substatus, type, direction and every timestamp.
 import { z } from 'zod';
+import { normalizeDate } from './normalize.ts';
 import { REFERRAL_STATUSES, REFERRAL_SUBSTATUSES } from './transitions.ts';
 
 export const REFERRAL_TYPES = ['Independent', 'Shared'] as const;
@@ -27,10 +28,14 @@ export type AssistanceRequestCode = (typeof ASSISTANCE_REQUEST_CODES)[number];
 
 /** ISO-8601 with a zone: Partner Center writes 7 fractional digits and `Z`; webhooks use `+00:00`. */
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+// One check, so a bad value yields one problem; Date.parse is not used because V8 rolls 2026-02-30 over
+// to March instead of refusing it.
 export const isoDateTime = z
   .string()
-  .regex(ISO_DATE_TIME, 'must be an ISO-8601 date-time with a time zone, e.g. 2026-11-20T10:00:00Z')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a real date');
+  .refine(
+    (s) => ISO_DATE_TIME.test(s) && normalizeDate(s, { precision: 'second' }) !== null,
+    'must be a real ISO-8601 date-time with a time zone, e.g. 2026-11-20T10:00:00Z',
+  );
 
 /** Partner Center fields are often present with null; treat null and absent alike. */
 const opt = <T extends z.ZodType>(schema: T) => schema.nullish();

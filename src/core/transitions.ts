@@ -89,3 +89,10 @@ export function checkTransition(
   }
   return { allowed: true };
 }
+
+/** The status a substatus belongs to ('Won' -> 'Closed'). Each substatus belongs to exactly one status,
+ *  so a CRM stage mapped to a substatus is enough to write both fields. */
+export function statusOfSubstatus(substatus: ReferralSubstatus): ReferralStatus {
+  const entry = Object.entries(SUBSTATUSES_OF).find(([, subs]) => subs.includes(substatus));
+  return (entry?.[0] ?? 'None') as ReferralStatus;
+}
