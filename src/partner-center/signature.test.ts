@@ -1,0 +1,323 @@
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import forge from 'node-forge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateCache, isAllowedHost, verifyWebhookSignature } from './signature.ts';
+
+// Certificates are made here, per run: a test CA (the trust anchor), leaves under it, and impostors.
+interface Issued {
+  pem: string;
+  der: Buffer;
+  key: KeyObject;
+  forgeCert: forge.pki.Certificate;
+  forgeKey: forge.pki.rsa.PrivateKey;
+}
+
+let serial = 1;
+function issue(options: {
+  subject: Array<{ shortName: string; value: string }>;
+  issuer?: Issued;
+  ca?: boolean;
+  notBefore?: Date;
+  notAfter?: Date;
+  ipSan?: string;
+}): Issued {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const forgeKey = forge.pki.privateKeyFromPem(
+    privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+  );
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = (serial++).toString(16).padStart(4, '0');
+  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
+  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + 24 * 3600_000);
+  cert.setSubject(options.subject);
+  cert.setIssuer(options.issuer ? options.issuer.forgeCert.subject.attributes : options.subject);
+  const extensions: object[] = [{ name: 'basicConstraints', cA: options.ca ?? false }];
+  if (options.ca)
+    extensions.push({ name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true });
+  if (options.ipSan) extensions.push({ name: 'subjectAltName', altNames: [{ type: 7, ip: options.ipSan }] });
+  cert.setExtensions(extensions);
+  cert.sign(options.issuer?.forgeKey ?? forgeKey, forge.md.sha256.create());
+  const pem = forge.pki.certificateToPem(cert);
+  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+  return { pem, der, key: privateKey, forgeCert: cert, forgeKey };
+}
+
+const microsoft = (cn: string) => [
+  { shortName: 'C', value: 'US' },
+  { shortName: 'O', value: 'Microsoft Corporation' },
+  { shortName: 'CN', value: cn },
+];
+
+const ca = issue({ subject: [{ shortName: 'CN', value: 'cosell test root' }], ca: true });
+const intermediate = issue({
+  subject: [{ shortName: 'CN', value: 'cosell test intermediate' }],
+  issuer: ca,
+  ca: true,
+});
+const leaf = issue({ subject: microsoft('pcnotifications-dispatch.microsoft.com'), issuer: ca });
+const leafUnderIntermediate = issue({
+  subject: microsoft('dispatch via intermediate'),
+  issuer: intermediate,
+});
+const contoso = issue({
+  subject: [
+    { shortName: 'O', value: 'Contoso Ltd' },
+    { shortName: 'CN', value: 'contoso' },
+  ],
+  issuer: ca,
+});
+const selfSignedMicrosoft = issue({ subject: microsoft('pcnotifications-dispatch.microsoft.com') });
+// Same subject name as the anchor, different key: an issuer string that proves nothing.
+const lookalikeCa = issue({ subject: [{ shortName: 'CN', value: 'cosell test root' }], ca: true });
+const lookalikeLeaf = issue({
+  subject: microsoft('pcnotifications-dispatch.microsoft.com'),
+  issuer: lookalikeCa,
+});
+const expired = issue({
+  subject: microsoft('old'),
+  issuer: ca,
+  notBefore: new Date(Date.now() - 10 * 24 * 3600_000),
+  notAfter: new Date(Date.now() - 24 * 3600_000),
+});
+const tlsServer = issue({
+  subject: [{ shortName: 'CN', value: '127.0.0.1' }],
+  issuer: ca,
+  ipSan: '127.0.0.1',
+});
+
+const served: Record<string, Buffer> = {
+  '/leaf.cer': leaf.der,
+  '/leaf.pem': Buffer.from(leaf.pem),
+  '/chain.pem': Buffer.from(leafUnderIntermediate.pem + intermediate.pem),
+  '/no-intermediate.cer': leafUnderIntermediate.der,
+  '/contoso.cer': contoso.der,
+  '/self-signed.cer': selfSignedMicrosoft.der,
+  '/lookalike.pem': Buffer.from(lookalikeLeaf.pem + lookalikeCa.pem),
+  '/expired.cer': expired.der,
+  '/garbage.cer': Buffer.from('not a certificate'),
+};
+
+let server: Server;
+let origin: string;
+const hits: string[] = [];
+
+beforeAll(async () => {
+  server = createServer(
+    { key: tlsServer.key.export({ type: 'pkcs8', format: 'pem' }), cert: tlsServer.pem },
+    (req, res) => {
+      hits.push(req.url ?? '');
+      const body = served[req.url ?? ''];
+      if (!body) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/pkix-cert' }).end(body);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const body = Buffer.from(
+  JSON.stringify({
+    EventName: 'referral-created',
+    ResourceUri: 'https://api.partnercenter.microsoft.com/engagements/v1/referrals/abc',
+    ResourceName: 'referral',
+    AuditUri: null,
+    ResourceChangeUtcDate: '2026-11-20T10:00:00.1234567+00:00',
+  }),
+);
+const signWith = (key: KeyObject, bytes: Buffer = body) => sign('sha256', bytes, key).toString('base64');
+
+function headers(path: string, signature = signWith(leaf.key), extra: Record<string, string> = {}) {
+  return {
+    'x-ms-signature': `Signature ${signature}`,
+    'x-ms-certificate-url': `${origin}${path}`,
+    'x-ms-signature-algorithm': 'rsa-sha256',
+    ...extra,
+  };
+}
+
+const options = () => ({
+  allowedCertificateHosts: ['127.0.0.1'],
+  trustAnchorsPem: [ca.pem],
+  cache: createCertificateCache(),
+});
+
+describe('verifyWebhookSignature', () => {
+  it('R2 accepts a valid event signed by a Microsoft certificate chained to the anchor (DER, x-ms-signature)', async () => {
+    const result = await verifyWebhookSignature({ rawBody: body, headers: headers('/leaf.cer') }, options());
+    expect(result).toMatchObject({ ok: true });
+    if (result.ok) expect(result.certificate.subject).toContain('O=Microsoft Corporation');
+  });
+
+  it('R2 accepts Authorization: Signature with a PEM certificate, and Headers objects', async () => {
+    const h = new Headers({
+      Authorization: `Signature ${signWith(leaf.key)}`,
+      'X-MS-Certificate-Url': `${origin}/leaf.pem`,
+    });
+    expect(await verifyWebhookSignature({ rawBody: body, headers: h }, options())).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it('R2 accepts a bare base64 signature and walks a served intermediate', async () => {
+    const result = await verifyWebhookSignature(
+      {
+        rawBody: body,
+        headers: { ...headers('/chain.pem'), 'x-ms-signature': signWith(leafUnderIntermediate.key) },
+      },
+      options(),
+    );
+    expect(result).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    [
+      'tampered body',
+      '/leaf.cer',
+      () => signWith(leaf.key, Buffer.from('{"EventName":"referral-updated"}')),
+      'bad-signature',
+    ],
+    ['wrong key', '/leaf.cer', () => signWith(contoso.key), 'bad-signature'],
+    [
+      'issuer not Microsoft but chained',
+      '/contoso.cer',
+      () => signWith(contoso.key),
+      'certificate-not-microsoft',
+    ],
+    [
+      'self-signed Microsoft not chained to the anchor',
+      '/self-signed.cer',
+      () => signWith(selfSignedMicrosoft.key),
+      'certificate-untrusted',
+    ],
+    [
+      'issuer name copied from the anchor, other key',
+      '/lookalike.pem',
+      () => signWith(lookalikeLeaf.key),
+      'certificate-untrusted',
+    ],
+    [
+      'intermediate not served',
+      '/no-intermediate.cer',
+      () => signWith(leafUnderIntermediate.key),
+      'certificate-untrusted',
+    ],
+    ['expired certificate', '/expired.cer', () => signWith(expired.key), 'certificate-expired'],
+    ['certificate URL 404', '/missing.cer', () => signWith(leaf.key), 'certificate-fetch-failed'],
+    ['not a certificate', '/garbage.cer', () => signWith(leaf.key), 'certificate-unreadable'],
+  ])('R2 rejects %s', async (_name, path, signature, code) => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers(path, signature()) },
+      options(),
+    );
+    expect(result).toMatchObject({ ok: false, code });
+    if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
+  });
+
+  it.each([
+    ['suffix trick on an IP', 'https://evil-127.0.0.1.example/cert.cer', ['127.0.0.1']],
+    [
+      'suffix trick on blob storage',
+      'https://3psostorageacct.blob.core.windows.net.evil.com/cert/x.cer',
+      ['3psostorageacct.blob.core.windows.net'],
+    ],
+    [
+      'another blob account',
+      'https://evil.blob.core.windows.net/cert/x.cer',
+      ['3psostorageacct.blob.core.windows.net'],
+    ],
+    ['user-info trick', 'https://127.0.0.1@evil.example/cert.cer', ['127.0.0.1']],
+    ['wrong port for a host:port entry', 'https://127.0.0.1:1/cert.cer', ['127.0.0.1:2']],
+    ['empty allow-list', 'https://127.0.0.1/cert.cer', []],
+  ])('R2 rejects a certificate host not allow-listed: %s (never fetched)', async (_name, url, allowed) => {
+    let fetched = false;
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: { ...headers('/leaf.cer'), 'x-ms-certificate-url': url } },
+      {
+        ...options(),
+        allowedCertificateHosts: allowed,
+        fetchCertificate: async () => {
+          fetched = true;
+          return leaf.der;
+        },
+      },
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-host-not-allowed' });
+    expect(fetched).toBe(false);
+  });
+
+  it('R2 rejects an http certificate URL', async () => {
+    const result = await verifyWebhookSignature(
+      {
+        rawBody: body,
+        headers: { ...headers('/leaf.cer'), 'x-ms-certificate-url': 'http://127.0.0.1/leaf.cer' },
+      },
+      options(),
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-url-not-https' });
+  });
+
+  it.each([
+    ['no signature header', { 'x-ms-certificate-url': 'https://127.0.0.1/x' }, 'missing-signature'],
+    [
+      'no certificate URL',
+      { 'x-ms-signature': `Signature ${signWith(leaf.key)}` },
+      'missing-certificate-url',
+    ],
+    ['Authorization: Bearer is not a signature', { authorization: 'Bearer abc.def' }, 'malformed-signature'],
+    [
+      'unsupported algorithm',
+      {
+        'x-ms-signature': 'Signature AAAA',
+        'x-ms-signature-algorithm': 'rsa-sha1',
+        'x-ms-certificate-url': 'https://127.0.0.1/x',
+      },
+      'unsupported-algorithm',
+    ],
+  ])('R2 rejects %s', async (_name, h, code) => {
+    expect(await verifyWebhookSignature({ rawBody: body, headers: h }, options())).toMatchObject({
+      ok: false,
+      code,
+    });
+  });
+
+  it('R2 caches certificates by URL until the TTL runs out', async () => {
+    let clock = 0;
+    const cache = createCertificateCache(1_000, () => clock);
+    const before = hits.filter((h) => h === '/leaf.pem').length;
+    const verifyOnce = () =>
+      verifyWebhookSignature({ rawBody: body, headers: headers('/leaf.pem') }, { ...options(), cache });
+    expect(await verifyOnce()).toMatchObject({ ok: true });
+    expect(await verifyOnce()).toMatchObject({ ok: true });
+    expect(hits.filter((h) => h === '/leaf.pem').length - before).toBe(1);
+    clock = 5_000;
+    expect(await verifyOnce()).toMatchObject({ ok: true });
+    expect(hits.filter((h) => h === '/leaf.pem').length - before).toBe(2);
+  });
+
+  it('R2 without the anchor the TLS download itself is refused', async () => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers('/leaf.cer') },
+      { ...options(), trustAnchorsPem: [] },
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-fetch-failed' });
+  });
+});
+
+describe('isAllowedHost', () => {
+  it.each([
+    ['https://127.0.0.1:8443/x', ['127.0.0.1'], true],
+    ['https://127.0.0.1:8443/x', ['127.0.0.1:8443'], true],
+    ['https://127.0.0.1:8443/x', ['127.0.0.1:9443'], false],
+    ['https://3PSOSTORAGEACCT.blob.core.windows.net/x', ['3psostorageacct.blob.core.windows.net'], true],
+    ['https://a.3psostorageacct.blob.core.windows.net/x', ['3psostorageacct.blob.core.windows.net'], false],
+  ] as const)('R2 %s against %j -> %s', (url, allowList, expected) => {
+    expect(isAllowedHost(new URL(url), [...allowList])).toBe(expected);
+  });
+});
