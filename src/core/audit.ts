@@ -35,7 +35,9 @@ export function appendAuditLine(
   line: string,
   maxLength: number,
 ): string {
-  const newest = line.length > maxLength ? `${line.slice(0, Math.max(0, maxLength - 1))}…` : line;
+  // One audit entry is one line, whatever the message it quotes contains.
+  const flat = line.replace(/\r?\n/g, ' ');
+  const newest = flat.length > maxLength ? `${flat.slice(0, Math.max(0, maxLength - 1))}…` : flat;
   const lines = (existing ?? '').split(/\r?\n/).filter((l) => l.trim() !== '');
   let length = newest.length;
   let keep = 0;

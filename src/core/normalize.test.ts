@@ -6,6 +6,7 @@ import {
   normalizeDate,
   normalizeMoney,
   normalizeText,
+  statusMarkOf,
   stripStatusMarks,
   withStatusMark,
 } from './normalize.ts';
@@ -179,5 +180,17 @@ describe('canonicalJson', () => {
   it('ignores key order, null members, empty lists and string padding', () => {
     expect(canonicalJson({ b: ' x ', a: null, c: [] })).toBe(canonicalJson({ b: 'x' }));
     expect(canonicalJson({ a: 1 })).not.toBe(canonicalJson({ a: 2 }));
+  });
+});
+
+describe('statusMarkOf', () => {
+  it.each([
+    ['Contoso ✔', 'ok'],
+    ['Contoso ✖ ', 'error'],
+    ['Contoso ✔\uFE0F', 'ok'],
+    ['Contoso', undefined],
+    ['✔ inside name', undefined],
+  ])('R20 reads the mark of %j as %s', (name, mark) => {
+    expect(statusMarkOf(name)).toBe(mark);
   });
 });

@@ -159,6 +159,14 @@ export function stripStatusMarks(name: string): string {
   return name.replace(TRAILING_MARKS, '').replace(LEADING_MARKS, '');
 }
 
+/** Which mark a stored name ends with, if any ('Contoso ✖' -> 'error'). */
+export function statusMarkOf(name: string): StatusMark | undefined {
+  const trimmed = name.replace(/(?:\s|\uFE0F)+$/u, '');
+  if (trimmed.endsWith(STATUS_MARKS.ok)) return 'ok';
+  if (trimmed.endsWith(STATUS_MARKS.error)) return 'error';
+  return undefined;
+}
+
 /**
  * The name with exactly one mark at the end ('Contoso deal ✔'), or none for null. When `maxLength` is
  * given (Salesforce Opportunity.Name holds 120 characters), the name is shortened so the mark still fits.

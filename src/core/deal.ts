@@ -1,0 +1,100 @@
+// The CRM side of a link, in words every CRM shares: a deal (an opportunity or a lead) with its customer
+// account, contacts and solutions. Adapters translate their records into these shapes; the engine and the
+// sync rules never see a CRM field name.
+import { z } from 'zod';
+import { ASSISTANCE_REQUEST_CODES } from './referral.ts';
+
+export type { StatusMark } from './normalize.ts';
+
+export const DEAL_KINDS = ['opportunity', 'lead'] as const;
+export type DealKind = (typeof DEAL_KINDS)[number];
+
+const opt = <T extends z.ZodType>(schema: T) => schema.nullish();
+
+/** Calendar date as the CRMs store close dates: `YYYY-MM-DD`, no time zone. */
+export const calendarDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2026-11-20');
+
+export const postalAddressSchema = z.object({
+  street: opt(z.string()),
+  city: opt(z.string()),
+  state: opt(z.string()),
+  postalCode: opt(z.string()),
+  /** Two-letter ISO 3166-1 code when the CRM value could be translated; otherwise the raw value. */
+  country: opt(z.string()),
+});
+export type PostalAddress = z.infer<typeof postalAddressSchema>;
+
+export const accountSchema = z.object({
+  /** CRM id; absent for an account still to be created. */
+  id: opt(z.string()),
+  name: z.string().min(1),
+  duns: opt(z.string()),
+  address: postalAddressSchema.default({}),
+});
+export type Account = z.infer<typeof accountSchema>;
+export type AccountInput = z.input<typeof accountSchema>;
+
+export const contactSchema = z.object({
+  id: opt(z.string()),
+  firstName: opt(z.string()),
+  lastName: z.string().min(1),
+  email: opt(z.string()),
+  phone: opt(z.string()),
+  /** The contact's role on the deal (Salesforce contact role), when linked to one. */
+  role: opt(z.string()),
+  isPrimary: opt(z.boolean()),
+});
+export type Contact = z.infer<typeof contactSchema>;
+export type ContactInput = z.input<typeof contactSchema>;
+
+/** A Partner Center solution attached to a deal; `id` is Partner Center's (e.g. `SOL-34104-EBB`). */
+export const solutionRefSchema = z.object({
+  id: z.string().min(1),
+  name: opt(z.string()),
+  /** CRM id of the catalogue row (Salesforce Microsoft Solution Details), when known. */
+  crmId: opt(z.string()),
+});
+export type SolutionRef = z.infer<typeof solutionRefSchema>;
+
+/** The values the sync maps. Field names here are the domain's; adapters map them to CRM fields (R21, R22). */
+export const dealFieldsSchema = z.object({
+  /** Name without the ✔/✖ mark (marks are stripped before anything compares or sends a name, R20). */
+  name: z.string().min(1),
+  stage: opt(z.string()),
+  closeDate: opt(calendarDate),
+  value: opt(z.number().finite()),
+  currency: opt(z.string()),
+  notes: opt(z.string()),
+  syncWithPartnerCenter: opt(z.boolean()),
+  /** "How can Microsoft help?" as Partner Center's `assistanceRequestCode`; null = not a co-sell. */
+  assistance: opt(z.enum(ASSISTANCE_REQUEST_CODES)),
+  visibleToMicrosoft: opt(z.boolean()),
+});
+export type DealFields = z.infer<typeof dealFieldsSchema>;
+
+/** The fields cosell writes to record the link and its state (R19, R20). */
+export const syncFieldsSchema = z.object({
+  referralId: opt(z.string()),
+  referralLink: opt(z.string()),
+  microsoftCrmId: opt(z.string()),
+});
+export type SyncFields = z.infer<typeof syncFieldsSchema>;
+
+export const dealSchema = dealFieldsSchema.extend({
+  kind: z.enum(DEAL_KINDS),
+  id: z.string(),
+  ...syncFieldsSchema.shape,
+  mark: opt(z.enum(['ok', 'error'])),
+  audit: opt(z.string()),
+  isClosed: z.boolean(),
+  isWon: z.boolean(),
+  account: opt(accountSchema),
+  contacts: z.array(contactSchema),
+  solutions: z.array(solutionRefSchema),
+  /** Lead only: set once a seller converted it; the sync relinks to this opportunity (R9). */
+  convertedOpportunityId: opt(z.string()),
+  ownerId: opt(z.string()),
+  /** The CRM's own change stamp, for logs and cursors. */
+  modifiedAt: opt(z.string()),
+});
+export type Deal = z.infer<typeof dealSchema>;
