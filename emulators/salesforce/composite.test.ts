@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { opportunityBody, soql, startTestOrg, type TestOrg } from './test-support.ts';
+
+type Json = Record<string, unknown>;
+type SubResponse = { body: unknown; httpHeaders: Json; httpStatusCode: number; referenceId: string };
+type CollectionResult = {
+  id: string | null;
+  success: boolean;
+  errors: { statusCode: string; message: string; fields: string[] }[];
+  created?: boolean;
+};
+
+let org: TestOrg;
+const v = '/services/data/v60.0';
+
+beforeAll(async () => {
+  org = await startTestOrg();
+});
+afterAll(async () => {
+  await org.close();
+});
+beforeEach(async () => {
+  await org.control('POST', '/reset');
+});
+
+function errorCodeOf(response: SubResponse | undefined): unknown {
+  return ((response?.body ?? []) as Json[])[0]?.['errorCode'];
+}
+
+async function count(type: string): Promise<number> {
+  return ((await org.api('GET', soql(`SELECT COUNT() FROM ${type}`))).body as { totalSize: number })
+    .totalSize;
+}
+
+function dealGraph(opportunity: Json): Json[] {
+  return [
+    { method: 'POST', url: `${v}/sobjects/Account`, referenceId: 'refAccount', body: { Name: 'Contoso' } },
+    {
+      method: 'POST',
+      url: `${v}/sobjects/Contact`,
+      referenceId: 'refContact',
+      body: { LastName: 'Smith', AccountId: '@{refAccount.id}' },
+    },
+    {
+      method: 'PATCH',
+      url: `${v}/sobjects/Opportunity/Referral_Identifier__c/ref-77`,
+      referenceId: 'refOpportunity',
+      body: { ...opportunity, AccountId: '@{refAccount.id}' },
+    },
+    {
+      method: 'POST',
+      url: `${v}/sobjects/OpportunityContactRole`,
+      referenceId: 'refRole',
+      body: { OpportunityId: '@{refOpportunity.id}', ContactId: '@{refContact.id}', IsPrimary: true },
+    },
+  ];
+}
+
+describe('Salesforce emulator: /composite', () => {
+  it('runs subrequests with @{ref.id} references as one API call', async () => {
+    const before = (await org.control('GET', '/calls')).body as { apiCalls: number };
+    const result = await org.api('POST', '/composite', {
+      allOrNone: true,
+      compositeRequest: dealGraph(opportunityBody()),
+    });
+    expect(result.status).toBe(200);
+    const responses = (result.body as { compositeResponse: SubResponse[] }).compositeResponse;
+    expect(responses.map((r) => [r.referenceId, r.httpStatusCode])).toEqual([
+      ['refAccount', 201],
+      ['refContact', 201],
+      ['refOpportunity', 201],
+      ['refRole', 201],
+    ]);
+    expect(responses[0]?.httpHeaders['Location']).toMatch(/\/sobjects\/Account\/001/);
+    const after = (await org.control('GET', '/calls')).body as { apiCalls: number; byEndpoint: Json };
+    expect(after.apiCalls - before.apiCalls).toBe(1);
+    expect(after.byEndpoint['POST /composite']).toBe(1);
+    const opportunity = await org.api(
+      'GET',
+      soql(
+        "SELECT Account.Name, (SELECT Contact.LastName FROM OpportunityContactRoles) FROM Opportunity WHERE Referral_Identifier__c = 'ref-77'",
+      ),
+    );
+    expect((opportunity.body as { records: Json[] }).records[0]).toMatchObject({
+      Account: { Name: 'Contoso' },
+      OpportunityContactRoles: { records: [{ Contact: { LastName: 'Smith' } }] },
+    });
+  });
+
+  it('references into query results: @{ref.records[0].Id}', async () => {
+    await org.api('POST', '/sobjects/Account', { Name: 'Fabrikam' });
+    const result = await org.api('POST', '/composite', {
+      compositeRequest: [
+        {
+          method: 'GET',
+          url: `${v}/query?q=${encodeURIComponent("SELECT Id FROM Account WHERE Name = 'Fabrikam'")}`,
+          referenceId: 'found',
+        },
+        {
+          method: 'POST',
+          url: `${v}/sobjects/Opportunity`,
+          referenceId: 'opp',
+          body: opportunityBody({ AccountId: '@{found.records[0].Id}' }),
+        },
+      ],
+    });
+    const responses = (result.body as { compositeResponse: SubResponse[] }).compositeResponse;
+    expect(responses[1]?.httpStatusCode).toBe(201);
+  });
+
+  it('allOrNone rolls everything back when one subrequest fails', async () => {
+    const result = await org.api('POST', '/composite', {
+      allOrNone: true,
+      compositeRequest: dealGraph(opportunityBody({ How_can_Microsoft_help__c: 'Not a value' })),
+    });
+    expect(result.status).toBe(200);
+    const responses = (result.body as { compositeResponse: SubResponse[] }).compositeResponse;
+    expect(responses.map((r) => r.httpStatusCode)).toEqual([400, 400, 400, 400]);
+    expect(errorCodeOf(responses[2])).toBe('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST');
+    expect(errorCodeOf(responses[0])).toBe('PROCESSING_HALTED');
+    expect(errorCodeOf(responses[3])).toBe('PROCESSING_HALTED');
+    expect(await count('Account')).toBe(0);
+    expect(await count('Contact')).toBe(0);
+  });
+
+  it('without allOrNone earlier writes stay and dependants of a failure are halted', async () => {
+    const result = await org.api('POST', '/composite', {
+      allOrNone: false,
+      compositeRequest: dealGraph(opportunityBody({ StageName: 'Nope' })),
+    });
+    const responses = (result.body as { compositeResponse: SubResponse[] }).compositeResponse;
+    expect(responses.map((r) => r.httpStatusCode)).toEqual([201, 201, 400, 400]);
+    expect(errorCodeOf(responses[3])).toBe('PROCESSING_HALTED');
+    expect(await count('Account')).toBe(1);
+  });
+
+  it('refuses more than 25 subrequests', async () => {
+    const many = Array.from({ length: 26 }, (_, i) => ({
+      method: 'POST',
+      url: `${v}/sobjects/Account`,
+      referenceId: `a${i}`,
+      body: { Name: `A${i}` },
+    }));
+    const result = await org.api('POST', '/composite', { compositeRequest: many });
+    expect(result.status).toBe(400);
+    expect(await count('Account')).toBe(0);
+  });
+});
+
+describe('Salesforce emulator: sObject Collections', () => {
+  it('creates, updates, upserts and deletes up to 200 records with per-record results', async () => {
+    const created = await org.api('POST', '/composite/sobjects', {
+      allOrNone: false,
+      records: [
+        { attributes: { type: 'Account' }, Name: 'One' },
+        { attributes: { type: 'Account' } },
+        { attributes: { type: 'Contact' }, LastName: 'Two' },
+      ],
+    });
+    expect(created.status).toBe(200);
+    const results = created.body as CollectionResult[];
+    expect(results[0]).toMatchObject({ success: true, errors: [] });
+    expect(results[1]).toEqual({
+      id: null,
+      success: false,
+      errors: [
+        {
+          statusCode: 'REQUIRED_FIELD_MISSING',
+          message: 'Required fields are missing: [Name]',
+          fields: ['Name'],
+        },
+      ],
+    });
+    expect(results[2]?.id).toMatch(/^003/);
+
+    const updated = await org.api('PATCH', '/composite/sobjects', {
+      records: [{ attributes: { type: 'Account' }, id: results[0]?.id, Name: 'One renamed' }],
+    });
+    expect((updated.body as CollectionResult[])[0]).toMatchObject({ id: results[0]?.id, success: true });
+
+    const upsertBody = {
+      allOrNone: false,
+      records: [
+        { attributes: { type: 'Opportunity' }, Referral_Identifier__c: 'c-1', ...opportunityBody() },
+        { attributes: { type: 'Opportunity' }, Referral_Identifier__c: 'c-2', ...opportunityBody() },
+      ],
+    };
+    const first = (
+      await org.api('PATCH', '/composite/sobjects/Opportunity/Referral_Identifier__c', upsertBody)
+    ).body as CollectionResult[];
+    expect(first.map((r) => r.created)).toEqual([true, true]);
+    const second = (
+      await org.api('PATCH', '/composite/sobjects/Opportunity/Referral_Identifier__c', upsertBody)
+    ).body as CollectionResult[];
+    expect(second.map((r) => r.created)).toEqual([false, false]);
+    expect(await count('Opportunity')).toBe(2);
+
+    const ids = [results[0]?.id, results[2]?.id].join(',');
+    const deleted = await org.api('DELETE', `/composite/sobjects?ids=${ids}`);
+    expect((deleted.body as CollectionResult[]).every((r) => r.success)).toBe(true);
+    expect(await count('Account')).toBe(0);
+  });
+
+  it('allOrNone: one bad record rolls back the others with ALL_OR_NONE_OPERATION_ROLLED_BACK', async () => {
+    const result = await org.api('POST', '/composite/sobjects', {
+      allOrNone: true,
+      records: [
+        { attributes: { type: 'Account' }, Name: 'Good' },
+        { attributes: { type: 'Account' }, Name: 'x'.repeat(300) },
+      ],
+    });
+    const items = result.body as CollectionResult[];
+    expect(items[0]).toMatchObject({
+      id: null,
+      success: false,
+      errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK' }],
+    });
+    expect(items[1]?.errors[0]?.statusCode).toBe('STRING_TOO_LONG');
+    expect(await count('Account')).toBe(0);
+  });
+
+  it('refuses more than 200 records and unknown types per record', async () => {
+    const tooMany = await org.api('POST', '/composite/sobjects', {
+      records: Array.from({ length: 201 }, (_, i) => ({ attributes: { type: 'Account' }, Name: `A${i}` })),
+    });
+    expect(tooMany.status).toBe(400);
+    expect((tooMany.body as Json[])[0]?.['errorCode']).toBe('EXCEEDED_ID_LIMIT');
+    const badType = await org.api('POST', '/composite/sobjects', {
+      records: [{ attributes: { type: 'Nope' }, Name: 'x' }],
+    });
+    expect((badType.body as CollectionResult[])[0]?.errors[0]?.statusCode).toBe('INVALID_TYPE');
+  });
+});

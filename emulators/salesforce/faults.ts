@@ -1,0 +1,60 @@
+/** Injected faults: the next `count` matching requests fail with a status/error code and/or are delayed. */
+export interface FaultSpec {
+  method?: string;
+  /** Substring of the request path, e.g. `/sobjects/Opportunity` or `/services/oauth2/token`. */
+  path?: string;
+  status?: number;
+  errorCode?: string;
+  message?: string;
+  count: number;
+  delayMs?: number;
+}
+
+export interface FaultOutcome {
+  delayMs: number;
+  error?: { status: number; body: { message: string; errorCode: string }[] };
+}
+
+const DEFAULT_MESSAGES: Record<string, string> = {
+  UNABLE_TO_LOCK_ROW: 'unable to obtain exclusive access to this record or 1 records',
+  SERVER_UNAVAILABLE: 'Server temporarily unavailable, try again later.',
+  REQUEST_LIMIT_EXCEEDED: 'TotalRequests Limit exceeded.',
+};
+
+export class FaultInjector {
+  private faults: FaultSpec[] = [];
+
+  add(spec: FaultSpec): void {
+    this.faults.push({ ...spec });
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  pending(): FaultSpec[] {
+    return this.faults.map((f) => ({ ...f }));
+  }
+
+  /** Consumes the first fault matching this request, if any. */
+  take(method: string, path: string): FaultOutcome | undefined {
+    const index = this.faults.findIndex(
+      (f) =>
+        (!f.method || f.method.toUpperCase() === method.toUpperCase()) && (!f.path || path.includes(f.path)),
+    );
+    const fault = this.faults[index];
+    if (!fault) return undefined;
+    fault.count -= 1;
+    if (fault.count <= 0) this.faults.splice(index, 1);
+    const delayMs = fault.delayMs ?? 0;
+    if (fault.status === undefined && fault.errorCode === undefined) return { delayMs };
+    // Lock contention is a DML error (400); anything else unspecified is the platform being unavailable.
+    const errorCode =
+      fault.errorCode ??
+      (fault.status === 503 || fault.status === undefined ? 'SERVER_UNAVAILABLE' : 'UNKNOWN_EXCEPTION');
+    const status = fault.status ?? (errorCode === 'UNABLE_TO_LOCK_ROW' ? 400 : 503);
+    const message =
+      fault.message ?? DEFAULT_MESSAGES[errorCode] ?? 'An unexpected error occurred (injected fault).';
+    return { delayMs, error: { status, body: [{ message, errorCode }] } };
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Control API under `/_emulator` (no auth, never counted as API calls): act as a seller in the UI, seed data,
+ * inject faults, read call counters, expire sessions, toggle the permission set, and set the API budget.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  createRecord,
+  type DmlContext,
+  deleteRecord,
+  MultipleMatchesError,
+  objectFromBody,
+  objectFromPath,
+  recordFromPath,
+  updateRecord,
+} from '../dml.ts';
+import { SalesforceApiError } from '../errors.ts';
+import type { FaultSpec } from '../faults.ts';
+import { convertLead } from '../lead-convert.ts';
+import type { SalesforceOrg } from '../org.ts';
+import { recordBody } from '../records.ts';
+import { LATEST_API_VERSION } from './limits.ts';
+
+export const CONTROL_PREFIX = '/_emulator';
+
+type Body = Record<string, unknown>;
+
+function asBody(value: unknown): Body {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Body) : {};
+}
+
+function sendError(reply: FastifyReply, error: unknown) {
+  if (error instanceof SalesforceApiError) return reply.code(error.status).send(error.errors);
+  if (error instanceof MultipleMatchesError) return reply.code(300).send(error.urls);
+  throw error;
+}
+
+/** Replaces `{n}` in string values of a template (1-based), for generating many records at once. */
+function fillTemplate(template: Body, n: number): Body {
+  return Object.fromEntries(
+    Object.entries(template).map(([k, v]) => [k, typeof v === 'string' ? v.replaceAll('{n}', String(n)) : v]),
+  );
+}
+
+export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, onChange: () => void): void {
+  const ui = (): DmlContext => org.uiContext();
+  const p = CONTROL_PREFIX;
+
+  app.post<{ Params: { sobject: string } }>(`${p}/ui/:sobject`, async (request, reply) => {
+    try {
+      const ctx = ui();
+      const record = createRecord(ctx, objectFromPath(ctx, request.params.sobject), request.body);
+      onChange();
+      return reply.code(201).send({ id: record.id, success: true, errors: [] });
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  app.get<{ Params: { sobject: string; id: string } }>(`${p}/ui/:sobject/:id`, async (request, reply) => {
+    try {
+      const ctx = ui();
+      const object = objectFromPath(ctx, request.params.sobject);
+      return reply.send(
+        recordBody(ctx, object, recordFromPath(ctx, object, request.params.id), LATEST_API_VERSION),
+      );
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  app.patch<{ Params: { sobject: string; id: string } }>(`${p}/ui/:sobject/:id`, async (request, reply) => {
+    try {
+      const ctx = ui();
+      const object = objectFromPath(ctx, request.params.sobject);
+      updateRecord(ctx, object, recordFromPath(ctx, object, request.params.id), request.body);
+      onChange();
+      return reply.code(204).send();
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  app.delete<{ Params: { sobject: string; id: string } }>(`${p}/ui/:sobject/:id`, async (request, reply) => {
+    try {
+      const ctx = ui();
+      const object = objectFromPath(ctx, request.params.sobject);
+      deleteRecord(ctx, object, recordFromPath(ctx, object, request.params.id));
+      onChange();
+      return reply.code(204).send();
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  app.post<{ Params: { id: string } }>(`${p}/ui/Lead/:id/convert`, async (request, reply) => {
+    try {
+      const result = convertLead(ui(), request.params.id, asBody(request.body));
+      onChange();
+      return reply.send(result);
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  /**
+   * Seeds records as the seller: `{records: [{attributes: {type}, ...fields}]}` and/or
+   * `{generate: {type, count, template}}` where `{n}` in template strings becomes 1..count. All or nothing.
+   */
+  app.post(`${p}/seed`, async (request, reply) => {
+    const body = asBody(request.body);
+    const ctx = ui();
+    const snapshot = org.store.snapshot();
+    try {
+      const ids: string[] = [];
+      for (const item of Array.isArray(body['records']) ? body['records'] : []) {
+        const fields = asBody(item);
+        const type = asBody(fields['attributes'])['type'] ?? fields['type'];
+        const { type: _type, ...rest } = fields;
+        ids.push(createRecord(ctx, objectFromBody(ctx, type), rest).id);
+      }
+      const generate = asBody(body['generate']);
+      if (generate['type']) {
+        const object = objectFromBody(ctx, generate['type']);
+        const count = Number(generate['count'] ?? 0);
+        for (let n = 1; n <= count; n++)
+          ids.push(createRecord(ctx, object, fillTemplate(asBody(generate['template']), n)).id);
+      }
+      onChange();
+      return reply.code(201).send({ ids });
+    } catch (error) {
+      org.store.restore(snapshot);
+      return sendError(reply, error);
+    }
+  });
+
+  app.post(`${p}/faults`, async (request, reply) => {
+    const body = asBody(request.body);
+    const count = Number(body['count'] ?? 1);
+    if (!Number.isInteger(count) || count < 1)
+      return reply.code(400).send({ error: 'count must be a positive integer' });
+    const spec: FaultSpec = { count };
+    if (typeof body['method'] === 'string') spec.method = body['method'];
+    if (typeof body['path'] === 'string') spec.path = body['path'];
+    if (typeof body['status'] === 'number') spec.status = body['status'];
+    if (typeof body['errorCode'] === 'string') spec.errorCode = body['errorCode'];
+    if (typeof body['message'] === 'string') spec.message = body['message'];
+    if (typeof body['delayMs'] === 'number') spec.delayMs = body['delayMs'];
+    org.faults.add(spec);
+    return reply.code(201).send({ pending: org.faults.pending() });
+  });
+
+  app.delete(`${p}/faults`, async (_request, reply) => {
+    org.faults.clear();
+    return reply.code(204).send();
+  });
+
+  app.get(`${p}/calls`, async () => ({
+    ...org.calls.summary(),
+    apiUsage: { used: org.apiUsed, max: org.dailyApiLimit },
+  }));
+
+  app.delete(`${p}/calls`, async (_request, reply) => {
+    org.calls.clear();
+    return reply.code(204).send();
+  });
+
+  app.post(`${p}/reset`, async (_request, reply) => {
+    org.reset();
+    onChange();
+    return reply.code(204).send();
+  });
+
+  app.post(`${p}/tokens/expire`, async () => ({ expired: org.sessions.expireAll() }));
+
+  /**
+   * `{assigned}` assigns or unassigns the shipped permission set; `readOnlyFields` / `hiddenFields`
+   * (`Object.Field` names) model an org whose copy of the set was weakened, for doctor's FLS checks.
+   */
+  app.post(`${p}/permset`, async (request, reply) => {
+    const body = asBody(request.body);
+    const assigned = body['assigned'];
+    if (typeof assigned !== 'boolean') return reply.code(400).send({ error: 'assigned must be a boolean' });
+    const names = (value: unknown): string[] | undefined =>
+      Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
+    org.permissionSetAssigned = assigned;
+    org.readOnlyFields = new Set(names(body['readOnlyFields']) ?? []);
+    org.hiddenFields = new Set(names(body['hiddenFields']) ?? []);
+    return { assigned, readOnlyFields: [...org.readOnlyFields], hiddenFields: [...org.hiddenFields] };
+  });
+
+  app.get(`${p}/limits`, async () => ({ dailyApiLimit: org.dailyApiLimit, used: org.apiUsed }));
+
+  app.patch(`${p}/limits`, async (request, reply) => {
+    const body = asBody(request.body);
+    for (const key of ['dailyApiLimit', 'used'] as const) {
+      const value = body[key];
+      if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
+        return reply.code(400).send({ error: `${key} must be a non-negative integer` });
+      }
+    }
+    if (typeof body['dailyApiLimit'] === 'number') org.dailyApiLimit = body['dailyApiLimit'];
+    if (typeof body['used'] === 'number') org.apiUsed = body['used'];
+    return { dailyApiLimit: org.dailyApiLimit, used: org.apiUsed };
+  });
+}
