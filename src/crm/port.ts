@@ -1,0 +1,185 @@
+// The one interface the engine uses for every CRM (DESIGN.md §2). It speaks CRM-neutral types from
+// src/core/deal.ts; each adapter maps them to its own objects and field names, which come from settings
+// (R21), so the engine never names a CRM field.
+import type {
+  Account,
+  AccountInput,
+  Contact,
+  ContactInput,
+  Deal,
+  DealFields,
+  DealKind,
+  SolutionRef,
+  StatusMark,
+  SyncFields,
+} from '../core/deal.ts';
+
+export type CrmKind = 'salesforce' | 'dynamics';
+
+/** How a caller names a deal: by the CRM's id, or by the Partner Center referral id stored on it. */
+export type DealRef = { kind?: DealKind; id: string } | { kind?: DealKind; referralId: string };
+
+/**
+ * The link and status fields written together with the data they describe, in the same update (R19, R20).
+ * `auditLine` is appended to the deal's Audit field (oldest lines dropped at the field's size);
+ * `mark` replaces any ✔/✖ on the name (`null` removes it; absent leaves the name's mark alone).
+ */
+export interface SyncWrite extends Partial<SyncFields> {
+  auditLine?: string;
+  mark?: StatusMark | null;
+}
+
+export interface NewDeal {
+  kind: DealKind;
+  /** Required for creates from Partner Center: the create is idempotent by it. */
+  referralId: string;
+  fields: DealFields;
+  /** An existing account (`id` set) or one to match by DUNS / name + postal code, else create (R5). */
+  account?: AccountInput;
+  /** Matched by email within the account, else created; linked to the deal (contact roles). */
+  contacts?: ContactInput[];
+  solutions?: SolutionRef[];
+  ownerId?: string;
+}
+
+export interface CreateDealResult {
+  id: string;
+  kind: DealKind;
+  /** False when a deal with this referral id already existed (a retried create): nothing was written. */
+  created: boolean;
+  accountId?: string;
+  accountCreated?: boolean;
+  contactIds: string[];
+}
+
+/** What changed on a deal; only present keys are written. */
+export interface DealPatch {
+  fields?: Partial<DealFields>;
+  /** Link these contacts (matched by email within the deal's account, else created). */
+  addContacts?: ContactInput[];
+  addSolutions?: SolutionRef[];
+  /** Partner Center solution ids to detach. */
+  removeSolutions?: string[];
+}
+
+export interface AccountMatch {
+  duns?: string | null;
+  name: string;
+  postalCode?: string | null;
+}
+
+/** One entry of the change feed: a hint that this deal may have changed (the worker reads it fresh). */
+export interface DealChange {
+  kind: DealKind;
+  id: string;
+  /** Why it is listed: its own stamp moved, or a related record did (account, contact role, solution row). */
+  reason: 'deal' | 'account' | 'contact' | 'solution';
+  deleted?: boolean;
+  modifiedAt?: string;
+}
+
+export interface ChangeFeedPage {
+  changes: DealChange[];
+  /** Opaque; store it and pass it back. Never moves backwards. */
+  cursor: string;
+}
+
+export interface ChangeFeedOptions {
+  /** How far before the cursor to look again, for records committed late with an earlier stamp. */
+  overlapMs?: number;
+  /** First run without a cursor: how far back to look (R34 backfill scope). */
+  initialLookbackMs?: number;
+  now?: Date;
+}
+
+export type SchemaProblemKind =
+  | 'missing-object'
+  | 'missing-field'
+  | 'wrong-type'
+  | 'wrong-length'
+  | 'missing-picklist-value'
+  | 'not-external-id'
+  | 'not-readable'
+  | 'not-editable';
+
+export interface SchemaProblem {
+  kind: SchemaProblemKind;
+  object: string;
+  field?: string;
+  message: string;
+  fix: string;
+}
+
+export interface SchemaReport {
+  /** API version the adapter talks. */
+  apiVersion: string;
+  objects: { name: string; present: boolean; fields: string[] }[];
+  problems: SchemaProblem[];
+}
+
+export interface CrmAdapter {
+  readonly crm: CrmKind;
+
+  findDeal(ref: DealRef): Promise<Deal | null>;
+  /** Creates the deal with its account, contacts and solutions in as few calls as the CRM allows.
+   *  Idempotent by `referralId`: a retried create never makes a second deal. */
+  createDeal(input: NewDeal, sync?: SyncWrite): Promise<CreateDealResult>;
+  /** Writes `patch` and `sync` in one update. `current` is the deal as just read (for the audit and name). */
+  updateDeal(current: Deal, patch: DealPatch, sync?: SyncWrite): Promise<void>;
+  /** Sets the won/lost stage (the CRM derives closed/won from it) with the sync fields. */
+  closeDeal(current: Deal, outcome: 'won' | 'lost', sync?: SyncWrite): Promise<void>;
+
+  findAccount(match: AccountMatch): Promise<Account | null>;
+  findOrCreateAccount(account: AccountInput): Promise<{ account: Account; created: boolean }>;
+  findOrCreateContacts(accountId: string, contacts: ContactInput[]): Promise<Contact[]>;
+  addSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutions: SolutionRef[]): Promise<void>;
+  removeSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutionIds: string[]): Promise<void>;
+
+  listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;
+  describeSchema(): Promise<SchemaReport>;
+}
+
+export interface CrmErrorInit {
+  crm: CrmKind;
+  operation: string;
+  message: string;
+  status?: number;
+  code?: string;
+  record?: string;
+  fields?: string[];
+  fix?: string;
+  retryable?: boolean;
+  /** The CRM's API allocation is used up: stop work until it frees; do not retry in a loop (R27). */
+  budgetExhausted?: boolean;
+  /** The credentials were refused even after minting a fresh token (a circuit, not a retry). */
+  authFailed?: boolean;
+}
+
+/** The one error type of the CRM boundary: what an operator needs to act on it. Never carries secrets. */
+export class CrmError extends Error {
+  readonly crm: CrmKind;
+  readonly operation: string;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly record: string | undefined;
+  readonly fields: string[];
+  readonly fix: string | undefined;
+  readonly retryable: boolean;
+  readonly budgetExhausted: boolean;
+  readonly authFailed: boolean;
+
+  constructor(init: CrmErrorInit) {
+    super(init.message);
+    this.name = 'CrmError';
+    this.crm = init.crm;
+    this.operation = init.operation;
+    this.status = init.status;
+    this.code = init.code;
+    this.record = init.record;
+    this.fields = init.fields ?? [];
+    this.fix = init.fix;
+    this.retryable = init.retryable ?? false;
+    this.budgetExhausted = init.budgetExhausted ?? false;
+    this.authFailed = init.authFailed ?? false;
+  }
+}

@@ -1,0 +1,528 @@
+// The Salesforce REST client: a thin wrapper around jsforce 3.10.16 (the Node 20 line, reference/crm.md §C)
+// that adds what jsforce leaves to callers: minting tokens for the JWT bearer and client-credentials grants,
+// one re-mint on 401, retries of transient errors through src/lib/retry.ts, the REQUEST_LIMIT_EXCEEDED stop,
+// and one error type. Composite and collections go through the connection's `request` (jsforce has no
+// /composite helper); there is no second HTTP stack.
+//
+// Why our own re-mint and not jsforce's refresh delegate: jsforce installs a refresh-token delegate whenever
+// the OAuth2 client has a client id, and on a 401 it refreshes and retries without bound. Neither grant we use
+// returns a refresh token, so the connection is built without a client id and we re-mint exactly once.
+import { createSign } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Connection } from 'jsforce';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, realSleep, withRetry } from '../../lib/retry.ts';
+import { CrmError } from '../port.ts';
+import {
+  codeOf,
+  type ErrorContext,
+  fromItem,
+  isRollbackItem,
+  type SalesforceErrorItem,
+  toCrmError,
+} from './errors.ts';
+import { COLLECTION_MAX_RECORDS } from './fields.ts';
+import type { SalesforceConnection } from './settings.ts';
+
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Salesforce accepts assertions that expire at most 3 minutes ahead (reference/crm.md §B.1). */
+const ASSERTION_LIFETIME_S = 170;
+
+export type SObjectRecord = Record<string, unknown> & {
+  Id?: string;
+  attributes?: { type: string; url?: string };
+};
+
+export interface QueryPage<T> {
+  totalSize: number;
+  done: boolean;
+  nextRecordsUrl?: string;
+  records: T[];
+}
+
+export interface CompositeSubrequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Relative to the versioned base (`/sobjects/Account`); the client prefixes `/services/data/vNN.N`. */
+  url: string;
+  referenceId: string;
+  body?: Record<string, unknown>;
+}
+
+export interface CompositeSubresponse {
+  referenceId: string;
+  httpStatusCode: number;
+  body: unknown;
+}
+
+export interface SaveResult {
+  id?: string;
+  success: boolean;
+  created?: boolean;
+  errors: SalesforceErrorItem[];
+}
+
+export interface SalesforceClientOptions {
+  retryPolicy?: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Called for every retried call (logging, metrics). */
+  onRetry?: (event: {
+    operation: string;
+    attempt: number;
+    delayMs: number;
+    code: string | undefined;
+  }) => void;
+}
+
+/** Builds the RS256 JWT bearer assertion: iss = consumer key, sub = username, aud = login URL. */
+export function buildJwtAssertion(input: {
+  clientId: string;
+  username: string;
+  audience: string;
+  privateKeyPem: string;
+  now?: Date;
+}): string {
+  const now = Math.floor((input.now ?? new Date()).getTime() / 1000);
+  const header = { alg: 'RS256', typ: 'JWT' };
+  const claims = {
+    iss: input.clientId,
+    sub: input.username,
+    aud: input.audience,
+    exp: now + ASSERTION_LIFETIME_S,
+  };
+  const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const unsigned = `${encode(header)}.${encode(claims)}`;
+  const signature = createSign('RSA-SHA256').update(unsigned).sign(input.privateKeyPem).toString('base64url');
+  return `${unsigned}.${signature}`;
+}
+
+/** Token endpoint audiences drop any trailing slash (Salesforce compares the string). */
+function audienceOf(loginUrl: string): string {
+  return loginUrl.replace(/\/+$/, '');
+}
+
+export class SalesforceClient {
+  readonly apiVersion: string;
+  /** Counts API calls made by this client (token requests excluded), for run history and budgets. */
+  apiCalls = 0;
+  private readonly connection: Connection;
+  private readonly settings: SalesforceConnection;
+  private readonly options: SalesforceClientOptions;
+  private privateKeyPem: string | undefined;
+  private minting: Promise<void> | undefined;
+
+  private constructor(settings: SalesforceConnection, options: SalesforceClientOptions) {
+    this.settings = settings;
+    this.options = options;
+    this.apiVersion = settings.apiVersion;
+    this.connection = new Connection({
+      loginUrl: audienceOf(settings.loginUrl),
+      version: settings.apiVersion,
+      // No clientId here on purpose: see the header comment.
+      oauth2: { loginUrl: audienceOf(settings.loginUrl) },
+    });
+  }
+
+  /** Mints a token and returns a ready client. */
+  static async connect(
+    settings: SalesforceConnection,
+    options: SalesforceClientOptions = {},
+  ): Promise<SalesforceClient> {
+    const client = new SalesforceClient(settings, options);
+    await client.mintToken();
+    return client;
+  }
+
+  get instanceUrl(): string {
+    return this.connection.instanceUrl;
+  }
+
+  /** The integration user's id, from the token answer's identity URL. */
+  get userId(): string | undefined {
+    return this.connection.userInfo?.id;
+  }
+
+  /** Calls used / allocated, from the last `Sforce-Limit-Info` header. */
+  get apiUsage(): { used: number; limit: number } | undefined {
+    return this.connection.limitInfo.apiUsage;
+  }
+
+  /** Gets a new access token with the configured grant (no refresh tokens exist for these grants). Calls that
+   *  hit a 401 together share one token request. */
+  async mintToken(): Promise<void> {
+    this.minting ??= this.requestToken().finally(() => {
+      this.minting = undefined;
+    });
+    return this.minting;
+  }
+
+  private async requestToken(): Promise<void> {
+    const auth = this.settings.auth;
+    try {
+      if (auth.grant === 'jwt-bearer') {
+        const privateKeyPem = await this.loadPrivateKey();
+        const assertion = buildJwtAssertion({
+          clientId: auth.clientId,
+          username: auth.username,
+          audience: audienceOf(this.settings.loginUrl),
+          privateKeyPem,
+        });
+        await this.connection.authorize({ grant_type: JWT_BEARER_GRANT, assertion });
+      } else {
+        await this.connection.authorize({
+          grant_type: 'client_credentials',
+          client_id: auth.clientId,
+          client_secret: auth.clientSecret,
+        });
+      }
+    } catch (error) {
+      throw tokenError(error, auth.grant);
+    }
+  }
+
+  private async loadPrivateKey(): Promise<string> {
+    if (this.privateKeyPem) return this.privateKeyPem;
+    const auth = this.settings.auth;
+    if (auth.grant !== 'jwt-bearer') throw new Error('no private key for this grant');
+    if (auth.privateKey) this.privateKeyPem = auth.privateKey;
+    else if (auth.privateKeyPath) {
+      try {
+        this.privateKeyPem = await readFile(auth.privateKeyPath, 'utf8');
+      } catch (error) {
+        throw new CrmError({
+          crm: 'salesforce',
+          operation: 'token',
+          message: `Cannot read the JWT private key file ${auth.privateKeyPath}: ${(error as Error).message}`,
+          fix: 'Point privateKeyPath (or --sf-private-key) at the PEM key whose certificate is on the External Client App.',
+          authFailed: true,
+        });
+      }
+    }
+    return this.privateKeyPem!;
+  }
+
+  /**
+   * Runs one API call with the boundary's policy: a 401 re-mints the token once and repeats the call; transient
+   * errors (UNABLE_TO_LOCK_ROW, 5xx, network) are retried with backoff; REQUEST_LIMIT_EXCEEDED stops at once.
+   */
+  async call<T>(context: ErrorContext, run: () => Promise<T>): Promise<T> {
+    const policy = this.options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    return withRetry(
+      async () => {
+        try {
+          return await this.counted(run);
+        } catch (error) {
+          if (codeOf(error) !== 'INVALID_SESSION_ID') throw this.mapError(error, context);
+        }
+        await this.mintToken();
+        try {
+          return await this.counted(run);
+        } catch (error) {
+          const mapped = this.mapError(error, context);
+          if (mapped.code !== 'INVALID_SESSION_ID') throw mapped;
+          throw new CrmError({
+            crm: 'salesforce',
+            operation: context.operation,
+            record: context.record,
+            status: 401,
+            code: 'INVALID_SESSION_ID',
+            message: `Salesforce ${context.operation}: the session was refused again right after a new token was minted.`,
+            fix: mapped.fix,
+            authFailed: true,
+          });
+        }
+      },
+      {
+        policy,
+        classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
+        sleep: this.options.sleep ?? realSleep,
+        random: this.options.random ?? Math.random,
+        onRetry: (event) =>
+          this.options.onRetry?.({
+            operation: context.operation,
+            attempt: event.attempt,
+            delayMs: event.delayMs,
+            code: codeOf(event.error),
+          }),
+      },
+    );
+  }
+
+  private async counted<T>(run: () => Promise<T>): Promise<T> {
+    this.apiCalls++;
+    return run();
+  }
+
+  private mapError(error: unknown, context: ErrorContext): CrmError {
+    const usage = this.apiUsage;
+    return toCrmError(error, usage ? { ...context, apiUsage: usage } : context);
+  }
+
+  /** Absolute path of a versioned resource, for composite subrequest URLs. */
+  path(resource: string): string {
+    return `/services/data/v${this.apiVersion}${resource}`;
+  }
+
+  /** Runs a SOQL query and follows `nextRecordsUrl` until done; each page is one call (with the call policy). */
+  async query<T extends SObjectRecord = SObjectRecord>(soql: string, operation = 'query'): Promise<T[]> {
+    return this.queryPaged<T>(soql, operation, false);
+  }
+
+  /** Like `query`, including deleted and archived rows (`/queryAll`); rows carry `IsDeleted`. */
+  async queryAll<T extends SObjectRecord = SObjectRecord>(
+    soql: string,
+    operation = 'queryAll',
+  ): Promise<T[]> {
+    return this.queryPaged<T>(soql, operation, true);
+  }
+
+  private async queryPaged<T>(soql: string, operation: string, includeDeleted: boolean): Promise<T[]> {
+    const first = await this.call({ operation }, async () => {
+      const page = await this.connection.query(soql, { autoFetch: false, scanAll: includeDeleted });
+      return page as unknown as QueryPage<T>;
+    });
+    const records = [...first.records];
+    let page = first;
+    while (!page.done && page.nextRecordsUrl) {
+      const locator = page.nextRecordsUrl;
+      page = await this.call({ operation }, () => this.connection.request<QueryPage<T>>(locator));
+      records.push(...page.records);
+    }
+    return records;
+  }
+
+  /** Follows `nextRecordsUrl` of a page got elsewhere (e.g. a composite query subresponse). */
+  async nextPages<T>(page: QueryPage<T>, operation = 'query'): Promise<T[]> {
+    const records: T[] = [];
+    let current = page;
+    while (!current.done && current.nextRecordsUrl) {
+      const locator = current.nextRecordsUrl;
+      current = await this.call({ operation }, () => this.connection.request<QueryPage<T>>(locator));
+      records.push(...current.records);
+    }
+    return records;
+  }
+
+  async retrieve(type: string, id: string, fields: string[]): Promise<SObjectRecord> {
+    const url = `/sobjects/${type}/${encodeURIComponent(id)}?fields=${fields.map(encodeURIComponent).join(',')}`;
+    return this.call({ operation: `read ${type}`, record: id }, () =>
+      this.connection.request<SObjectRecord>(url),
+    );
+  }
+
+  async create(type: string, record: Record<string, unknown>): Promise<string> {
+    return this.call({ operation: `create ${type}` }, async () => {
+      const result = (await this.connection.sobject(type).create(record)) as SaveResult;
+      if (!result.success || !result.id) throw this.saveFailure(result, `create ${type}`);
+      return result.id;
+    });
+  }
+
+  async update(type: string, id: string, record: Record<string, unknown>): Promise<void> {
+    await this.call({ operation: `update ${type}`, record: id }, async () => {
+      const result = (await this.connection.sobject(type).update({ ...record, Id: id })) as SaveResult;
+      if (!result.success) throw this.saveFailure(result, `update ${type}`, id);
+    });
+  }
+
+  async destroy(type: string, id: string): Promise<void> {
+    await this.call({ operation: `delete ${type}`, record: id }, () =>
+      this.connection.request({ method: 'DELETE', url: `/sobjects/${type}/${encodeURIComponent(id)}` }),
+    );
+  }
+
+  /**
+   * Upsert by external id. The value is URL-encoded here: jsforce's own `upsert` joins it into the path raw,
+   * so a value with `/`, `?` or `#` would address the wrong resource.
+   */
+  async upsert(
+    type: string,
+    externalIdField: string,
+    externalId: string,
+    record: Record<string, unknown>,
+  ): Promise<{ id: string; created: boolean }> {
+    const url = `/sobjects/${type}/${externalIdField}/${encodeURIComponent(externalId)}`;
+    return this.call(
+      { operation: `upsert ${type}`, record: `${externalIdField}=${externalId}` },
+      async () => {
+        const result = await this.connection.request<SaveResult | undefined>(
+          {
+            method: 'PATCH',
+            url,
+            body: JSON.stringify(record),
+            headers: { 'content-type': 'application/json' },
+          },
+          // Versions before 46.0 answer an update with 204 and no body.
+          { noContentResponse: { success: true, errors: [], created: false } },
+        );
+        const id = result?.id;
+        if (!id) {
+          // 204 carries no id; read it back by the key.
+          const found = await this.connection.request<SObjectRecord>(`${url}?fields=Id`);
+          return { id: String(found.Id), created: false };
+        }
+        return { id, created: result.created === true };
+      },
+    );
+  }
+
+  async describe(type: string): Promise<DescribeResult> {
+    return this.call({ operation: `describe ${type}` }, () =>
+      this.connection.request<DescribeResult>(`/sobjects/${type}/describe`),
+    );
+  }
+
+  /** `GET /services/data/`: the versions the org serves (free of the API allocation). */
+  async versions(): Promise<{ version: string; label: string; url: string }[]> {
+    return this.call({ operation: 'versions' }, () =>
+      this.connection.request<{ version: string; label: string; url: string }[]>(
+        `${this.instanceUrl}/services/data/`,
+      ),
+    );
+  }
+
+  async limits(): Promise<Record<string, { Max: number; Remaining: number }>> {
+    return this.call({ operation: 'limits' }, () =>
+      this.connection.request<Record<string, { Max: number; Remaining: number }>>('/limits'),
+    );
+  }
+
+  /**
+   * One `/composite` request (≤25 subrequests, `@{ref.id}` references). With allOrNone the first real error
+   * (not the rolled-back siblings) becomes the thrown CrmError, so UNABLE_TO_LOCK_ROW is retried whole.
+   */
+  async composite(
+    operation: string,
+    subrequests: CompositeSubrequest[],
+    options: { allOrNone: boolean; record?: string },
+  ): Promise<Map<string, CompositeSubresponse>> {
+    const context: ErrorContext = { operation, ...(options.record ? { record: options.record } : {}) };
+    return this.call(context, async () => {
+      const response = await this.connection.request<{ compositeResponse: CompositeSubresponse[] }>({
+        method: 'POST',
+        url: '/composite',
+        body: JSON.stringify({
+          allOrNone: options.allOrNone,
+          // Our subrequests depend on each other in order; collation could reorder them.
+          collateSubrequests: false,
+          compositeRequest: subrequests.map((s) => ({
+            method: s.method,
+            url: this.path(s.url),
+            referenceId: s.referenceId,
+            ...(s.body ? { body: s.body } : {}),
+          })),
+        }),
+        headers: { 'content-type': 'application/json' },
+      });
+      const byReference = new Map<string, CompositeSubresponse>();
+      let failure: { item: SalesforceErrorItem; status: number; referenceId: string } | undefined;
+      for (const sub of response.compositeResponse) {
+        byReference.set(sub.referenceId, sub);
+        if (sub.httpStatusCode < 400 || failure) continue;
+        const items = Array.isArray(sub.body) ? (sub.body as SalesforceErrorItem[]) : [];
+        const item = items.find((i) => !isRollbackItem(i));
+        if (item) failure = { item, status: sub.httpStatusCode, referenceId: sub.referenceId };
+      }
+      // Without allOrNone the caller reads each subresponse; a query failing is still an error of the call.
+      if (failure) {
+        throw fromItem(
+          failure.item,
+          { ...context, record: options.record ?? failure.referenceId },
+          failure.status,
+        );
+      }
+      return byReference;
+    });
+  }
+
+  /** sObject Collections create (≤200 per call; larger lists go in several calls). */
+  async createMany(type: string, records: Record<string, unknown>[], allOrNone = true): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < records.length; i += COLLECTION_MAX_RECORDS) {
+      const slice = records.slice(i, i + COLLECTION_MAX_RECORDS);
+      const results = await this.call({ operation: `create ${type} (collection)` }, async () => {
+        const body = { allOrNone, records: slice.map((r) => ({ attributes: { type }, ...r })) };
+        const res = await this.connection.request<SaveResult[]>({
+          method: 'POST',
+          url: '/composite/sobjects',
+          body: JSON.stringify(body),
+          headers: { 'content-type': 'application/json' },
+        });
+        const failed = res.find((r) => !r.success && r.errors.some((e) => !isRollbackItem(e)));
+        if (failed) throw this.saveFailure(failed, `create ${type} (collection)`);
+        return res;
+      });
+      ids.push(...results.map((r) => r.id ?? ''));
+    }
+    return ids;
+  }
+
+  /** sObject Collections delete (≤200 ids per call). */
+  async destroyMany(ids: string[], allOrNone = true): Promise<void> {
+    for (let i = 0; i < ids.length; i += COLLECTION_MAX_RECORDS) {
+      const slice = ids.slice(i, i + COLLECTION_MAX_RECORDS);
+      await this.call({ operation: 'delete (collection)' }, async () => {
+        const res = await this.connection.request<SaveResult[]>({
+          method: 'DELETE',
+          url: `/composite/sobjects?ids=${slice.map(encodeURIComponent).join(',')}&allOrNone=${allOrNone}`,
+        });
+        const failed = res.find((r) => !r.success && r.errors.some((e) => !isRollbackItem(e)));
+        if (failed) throw this.saveFailure(failed, 'delete (collection)', failed.id);
+      });
+    }
+  }
+
+  private saveFailure(result: SaveResult, operation: string, record?: string): CrmError {
+    const item = result.errors.find((e) => !isRollbackItem(e)) ?? { message: 'unknown failure' };
+    return fromItem(item, { operation, ...(record ? { record } : {}) });
+  }
+}
+
+export interface DescribeField {
+  name: string;
+  label?: string;
+  type: string;
+  length: number;
+  externalId?: boolean;
+  unique?: boolean;
+  nillable?: boolean;
+  createable?: boolean;
+  updateable?: boolean;
+  picklistValues?: { value: string; label?: string; active?: boolean }[];
+  restrictedPicklist?: boolean;
+  referenceTo?: string[];
+  relationshipName?: string | null;
+}
+
+export interface DescribeResult {
+  name: string;
+  keyPrefix?: string | null;
+  fields: DescribeField[];
+  childRelationships?: { childSObject: string; field: string; relationshipName: string | null }[];
+}
+
+function tokenError(error: unknown, grant: string): CrmError {
+  if (error instanceof CrmError) return error;
+  const e = (error ?? {}) as { name?: unknown; message?: unknown; code?: unknown };
+  // The token endpoint answers `{error, error_description}`; jsforce puts them in name and message.
+  const code =
+    typeof e.name === 'string' && e.name !== 'Error'
+      ? e.name
+      : typeof e.code === 'string'
+        ? e.code
+        : undefined;
+  const description = typeof e.message === 'string' ? e.message : String(error);
+  const fix =
+    grant === 'jwt-bearer'
+      ? 'Check the consumer key, that the certificate on the External Client App matches the private key, that the integration user is pre-authorised (permission set or profile), and that the login URL is the right one (login / test / My Domain).'
+      : 'Check the consumer key and secret, that the client-credentials flow is enabled with a run-as user on the External Client App, and that the login URL is the My Domain URL.';
+  return new CrmError({
+    crm: 'salesforce',
+    operation: 'token',
+    status: 400,
+    code,
+    message: `Salesforce refused the ${grant} token request${code ? ` (${code})` : ''}: ${description}`,
+    fix,
+    authFailed: true,
+    retryable: code === 'ECONNREFUSED' || code === 'ECONNRESET',
+  });
+}

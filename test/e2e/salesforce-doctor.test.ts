@@ -1,0 +1,178 @@
+// `cosell doctor` (Salesforce part) against emulators started bare, packaged, and with the permission set
+// unassigned; plus `cosell provision`. Runs the command modules in-process, and the real CLI as a child process
+// once main.ts registers the command.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
+import { type DoctorOptions, runDoctor } from '../../src/cli/commands/doctor.ts';
+import { runProvision } from '../../src/cli/commands/provision.ts';
+import { CliError } from '../../src/cli/errors.ts';
+import { loadPackageSchema } from '../../src/crm/salesforce/package-schema.ts';
+
+type Emulator = Awaited<ReturnType<typeof startSalesforceEmulator>>;
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+
+let packaged: Emulator;
+let bare: Emulator;
+beforeAll(async () => {
+  [packaged, bare] = await Promise.all([
+    startSalesforceEmulator({ port: 0, host: '127.0.0.1' }),
+    startSalesforceEmulator({ port: 0, host: '127.0.0.1', bare: true }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([packaged?.close(), bare?.close()]);
+});
+
+function jwtFlags(emulator: Emulator): DoctorOptions {
+  return {
+    sfLoginUrl: emulator.info.loginUrl,
+    sfClientId: emulator.info.clientId,
+    sfUsername: emulator.info.username,
+    sfPrivateKey: emulator.info.jwtPrivateKeyPath,
+  };
+}
+
+async function doctor(
+  options: DoctorOptions,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ text: string; error?: unknown }> {
+  let text = '';
+  try {
+    await runDoctor(options, { out: (t) => (text += t), env });
+    return { text };
+  } catch (error) {
+    return { text, error };
+  }
+}
+
+describe('cosell doctor (Salesforce)', () => {
+  it('R18 R23 on a bare org lists every missing field and object with the deploy command, and fails', async () => {
+    const { text, error } = await doctor(jwtFlags(bare));
+    expect(error).toBeInstanceOf(CliError);
+    expect(text).toContain('ok   salesforce token');
+    const pkg = await loadPackageSchema();
+    for (const object of pkg.objects) {
+      for (const field of object.fields) {
+        const named = object.custom
+          ? text.includes(`Object ${object.name} is missing`) && text.includes(field.name)
+          : text.includes(`${object.name}.${field.name} is missing`);
+        expect(named, `${object.name}.${field.name}`).toBe(true);
+      }
+    }
+    expect(text).toContain(
+      'sf project deploy start --source-dir packaging/salesforce/force-app --target-org <alias>',
+    );
+    expect(text).toContain('sf org assign permset --name Cosell_Integration');
+  });
+
+  it('R18 on an org loaded from the package, doctor is clean (client credentials)', async () => {
+    const { text, error } = await doctor(
+      { sfLoginUrl: packaged.info.loginUrl, sfClientId: packaged.info.clientId },
+      { COSELL_SF_CLIENT_SECRET: packaged.info.clientSecret },
+    );
+    expect(error).toBeUndefined();
+    expect(text).not.toContain('FAIL');
+    expect(text).toContain('Every object and field of packaging/salesforce is present');
+  });
+
+  it('R28 without the permission set, doctor names field-level security and the assign command', async () => {
+    await fetch(`${packaged.info.control}/permset`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ assigned: false }),
+    });
+    try {
+      const { text, error } = await doctor(jwtFlags(packaged));
+      expect(error).toBeInstanceOf(CliError);
+      expect(text).toMatch(/permission set Cosell_Integration is not assigned \(field-level security\)/);
+      expect(text).toContain(
+        'Opportunity.Referral_Identifier__c is missing or not visible to the integration user',
+      );
+      expect(text).toContain('sf org assign permset --name Cosell_Integration');
+    } finally {
+      await fetch(`${packaged.info.control}/permset`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ assigned: true }),
+      });
+    }
+  });
+
+  it('R23 a refused token is one FAIL line with its fix, and the secret is never printed', async () => {
+    const { text, error } = await doctor(
+      { sfLoginUrl: packaged.info.loginUrl, sfClientId: packaged.info.clientId },
+      { COSELL_SF_CLIENT_SECRET: 'wrong-secret-123' },
+    );
+    expect(error).toBeInstanceOf(CliError);
+    expect(text).toMatch(/FAIL salesforce token: Salesforce refused the client-credentials token request/);
+    expect(text).toMatch(/fix: Check the consumer key and secret/);
+    expect(text).not.toContain('wrong-secret-123');
+  });
+
+  it('R23 an API version the org does not serve is reported with the newest one', async () => {
+    const { text, error } = await doctor({ ...jwtFlags(packaged), sfApiVersion: '20.0' });
+    expect(error).toBeInstanceOf(CliError);
+    expect(text).toMatch(/FAIL salesforce api-version: The org does not serve API v20\.0/);
+  });
+
+  it('R23 missing connection settings are a CliError naming the flags', async () => {
+    const { error } = await doctor({ sfLoginUrl: packaged.info.loginUrl });
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).fix).toMatch(/--sf-client-id/);
+  });
+
+  it('R23 `cosell doctor` as a child process exits non-zero on a bare org and 0 on a packaged one', async () => {
+    const args = (e: Emulator) => [
+      'bin/cosell.js',
+      'doctor',
+      '--sf-login-url',
+      e.info.loginUrl,
+      '--sf-client-id',
+      e.info.clientId,
+      '--sf-username',
+      e.info.username,
+      '--sf-private-key',
+      e.info.jwtPrivateKeyPath,
+    ];
+    const failing = await run('node', args(bare), { cwd: root }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect((failing as { code: number }).code).toBe(1);
+    expect((failing as { stdout: string }).stdout).toContain('Opportunity.Audit__c is missing');
+    const passing = await run('node', args(packaged), { cwd: root });
+    expect(passing.stdout).not.toContain('FAIL');
+  });
+});
+
+describe('cosell provision', () => {
+  it('R18 writes the package to a directory and prints the one-line deploy command', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cosell-provision-'));
+    try {
+      const out = path.join(dir, 'pkg');
+      let text = '';
+      await runProvision({ crm: 'salesforce', out, targetOrg: 'prod' }, (t) => (text += t));
+      expect(text).toContain(
+        `sf project deploy start --source-dir ${path.join(out, 'force-app')} --target-org prod`,
+      );
+      expect(text).toContain('sf org assign permset --name Cosell_Integration --target-org prod');
+      const copied = await loadPackageSchema(out);
+      expect(copied).toEqual(await loadPackageSchema());
+      expect(await readdir(out)).toEqual(
+        expect.arrayContaining(['force-app', 'manifest', 'sfdx-project.json']),
+      );
+      await expect(runProvision({ crm: 'salesforce', out }, () => {})).rejects.toBeInstanceOf(CliError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a CRM it cannot provision yet', async () => {
+    await expect(runProvision({ crm: 'dynamics' }, () => {})).rejects.toThrow(/does not support 'dynamics'/);
+  });
+});
