@@ -1,0 +1,31 @@
+// `cosell <command>`: the composition root. Each command lives in its own module under ./commands.
+import { Command } from 'commander';
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
+import { registerEmulateCommand } from './commands/emulate.ts';
+import { registerLoginCommand } from './commands/login.ts';
+import { registerProvisionCommand } from './commands/provision.ts';
+import { registerWebhooksCommand } from './commands/webhooks.ts';
+import { asCliError } from './errors.ts';
+
+const program = new Command()
+  .name('cosell')
+  .description('Keeps Microsoft Partner Center co-sell referrals and your CRM in sync.')
+  .showHelpAfterError();
+
+registerEmulateCommand(program);
+registerDemoCommand(program);
+registerLoginCommand(program);
+registerWebhooksCommand(program);
+registerDoctorCommand(program);
+registerProvisionCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const cliError = asCliError(error);
+  if (!cliError) throw error;
+  process.stderr.write(`cosell: ${cliError.message}\n`);
+  if (cliError.fix) process.stderr.write(`  fix: ${cliError.fix}\n`);
+  process.exitCode = cliError.exitCode;
+}
