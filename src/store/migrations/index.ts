@@ -1,0 +1,16 @@
+// Migrations defined in code (no files to find at run time, so a bundled or installed cosell migrates the
+// same way). Names sort in the order they run; never edit a released migration, add the next one.
+import type { Migration, MigrationProvider } from 'kysely';
+import { initialMigration } from './0001_initial.ts';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001_initial': initialMigration(dialect),
+  };
+}
+
+export function storeMigrationProvider(dialect: StoreDialect): MigrationProvider {
+  return { getMigrations: async () => storeMigrations(dialect) };
+}
