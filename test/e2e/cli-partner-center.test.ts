@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptCache, readTokenKey } from '../../src/partner-center/auth.ts';
 import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 
 interface EmulatorLine {
@@ -83,8 +84,13 @@ describe('cosell emulate partner-center + login + webhooks (separate processes)'
     expect(result.stderr).toMatch(/enter the code/i);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Logged in to Partner Center as ${info.username}`);
+    // Only the AES-GCM envelope is on disk: no msal cache keys, and it decrypts with the key from the env.
     const cache = await readFile(join(workDir, '.cosell/token-cache.json'), 'utf8');
-    expect(cache).not.toMatch(/refresh_token|secret|eyJ/i);
+    const envelope = JSON.parse(cache) as Record<string, string>;
+    expect(Object.keys(envelope).sort()).toEqual(['data', 'format', 'iv', 'tag']);
+    expect(cache).not.toContain('RefreshToken');
+    const plaintext = decryptCache(cache, readTokenKey(env), 'token-cache.json');
+    expect(plaintext).toContain('RefreshToken');
   });
 
   it('R1 webhooks register creates, refuses to take over another URL without --force, and overwrites with it', async () => {
