@@ -29,6 +29,11 @@ export interface PartnerCenterHttpOptions {
   }) => void;
 }
 
+/** What a Partner Center API client takes: the HTTP options with the base URL defaulting to Microsoft's. */
+export type PartnerCenterClientOptions = Omit<PartnerCenterHttpOptions, 'api' | 'baseUrl'> & {
+  baseUrl?: string;
+};
+
 export interface PartnerCenterRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path below the base URL (e.g. `/referrals/abc`), or an absolute URL from the API (`@odata.nextLink`). */

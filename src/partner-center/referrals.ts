@@ -2,22 +2,12 @@
 // update with If-Match, and the re-read-and-retry helper for 412.
 import type { PatchOperation } from '../core/patchable.ts';
 import { type Referral, referralPageSchema, referralSchema } from '../core/referral.ts';
-import type { RetryPolicy } from '../lib/retry.ts';
-import type { TokenProvider } from './auth.ts';
 import { REFERRALS_BASE_URL } from './constants.ts';
 import { PartnerCenterError } from './errors.ts';
 import { buildListQuery, eq, type ListQuery } from './filter.ts';
-import { PartnerCenterHttp, type PartnerCenterHttpOptions, type PartnerCenterResponse } from './http.ts';
+import { type PartnerCenterClientOptions, PartnerCenterHttp, type PartnerCenterResponse } from './http.ts';
 
-export interface ReferralsClientOptions {
-  tokens: TokenProvider;
-  baseUrl?: string;
-  retry?: RetryPolicy;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  timeoutMs?: number;
-  onAttempt?: PartnerCenterHttpOptions['onAttempt'];
-}
+export type ReferralsClientOptions = PartnerCenterClientOptions;
 
 export interface ReferralPage {
   referrals: Referral[];
@@ -52,14 +42,9 @@ export class ReferralsClient {
 
   constructor(options: ReferralsClientOptions) {
     this.http = new PartnerCenterHttp({
+      ...options,
       api: 'referrals',
       baseUrl: options.baseUrl ?? REFERRALS_BASE_URL,
-      tokens: options.tokens,
-      retry: options.retry,
-      sleep: options.sleep,
-      random: options.random,
-      timeoutMs: options.timeoutMs,
-      onAttempt: options.onAttempt,
     });
   }
 

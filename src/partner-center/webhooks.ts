@@ -3,21 +3,11 @@
 // one (the old Power Automate flow, a staging instance): that takes `force`.
 import { z } from 'zod';
 import { camelCaseKeys } from '../core/referral.ts';
-import type { RetryPolicy } from '../lib/retry.ts';
-import type { TokenProvider } from './auth.ts';
 import { DEFAULT_WEBHOOK_EVENTS, VALIDATION_WEBHOOK_EVENT, WEBHOOKS_BASE_URL } from './constants.ts';
 import { PartnerCenterError } from './errors.ts';
-import { PartnerCenterHttp, type PartnerCenterHttpOptions, type PartnerCenterResponse } from './http.ts';
+import { type PartnerCenterClientOptions, PartnerCenterHttp, type PartnerCenterResponse } from './http.ts';
 
-export interface WebhooksClientOptions {
-  tokens: TokenProvider;
-  baseUrl?: string;
-  retry?: RetryPolicy;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  timeoutMs?: number;
-  onAttempt?: PartnerCenterHttpOptions['onAttempt'];
-}
+export type WebhooksClientOptions = PartnerCenterClientOptions;
 
 const registrationSchema = z.preprocess(
   camelCaseKeys,
@@ -86,14 +76,9 @@ export class WebhooksClient {
 
   constructor(options: WebhooksClientOptions) {
     this.http = new PartnerCenterHttp({
+      ...options,
       api: 'webhooks',
       baseUrl: options.baseUrl ?? WEBHOOKS_BASE_URL,
-      tokens: options.tokens,
-      retry: options.retry,
-      sleep: options.sleep,
-      random: options.random,
-      timeoutMs: options.timeoutMs,
-      onAttempt: options.onAttempt,
     });
   }
 
