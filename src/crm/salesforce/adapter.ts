@@ -542,8 +542,18 @@ export class SalesforceAdapter implements CrmAdapter {
     const changes = new Map<string, DealChange>();
     const add = (change: DealChange) => {
       const previous = changes.get(change.id);
-      if (!previous || REASON_PRIORITY[change.reason] < REASON_PRIORITY[previous.reason])
+      if (!previous) {
         changes.set(change.id, change);
+        return;
+      }
+      const kept = REASON_PRIORITY[change.reason] < REASON_PRIORITY[previous.reason] ? change : previous;
+      // The newest stamp of everything that changed for this deal, so a related edit is never hidden behind an
+      // older change of the deal itself (callers tell hints apart by stamp).
+      const newest =
+        Date.parse(change.modifiedAt ?? '') > Date.parse(previous.modifiedAt ?? '')
+          ? change.modifiedAt
+          : previous.modifiedAt;
+      changes.set(change.id, { ...kept, modifiedAt: newest ?? kept.modifiedAt });
     };
     for (const row of results.deals) {
       see(row.SystemModstamp);
@@ -566,17 +576,32 @@ export class SalesforceAdapter implements CrmAdapter {
       });
     }
     const relatedDealIds = new Map<string, DealChange['reason']>();
+    // A related change is stamped with the related row's SystemModstamp (the newest), not the deal's, so two
+    // edits of the same account are two hints and the same edit listed again by the overlap is one.
+    const relatedStamps = new Map<string, string>();
+    const stampRelated = (key: string, stamp: unknown) => {
+      const text = String(stamp);
+      const previous = relatedStamps.get(key);
+      if (!previous || Date.parse(text) > Date.parse(previous)) relatedStamps.set(key, text);
+    };
     for (const row of results.roles) {
       see(row.SystemModstamp);
-      if (typeof row.OpportunityId === 'string') relatedDealIds.set(row.OpportunityId, 'contact');
+      if (typeof row.OpportunityId === 'string') {
+        relatedDealIds.set(row.OpportunityId, 'contact');
+        stampRelated(row.OpportunityId, row.SystemModstamp);
+      }
     }
     for (const row of results.solutions) {
       see(row.SystemModstamp);
       const id = row[s.junctionDeal];
-      if (typeof id === 'string' && !relatedDealIds.has(id)) relatedDealIds.set(id, 'solution');
+      if (typeof id === 'string') {
+        if (!relatedDealIds.has(id)) relatedDealIds.set(id, 'solution');
+        stampRelated(id, row.SystemModstamp);
+      }
     }
     const accountIds = results.accounts.map((row) => {
       see(row.SystemModstamp);
+      stampRelated(String(row.Id), row.SystemModstamp);
       return String(row.Id);
     });
 
@@ -584,7 +609,11 @@ export class SalesforceAdapter implements CrmAdapter {
     for (const row of await this.syncedDealsAmong([...relatedDealIds.keys()], accountIds, syncedOrLinked)) {
       const id = String(row.Id);
       const reason = relatedDealIds.get(id) ?? 'account';
-      add({ kind: 'opportunity', id, reason, modifiedAt: String(row.SystemModstamp) });
+      const stamp =
+        relatedStamps.get(id) ??
+        (typeof row.AccountId === 'string' ? relatedStamps.get(row.AccountId) : undefined) ??
+        String(row.SystemModstamp);
+      add({ kind: 'opportunity', id, reason, modifiedAt: stamp });
     }
     return { changes: [...changes.values()], cursor: new Date(newest).toISOString() };
   }
@@ -607,7 +636,7 @@ export class SalesforceAdapter implements CrmAdapter {
       if (accounts.length) related.push({ field: 'AccountId', op: 'IN', values: accounts });
       if (related.length === 0) continue;
       const soql = select({
-        fields: ['Id', 'SystemModstamp'],
+        fields: ['Id', 'AccountId', 'SystemModstamp'],
         from: OPPORTUNITY,
         where: { and: [related.length === 1 ? related[0]! : { or: related }, syncedOrLinked] },
       });

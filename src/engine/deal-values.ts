@@ -1,0 +1,343 @@
+// Translations between the two sides in the engine's vocabulary: a CRM-neutral Deal and a Partner Center
+// Referral, both read into canonical Values (core/mapping.ts) for the 3-way diff, and diff results turned
+// back into a DealPatch or a referral body. Pure: no I/O, no clock.
+import type { ContactInput, Deal, DealFields, SolutionRef } from '../core/deal.ts';
+import type { FieldDiff } from '../core/diff.ts';
+import {
+  type CanonicalValue,
+  DEFAULT_MAPPING,
+  type FieldMapping,
+  HOW_CAN_MICROSOFT_HELP_LABELS,
+  readCrmValues,
+  readReferralValues,
+  resolveCrmFieldNames,
+  type Values,
+} from '../core/mapping.ts';
+import { normalizeText } from '../core/normalize.ts';
+import { createOnlyFieldOf } from '../core/patchable.ts';
+import {
+  ASSISTANCE_REQUEST_CODES,
+  type AssistanceRequestCode,
+  type Member,
+  type Referral,
+} from '../core/referral.ts';
+import type { ReferralSubstatus } from '../core/transitions.ts';
+import type { DealPatch, NewDeal, SyncWrite } from '../crm/port.ts';
+
+/**
+ * The default mapping with CRM field placeholders resolved to Deal properties: the adapter has already
+ * translated its own field names (R21) into the Deal shape, so the engine maps Deal <-> Referral.
+ * `status` reads a substatus the engine derives from the deal (see crmStatusOf).
+ */
+const DEAL_PROPERTY_OF: Readonly<Record<string, string>> = {
+  nameField: 'name',
+  dealValueField: 'value',
+  currencyField: 'currency',
+  closeDateField: 'closeDate',
+  notesField: 'notes',
+  howCanMicrosoftHelpField: 'assistance',
+  visibilityField: 'visibleToMicrosoft',
+  microsoftCrmIdField: 'microsoftCrmId',
+  solutionsField: 'solutions',
+  contactsField: 'contacts',
+  stageField: 'status',
+};
+
+// Services co-sell attributes have no Deal property yet, so they stay out of the sync for now.
+export const SYNC_MAPPING: readonly FieldMapping[] = resolveCrmFieldNames(
+  DEFAULT_MAPPING,
+  DEAL_PROPERTY_OF,
+).mapping;
+
+const CLOSED_LOST_LIKE: readonly string[] = ['Lost', 'Declined', 'Expired'];
+
+/**
+ * The referral substatus a deal stands for, or undefined when the deal says nothing about it. Only a seller's
+ * decision to close counts (R13): an open deal's stage is the seller's own business (DESIGN.md §3 "ownership
+ * by transition"), and a closed-lost deal whose referral was declined or expired agrees with it.
+ */
+export function crmStatusOf(
+  deal: Deal,
+  snapshotStatus: CanonicalValue | undefined,
+): ReferralSubstatus | undefined {
+  if (deal.kind !== 'opportunity' || !deal.isClosed) return undefined;
+  if (deal.isWon) return 'Won';
+  return typeof snapshotStatus === 'string' && CLOSED_LOST_LIKE.includes(snapshotStatus)
+    ? (snapshotStatus as ReferralSubstatus)
+    : 'Lost';
+}
+
+/** Canonical values of a deal. */
+export function dealValues(
+  deal: Deal,
+  options: { snapshot?: Values | null; defaultCurrency?: string | null } = {},
+): Values {
+  const status = crmStatusOf(deal, options.snapshot?.status);
+  const record: Record<string, unknown> = {
+    name: deal.name,
+    value: deal.value ?? null,
+    currency: deal.currency ?? options.defaultCurrency ?? null,
+    closeDate: deal.closeDate ?? null,
+    notes: deal.notes ?? null,
+    assistance: deal.assistance ? (HOW_CAN_MICROSOFT_HELP_LABELS[deal.assistance] ?? null) : null,
+    visibleToMicrosoft: deal.visibleToMicrosoft ?? null,
+    microsoftCrmId: deal.microsoftCrmId ?? null,
+    solutions: deal.solutions,
+    contacts: deal.contacts,
+  };
+  if (status !== undefined) record.status = status;
+  return readCrmValues(record, SYNC_MAPPING);
+}
+
+/**
+ * Canonical values of a referral. `linked` drops the create-only fields (name, How can Microsoft help?):
+ * Partner Center never changes them after the create, so once a pair is linked only the CRM speaks for them
+ * and a CRM edit becomes an audit line (R11) instead of a write that flips back and forth.
+ * Our own referral rarely carries the Microsoft CRM identifier: Microsoft's side of the engagement does (R7).
+ * `microsoftCrmId` is what that side said, or undefined when it was not looked up: then a referral without its
+ * own says nothing (rather than erasing what an earlier look-up found).
+ */
+export function referralValues(
+  referral: Referral,
+  options: { linked?: boolean; microsoftCrmId?: string | null } = {},
+): Values {
+  const values: Record<string, CanonicalValue> = { ...readReferralValues(referral, SYNC_MAPPING) };
+  if (!values.microsoftCrmId) {
+    if (options.microsoftCrmId) values.microsoftCrmId = options.microsoftCrmId;
+    else if (options.microsoftCrmId === undefined) delete values.microsoftCrmId;
+  }
+  if (options.linked) {
+    for (const m of SYNC_MAPPING) if (createOnlyFieldOf(m.referralPath)) delete values[m.field];
+  }
+  return values;
+}
+
+/** Microsoft's own referral in an engagement: it targets Microsoft (reference §3 "Shared engagement"). */
+export function isMicrosoftSide(referral: Referral): boolean {
+  return (referral.target ?? []).some(
+    (t) => t.type === 'BusinessProfileLocation' && t.id?.toLowerCase() === 'msft',
+  );
+}
+
+const dateTimeOfDay = (day: string | null | undefined) => (day ? `${day}T00:00:00Z` : null);
+
+function memberOf(contact: Deal['contacts'][number]): Member {
+  const member: Member = { lastName: contact.lastName };
+  if (contact.firstName) member.firstName = contact.firstName;
+  if (contact.email) member.email = contact.email;
+  if (contact.phone) member.phoneNumber = contact.phone;
+  return member;
+}
+
+function solutionTagOf(solution: SolutionRef): { id: string; name?: string } {
+  return solution.name ? { id: solution.id, name: solution.name } : { id: solution.id };
+}
+
+/** List elements Partner Center should receive for a list field, by field key (for referralPatchFor). */
+export function referralListItems(deal: Deal): Record<string, unknown[]> {
+  return {
+    solutions: deal.solutions.map(solutionTagOf),
+    contacts: deal.contacts.filter((c) => normalizeText(c.email)).map(memberOf),
+  };
+}
+
+/**
+ * The referral a deal asks for (R10, R11): validated with the co-sell rules, then POSTed. Help requested
+ * makes it a Shared (co-sell) referral visible to Microsoft sellers; otherwise visibility follows the deal.
+ */
+export function referralFromDeal(deal: Deal, options: { defaultCurrency?: string | null } = {}): Referral {
+  const help = deal.assistance && deal.assistance !== 'Unknown' ? deal.assistance : null;
+  const address = deal.account?.address ?? {};
+  const customerProfile: NonNullable<Referral['customerProfile']> = {
+    name: deal.account?.name ?? null,
+    address: {
+      addressLine1: address.street ?? null,
+      city: address.city ?? null,
+      state: address.state ?? null,
+      postalCode: address.postalCode ?? null,
+      country: address.country ?? null,
+    },
+    team: deal.contacts.map(memberOf),
+    ids: deal.account?.duns ? [{ profileType: 'Duns', id: deal.account.duns }] : [],
+  };
+  const referral: Referral = {
+    name: deal.name,
+    externalReferenceId: deal.id,
+    type: help ? 'Shared' : 'Independent',
+    qualification: 'SalesQualified',
+    customerProfile,
+    consent: {
+      consentToContact: true,
+      consentToShareReferralWithMicrosoftSellers: Boolean(help) || deal.visibleToMicrosoft === true,
+    },
+    details: {
+      notes: deal.notes ?? null,
+      dealValue: deal.value ?? null,
+      currency: deal.currency ?? options.defaultCurrency ?? null,
+      closingDateTime: dateTimeOfDay(deal.closeDate),
+      requirements: { solutions: deal.solutions.map(solutionTagOf) },
+    },
+  };
+  if (help) referral.inviteContext = { assistanceRequestCode: help };
+  return referral;
+}
+
+/** The POST body: the referral without nulls (Partner Center omits them too). */
+export function createBodyOf(referral: Referral): Record<string, unknown> {
+  return withoutNulls(referral) as Record<string, unknown>;
+}
+
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== null && v !== undefined) out[key] = withoutNulls(v);
+  return out;
+}
+
+const isAssistanceCode = (code: unknown): code is AssistanceRequestCode =>
+  typeof code === 'string' && (ASSISTANCE_REQUEST_CODES as readonly string[]).includes(code);
+
+function contactOf(member: Member): ContactInput | null {
+  const lastName =
+    normalizeText(member.lastName) ?? normalizeText(member.firstName) ?? normalizeText(member.email);
+  if (!lastName) return null;
+  return {
+    lastName,
+    firstName: normalizeText(member.firstName),
+    email: normalizeText(member.email),
+    phone: normalizeText(member.phoneNumber),
+  };
+}
+
+/** A new CRM deal for a referral that came from Partner Center (R4, R5). */
+export function newDealFromReferral(referral: Referral, kind: NewDeal['kind']): NewDeal {
+  const profile = referral.customerProfile ?? {};
+  const address = profile.address ?? {};
+  const code = referral.inviteContext?.assistanceRequestCode;
+  const closeDate = referral.details?.closingDateTime?.slice(0, 10) ?? null;
+  const fields: DealFields = {
+    name: normalizeText(referral.name) ?? normalizeText(profile.name) ?? `Referral ${referral.id}`,
+    closeDate,
+    value: referral.details?.dealValue ?? null,
+    currency: normalizeText(referral.details?.currency),
+    notes: normalizeText(referral.details?.notes),
+    syncWithPartnerCenter: true,
+    assistance: isAssistanceCode(code) && code !== 'Unknown' ? code : null,
+    visibleToMicrosoft: referral.consent?.consentToShareReferralWithMicrosoftSellers ?? null,
+  };
+  const duns = (profile.ids ?? []).find((id) => id.profileType.toLowerCase() === 'duns')?.id ?? null;
+  const street = [address.addressLine1, address.addressLine2].map(normalizeText).filter(Boolean).join('\n');
+  return {
+    kind,
+    referralId: String(referral.id),
+    fields,
+    account: {
+      name: normalizeText(profile.name) ?? fields.name,
+      duns,
+      address: {
+        street: street || null,
+        city: normalizeText(address.city),
+        state: normalizeText(address.state),
+        postalCode: normalizeText(address.postalCode),
+        country: normalizeText(address.country),
+      },
+    },
+    contacts: (profile.team ?? []).map(contactOf).filter((c): c is ContactInput => c !== null),
+    solutions: (referral.details?.requirements?.solutions ?? []).map((s) => ({
+      id: s.id,
+      name: normalizeText(s.name),
+    })),
+  };
+}
+
+export interface CrmWrite {
+  patch: DealPatch;
+  sync: Pick<SyncWrite, 'microsoftCrmId'>;
+  /** A Partner Center close the CRM follows (R13 the other way: Microsoft declined, Partner Center expired). */
+  close?: 'won' | 'lost';
+}
+
+/** What Partner Center's winning values mean for the deal. Lists are reconciled item by item. */
+export function crmWriteFor(writes: readonly FieldDiff[], deal: Deal, referral: Referral): CrmWrite {
+  const fields: Partial<DealFields> = {};
+  const out: CrmWrite = { patch: {}, sync: {} };
+  for (const f of writes) {
+    const v = f.value ?? null;
+    switch (f.field) {
+      case 'name':
+        if (typeof v === 'string') fields.name = v;
+        break;
+      case 'dealValue':
+        fields.value = v === null ? null : Number(v);
+        break;
+      case 'currency':
+        fields.currency = typeof v === 'string' ? v : null;
+        break;
+      case 'closeDate':
+        fields.closeDate = typeof v === 'string' ? v.slice(0, 10) : null;
+        break;
+      case 'notes':
+        fields.notes = typeof v === 'string' ? v : null;
+        break;
+      case 'howCanMicrosoftHelp':
+        fields.assistance = isAssistanceCode(v) ? v : null;
+        break;
+      case 'visibility':
+        fields.visibleToMicrosoft = v === true;
+        break;
+      case 'microsoftCrmId':
+        out.sync.microsoftCrmId = typeof v === 'string' ? v : null;
+        break;
+      case 'solutions': {
+        const wanted = new Set((v as readonly string[] | null) ?? []);
+        const have = new Set(deal.solutions.map((s) => s.id.toLowerCase()));
+        const tags = referral.details?.requirements?.solutions ?? [];
+        const add = tags.filter((t) => wanted.has(t.id.toLowerCase()) && !have.has(t.id.toLowerCase()));
+        const remove = deal.solutions.filter((s) => !wanted.has(s.id.toLowerCase())).map((s) => s.id);
+        if (add.length) out.patch.addSolutions = add.map((t) => ({ id: t.id, name: normalizeText(t.name) }));
+        if (remove.length) out.patch.removeSolutions = remove;
+        break;
+      }
+      case 'contacts': {
+        // The port links contacts but does not unlink them: a contact removed in Partner Center stays.
+        const have = new Set(deal.contacts.map((c) => c.email?.toLowerCase()).filter(Boolean));
+        const add = (referral.customerProfile?.team ?? [])
+          .filter((m) => m.email && !have.has(m.email.toLowerCase()))
+          .map(contactOf)
+          .filter((c): c is ContactInput => c !== null);
+        if (add.length) out.patch.addContacts = add;
+        break;
+      }
+      case 'status':
+        if (!deal.isClosed && v === 'Won') out.close = 'won';
+        else if (!deal.isClosed && typeof v === 'string' && CLOSED_LOST_LIKE.includes(v)) out.close = 'lost';
+        break;
+    }
+  }
+  if (Object.keys(fields).length > 0) out.patch.fields = fields;
+  return out;
+}
+
+/** True when the CRM write would change nothing. */
+export function isEmptyCrmWrite(write: CrmWrite): boolean {
+  const p = write.patch;
+  return (
+    !p.fields &&
+    !p.addContacts?.length &&
+    !p.addSolutions?.length &&
+    !p.removeSolutions?.length &&
+    write.sync.microsoftCrmId === undefined &&
+    !write.close
+  );
+}
+
+/** 'deal value 1000 -> 1200', 'solutions SOL-1, SOL-2' for audit lines and run history. */
+export function describeChange(f: FieldDiff, before: CanonicalValue | undefined): string {
+  const label = f.mapping.label ?? f.field;
+  const show = (v: CanonicalValue | undefined) =>
+    v === undefined || v === null ? '(none)' : Array.isArray(v) ? v.join(', ') || '(none)' : String(v);
+  if (Array.isArray(f.value)) return `${label} ${show(f.value)}`;
+  if (f.field === 'notes') return label;
+  return `${label} ${show(before)} -> ${show(f.value)}`;
+}

@@ -1,0 +1,604 @@
+// The sync engine (DESIGN.md §2 engine/, §3): intake -> store -> worker -> core -> adapters.
+//
+// Public API (the server, the CLI and the demo call only this):
+//
+//   engineSettingsSchema / EngineSettings     the `engine:` config section (zod, every key defaulted)
+//   createEngine(deps: EngineDeps): Engine
+//     deps: { store, referrals (ReferralsClient), crm (CrmAdapter), crmKind, settings, logger,
+//             tenantId?, now?, workerId?, referralLinkFor?(referralId), crmCallCount?() }
+//   engine.acceptWebhook(rawBody)   a signature-verified Partner Center event: on disk in the inbox and its
+//                                   job queued when this resolves -> { duplicate }; the server answers 2xx after
+//   engine.start() / engine.stop()  worker loop, adaptive CRM change-feed poller, reconcile sweep, re-check of
+//                                   failed links; stop waits for running jobs (their leases expire otherwise)
+//   engine.drain({ timeoutMs })     run everything due now and before the deadline (tests, `cosell backfill`)
+//   engine.pollCrmOnce()            one change-feed poll -> hints queued
+//   engine.reconcileOnce()          one reconcile sweep + re-check of failed links -> links queued
+//   engine.resubmit(target)         R25: failed / dead work queued again -> jobs queued
+//   engine.events                   'run' (Run) after every recorded run
+//   engine.pausedApis()             APIs paused by the credential / budget circuit, for health and doctor
+//
+// Orchestration is small and deterministic; all I/O is in the activities (sync-link.ts, intake.ts). One
+// retry policy (src/lib/retry.ts) decides when a failed job runs again; the store's job state machine
+// (pending -> running -> succeeded | failed | dead, leases, coalescing per link) keeps one job per link.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { formatAuditLine } from '../core/audit.ts';
+import type { CrmAdapter, CrmKind } from '../crm/port.ts';
+import { computeRetryDelay } from '../lib/retry.ts';
+import { PartnerCenterError } from '../partner-center/errors.ts';
+import type { ReferralsClient } from '../partner-center/referrals.ts';
+import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
+import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
+import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
+import {
+  dedupeKeyOf,
+  type IntakeContext,
+  nextPollInterval,
+  parseWebhookEvent,
+  pollCrmChanges,
+  reconcileReferrals,
+  requeueFailedLinks,
+  routeInboxEvent,
+  SeenChanges,
+} from './intake.ts';
+import type { EngineSettings } from './settings.ts';
+import { type SyncContext, type SyncResult, syncLink } from './sync-link.ts';
+
+export {
+  type EngineSettings,
+  type EngineSettingsInput,
+  engineSettingsSchema,
+  parseEngineSettings,
+} from './settings.ts';
+export type { ResubmitTarget };
+
+export interface EngineDeps {
+  tenantId?: string;
+  store: Store;
+  referrals: ReferralsClient;
+  crm: CrmAdapter;
+  crmKind: CrmKind;
+  settings: EngineSettings;
+  logger: Logger;
+  now?: () => Date;
+  workerId?: string;
+  /** The Partner Center page of a referral, written to the CRM's Referral Link field. */
+  referralLinkFor?: (referralId: string) => string;
+  /** The CRM client's running call count (Salesforce: `() => adapter.client.apiCalls`), for run history. */
+  crmCallCount?: () => number;
+}
+
+export interface Engine {
+  /** Intake of a Partner Center webhook whose signature the server already verified: stored durably in the
+   *  inbox and a job enqueued before it resolves (the server answers 2xx after). */
+  acceptWebhook(rawBody: string): Promise<{ duplicate: boolean }>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  drain(options?: { timeoutMs?: number }): Promise<void>;
+  pollCrmOnce(): Promise<number>;
+  reconcileOnce(): Promise<number>;
+  resubmit(target: ResubmitTarget): Promise<number>;
+  /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
+  pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
+  readonly events: EventEmitter;
+}
+
+/** Partner Center's referral page (the deep-link format is not documented; deployments can override it). */
+export const DEFAULT_REFERRAL_LINK = (referralId: string) =>
+  `https://partner.microsoft.com/dashboard/referrals/v2/${encodeURIComponent(referralId)}`;
+
+export function createEngine(deps: EngineDeps): Engine {
+  return new SyncEngine(deps);
+}
+
+/** A 412 means Partner Center changed between our read and our write: read both sides again, re-merge. */
+const MAX_PRECONDITION_RERUNS = 3;
+
+interface Pause {
+  until: number;
+  reason: string;
+  fix: string;
+  /** Consecutive refusals: the pause doubles while the probe keeps failing. */
+  strikes: number;
+}
+
+class SyncEngine implements Engine {
+  readonly events = new EventEmitter();
+  private readonly store: Store;
+  private readonly settings: EngineSettings;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly workerId: string;
+  private readonly sync: SyncContext;
+  private readonly intake: IntakeContext;
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly pauses = new Map<ApiName, Pause>();
+  private readonly seenChanges = new SeenChanges();
+  private readonly seenMicrosoftSide = new Map<string, string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private running = false;
+  private workerTimer: NodeJS.Timeout | null = null;
+  private workerBusy = false;
+  private wakeRequested = false;
+  private ticking: Promise<number> | null = null;
+  private inboxRun: Promise<void> | null = null;
+  private pollIntervalMs: number;
+
+  constructor(deps: EngineDeps) {
+    this.store =
+      deps.tenantId && deps.tenantId !== deps.store.tenantId
+        ? deps.store.forTenant(deps.tenantId)
+        : deps.store;
+    this.settings = deps.settings;
+    this.logger = deps.logger;
+    this.now = deps.now ?? (() => new Date());
+    this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    const referrals = countReferralCalls(deps.referrals);
+    const crm = countCrmCalls(deps.crm, deps.crmKind, deps.crmCallCount);
+    this.sync = {
+      store: this.store,
+      referrals,
+      crm,
+      crmKind: deps.crmKind,
+      settings: deps.settings,
+      now: this.now,
+      referralLinkFor: deps.referralLinkFor ?? DEFAULT_REFERRAL_LINK,
+    };
+    this.intake = {
+      store: this.store,
+      referrals,
+      crm,
+      crmKind: deps.crmKind,
+      settings: deps.settings,
+      logger: deps.logger,
+      now: this.now,
+    };
+    this.pollIntervalMs = deps.settings.crmPoll.minIntervalMs;
+  }
+
+  // ---- intake --------------------------------------------------------------------------------------------
+
+  async acceptWebhook(rawBody: string): Promise<{ duplicate: boolean }> {
+    let dedupeKey: string;
+    try {
+      dedupeKey = dedupeKeyOf(parseWebhookEvent(rawBody));
+    } catch {
+      // Signed by Partner Center but unreadable to us: keep it for the record; routing marks it processed.
+      dedupeKey = `raw|${createHash('sha256').update(rawBody).digest('hex')}`;
+    }
+    const { event, duplicate } = await this.store.acceptInbox({
+      source: 'partner-center-webhook',
+      dedupeKey,
+      payload: rawBody,
+      receivedAt: this.now(),
+    });
+    if (!duplicate) {
+      try {
+        await routeInboxEvent(this.intake, event, false);
+      } catch (error) {
+        // The event is on disk: the worker routes it again; the sender still gets its 2xx.
+        this.logger.warn({
+          event: 'inbox-route-deferred',
+          inboxId: event.id,
+          reason: (error as Error).message,
+        });
+      }
+      this.wake();
+    }
+    return { duplicate };
+  }
+
+  /** Events still in the inbox: related-referral events needing a look-up, and any left by a crash. */
+  private processInbox(): Promise<void> {
+    if (this.inboxRun) return this.inboxRun;
+    this.inboxRun = (async () => {
+      try {
+        if (this.isPaused('partner-center')) return;
+        for (const event of await this.store.unprocessedInbox(100)) {
+          try {
+            await routeInboxEvent(this.intake, event, true);
+          } catch (error) {
+            if (error instanceof PartnerCenterError && error.status === 404) {
+              this.logger.warn({ event: 'inbox-referral-missing', inboxId: event.id });
+              await this.store.markInboxProcessed(event.id, this.now());
+              continue;
+            }
+            this.pauseIfNeeded(classifyError(error));
+            this.logger.warn({
+              event: 'inbox-route-failed',
+              inboxId: event.id,
+              reason: (error as Error).message,
+            });
+            return;
+          }
+        }
+      } finally {
+        this.inboxRun = null;
+      }
+    })();
+    return this.inboxRun;
+  }
+
+  async pollCrmOnce(): Promise<number> {
+    if (this.isPaused('crm')) return 0;
+    const queued = await pollCrmChanges(this.intake, this.seenChanges);
+    if (queued > 0) this.wake();
+    return queued;
+  }
+
+  async reconcileOnce(): Promise<number> {
+    let queued = 0;
+    if (!this.isPaused('partner-center'))
+      queued += await reconcileReferrals(this.intake, this.seenMicrosoftSide);
+    queued += await requeueFailedLinks(this.intake);
+    if (queued > 0) this.wake();
+    return queued;
+  }
+
+  async resubmit(target: ResubmitTarget): Promise<number> {
+    const jobs = await this.store.resubmit(target, this.now());
+    if (jobs.length > 0) this.wake();
+    return jobs.length;
+  }
+
+  // ---- loops ---------------------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.logger.info({ event: 'engine-started', workerId: this.workerId, dryRun: this.settings.dryRun });
+    this.scheduleWorker(0);
+    this.every('crm-poll', 0, async () => {
+      const queued = await this.pollCrmOnce();
+      this.pollIntervalMs = nextPollInterval(this.pollIntervalMs, queued, this.settings.crmPoll);
+      return this.pollIntervalMs;
+    });
+    // A sweep at start catches up on whatever happened while cosell was down (R26).
+    this.every('reconcile', 0, async () => {
+      if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
+      return this.settings.reconcile.intervalMs;
+    });
+    this.every('revalidate', this.settings.revalidateFailedEveryMs, async () => {
+      await requeueFailedLinks(this.intake);
+      return this.settings.revalidateFailedEveryMs;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    if (this.workerTimer) clearTimeout(this.workerTimer);
+    this.workerTimer = null;
+    // Running jobs finish (each is one sync); a job stuck beyond its lease is taken over by another worker.
+    const deadline = new Promise((resolve) => setTimeout(resolve, this.settings.worker.leaseMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
+    this.logger.info({ event: 'engine-stopped', workerId: this.workerId });
+  }
+
+  async drain(options: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    for (;;) {
+      await this.processInbox();
+      const claimed = await this.tick();
+      if (this.inFlight.size > 0) {
+        await Promise.race(this.inFlight.values());
+        continue;
+      }
+      if (claimed > 0) continue;
+      const next = await this.nextDueAt();
+      if (next === null || next > deadline) return;
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(5, Math.min(next - Date.now(), deadline - Date.now()))),
+      );
+      if (Date.now() > deadline) return;
+    }
+  }
+
+  pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[] {
+    const now = this.now().getTime();
+    return [...this.pauses.entries()]
+      .filter(([, p]) => p.until > now)
+      .map(([api, p]) => ({ api, until: new Date(p.until), reason: p.reason, fix: p.fix }));
+  }
+
+  /** When the next job becomes due (a pending job's run time, or a crashed worker's lease end), if any. */
+  private async nextDueAt(): Promise<number | null> {
+    const jobs = await this.store.listJobs({ state: ['pending', 'running'], limit: 1000 });
+    let next: number | null = null;
+    for (const job of jobs) {
+      if (job.state === 'running' && this.inFlight.has(job.id)) continue;
+      const at =
+        job.state === 'pending' ? job.nextRunAt.getTime() : (job.leaseExpiresAt?.getTime() ?? Number.NaN);
+      if (!Number.isNaN(at)) next = next === null ? at : Math.min(next, at);
+    }
+    const resume = Math.max(0, ...this.pausedApis().map((p) => p.until.getTime()));
+    return next === null ? null : Math.max(next, resume);
+  }
+
+  private every(name: string, firstDelayMs: number, run: () => Promise<number>): void {
+    const schedule = (delay: number) => {
+      if (!this.running) return;
+      const timer = setTimeout(async () => {
+        let nextDelay: number;
+        try {
+          nextDelay = await run();
+        } catch (error) {
+          this.pauseIfNeeded(classifyError(error));
+          this.logger.warn({ event: `${name}-failed`, reason: (error as Error).message });
+          nextDelay =
+            name === 'crm-poll'
+              ? this.settings.crmPoll.maxIntervalMs
+              : this.settings.worker.pollIntervalMs * 5;
+        }
+        schedule(nextDelay);
+      }, delay);
+      this.timers.set(name, timer);
+    };
+    schedule(firstDelayMs);
+  }
+
+  /** Look for work now (a webhook arrived, a job finished). */
+  private wake(): void {
+    if (!this.running) return;
+    if (this.workerBusy) this.wakeRequested = true;
+    else this.scheduleWorker(0);
+  }
+
+  private scheduleWorker(delayMs: number): void {
+    if (!this.running) return;
+    if (this.workerTimer) clearTimeout(this.workerTimer);
+    this.workerTimer = setTimeout(() => void this.workerLoop(), delayMs);
+  }
+
+  /** One worker pass, repeated while wake-ups arrived during it; then the idle poll interval. */
+  private async workerLoop(): Promise<void> {
+    this.workerTimer = null;
+    if (this.workerBusy) {
+      this.wakeRequested = true;
+      return;
+    }
+    this.workerBusy = true;
+    try {
+      do {
+        this.wakeRequested = false;
+        await this.tick();
+      } while (this.wakeRequested && this.running);
+    } catch (error) {
+      this.pauseIfNeeded(classifyError(error));
+      this.logger.warn({ event: 'worker-failed', reason: (error as Error).message });
+    } finally {
+      this.workerBusy = false;
+    }
+    this.scheduleWorker(this.settings.worker.pollIntervalMs);
+  }
+
+  // ---- worker --------------------------------------------------------------------------------------------
+
+  /** Claims what the free slots allow and starts it; returns how many jobs were claimed. */
+  private async tick(): Promise<number> {
+    while (this.ticking) await this.ticking;
+    this.ticking = (async () => {
+      if (this.isPaused('partner-center') || this.isPaused('crm')) return 0;
+      await this.processInbox();
+      const free = this.settings.worker.concurrency - this.inFlight.size;
+      if (free <= 0) return 0;
+      const jobs = await this.store.claimJobs(this.workerId, this.now(), free, this.settings.worker.leaseMs);
+      for (const job of jobs) {
+        const done = this.runJob(job)
+          .catch((error: unknown) => {
+            this.logger.error({ event: 'job-crashed', jobId: job.id, reason: (error as Error).message });
+          })
+          .finally(() => {
+            this.inFlight.delete(job.id);
+            this.wake();
+          });
+        this.inFlight.set(job.id, done);
+      }
+      return jobs.length;
+    })();
+    try {
+      return await this.ticking;
+    } finally {
+      this.ticking = null;
+    }
+  }
+
+  private async runJob(job: ClaimedJob): Promise<void> {
+    const startedAt = this.now();
+    const t0 = performance.now();
+    const calls: CallCounters = {};
+    const leaseMs = this.settings.worker.leaseMs;
+    const keepLease = setInterval(
+      () => {
+        void this.store.extendLease(job, this.now(), leaseMs).catch(() => {});
+      },
+      Math.max(1_000, Math.floor(leaseMs / 3)),
+    );
+    keepLease.unref();
+    let run: Omit<RunInput, 'durationMs' | 'apiCalls'>;
+    try {
+      run = await withCallCounters(calls, () => this.attempt(job, startedAt));
+    } finally {
+      clearInterval(keepLease);
+    }
+    const input: RunInput = { ...run, apiCalls: calls, durationMs: Math.round(performance.now() - t0) };
+    let recorded: Run;
+    try {
+      recorded = await this.store.recordRun(input);
+    } catch {
+      // The link was merged away while the job ran: keep the history without it.
+      recorded = await this.store.recordRun({ ...input, linkId: null });
+    }
+    this.events.emit('run', recorded);
+  }
+
+  /** One sync attempt of a job and what the job becomes; returns the run to record. */
+  private async attempt(
+    job: ClaimedJob,
+    startedAt: Date,
+  ): Promise<Omit<RunInput, 'durationMs' | 'apiCalls'>> {
+    const base = { jobId: job.id, trigger: job.trigger, startedAt };
+    let link = await this.store.getLink(job.linkId);
+    if (!link) {
+      await this.store.completeJob(job);
+      return {
+        ...base,
+        linkId: null,
+        referralId: null,
+        crmId: null,
+        outcome: 'skipped',
+        direction: 'none',
+        error: null,
+        diff: [],
+      };
+    }
+    try {
+      const result = await this.syncWithRereads(link, job);
+      await this.store.completeJob(job);
+      this.pauses.clear();
+      this.logger.info({
+        event: 'sync',
+        linkId: result.link.id,
+        outcome: result.outcome,
+        direction: result.direction,
+        note: result.note,
+      });
+      return {
+        ...base,
+        ...runIds(result.link),
+        outcome: result.outcome,
+        direction: result.direction,
+        error: null,
+        diff: result.diff,
+      };
+    } catch (error) {
+      link = (await this.store.getLink(job.linkId)) ?? link;
+      const verdict = classifyError(error);
+      const failure = describeFailure(error);
+      const error_ = { message: failure.message, fix: failure.fix };
+      const ids = runIds(link);
+      const log = { linkId: link.id, jobId: job.id, attempts: job.attempts, reason: failure.message };
+      let outcome: RunOutcome;
+      if (verdict.kind === 'pause') {
+        // Credentials and budgets are a circuit, not a retry: no dead letter, no ✖ on every record.
+        const until = this.pauseIfNeeded(verdict);
+        await this.store.retryJob(job, new Date(until), failure.message);
+        this.logger.warn({ ...log, event: 'sync-paused', api: verdict.api, reason: verdict.reason });
+        outcome = 'skipped';
+      } else if (verdict.kind === 'retry' && job.attempts < this.settings.retry.maxAttempts) {
+        const delay = computeRetryDelay(
+          job.attempts,
+          {
+            retryAfter: verdict.retryAfterMs === undefined ? null : String(verdict.retryAfterMs / 1000),
+            random: Math.random,
+            now: this.now().getTime(),
+          },
+          this.settings.retry,
+        );
+        await this.store.retryJob(job, new Date(this.now().getTime() + delay), failure.message);
+        this.logger.warn({ ...log, event: 'sync-retry', delayMs: delay });
+        outcome = 'failed';
+      } else {
+        const dead = verdict.kind === 'retry';
+        await this.showFailure(link, error, verdict);
+        if (dead) await this.store.deadLetterJob(job, failure.message);
+        else await this.store.failJob(job, failure.message);
+        this.logger.warn({ ...log, event: dead ? 'sync-dead-lettered' : 'sync-failed' });
+        outcome = dead ? 'dead' : 'failed';
+      }
+      return { ...base, ...ids, outcome, direction: 'none', error: error_, diff: [] };
+    }
+  }
+
+  private async syncWithRereads(link: Link, job: ClaimedJob): Promise<SyncResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await syncLink(this.sync, link, job.trigger);
+      } catch (error) {
+        if (
+          !(error instanceof PartnerCenterError && error.status === 412) ||
+          attempt >= MAX_PRECONDITION_RERUNS
+        )
+          throw error;
+        link = (await this.store.getLink(link.id)) ?? link;
+      }
+    }
+  }
+
+  /**
+   * ✖ and one audit line naming the problem and its fix, in one CRM update — only when the error state
+   * changed, so a failure that repeats writes nothing (R19, R20). Best effort: the run keeps the error anyway.
+   */
+  private async showFailure(link: Link, error: unknown, verdict: ErrorVerdict): Promise<void> {
+    const failure = describeFailure(error);
+    const rule = verdict.kind === 'fail' ? (verdict.rule ?? 'error') : 'retries-exhausted';
+    try {
+      const snapshot = await this.store.getSnapshot(link.id);
+      if (snapshot?.error?.message === failure.message && snapshot.error.rule === rule) return;
+      if (this.settings.dryRun) return;
+      const context = error instanceof SyncRefusal ? error.context : {};
+      if (link.crmId && !(verdict.kind === 'pause' && verdict.api === 'crm')) {
+        const deal = context.deal ?? (await this.sync.crm.findDeal({ kind: link.dealKind, id: link.crmId }));
+        if (deal) {
+          await this.sync.crm.updateDeal(
+            deal,
+            {},
+            {
+              auditLine: formatAuditLine({
+                now: this.now(),
+                direction: context.direction ?? (link.referralId ? 'PC->CRM' : 'CRM->PC'),
+                error: { message: failure.message, ...(failure.fix ? { fix: failure.fix } : {}) },
+              }),
+              ...(this.settings.displayCheckMark ? { mark: 'error' as const } : {}),
+            },
+          );
+        }
+      }
+      await this.store.saveSnapshot(link.id, { error: { rule, message: failure.message } });
+    } catch (writeError) {
+      this.logger.warn({
+        event: 'failure-not-shown',
+        linkId: link.id,
+        reason: (writeError as Error).message,
+      });
+    }
+  }
+
+  // ---- circuits ------------------------------------------------------------------------------------------
+
+  private isPaused(api: ApiName): boolean {
+    const pause = this.pauses.get(api);
+    return pause !== undefined && pause.until > this.now().getTime();
+  }
+
+  /** Opens the API's circuit for a pause verdict; returns when work may probe again. */
+  private pauseIfNeeded(verdict: ErrorVerdict): number {
+    const now = this.now().getTime();
+    if (verdict.kind !== 'pause') return now;
+    const previous = this.pauses.get(verdict.api);
+    const strikes = (previous?.strikes ?? 0) + 1;
+    const base =
+      verdict.pauseMs ??
+      (verdict.reason === 'budget' ? this.settings.budgetPauseMs : this.settings.credentialPauseMs);
+    const pauseMs = verdict.pauseMs ?? Math.min(base * 2 ** (strikes - 1), base * 16);
+    const until = now + pauseMs;
+    this.pauses.set(verdict.api, { until, reason: verdict.reason, fix: verdict.fix, strikes });
+    if (!previous || previous.until <= now) {
+      this.logger.warn({
+        event: 'api-paused',
+        api: verdict.api,
+        reason: verdict.reason,
+        pauseMs,
+        fix: verdict.fix,
+      });
+    }
+    return until;
+  }
+}
+
+function runIds(link: Link): Pick<RunInput, 'linkId' | 'referralId' | 'crmId'> {
+  return { linkId: link.id, referralId: link.referralId, crmId: link.crmId };
+}

@@ -1,0 +1,293 @@
+// Intake: everything that says "this link may have changed" becomes a job for that link. Webhooks (stored in
+// the inbox first), the CRM change feed, the reconcile sweep and the re-check of failed links. None of them
+// decides anything about the data: the worker reads both sides fresh.
+import type { Logger } from 'pino';
+import { camelCaseKeys, type Referral } from '../core/referral.ts';
+import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
+import type { ReferralsClient } from '../partner-center/referrals.ts';
+import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
+import { isMicrosoftSide } from './deal-values.ts';
+import type { EngineSettings } from './settings.ts';
+
+export interface IntakeContext {
+  store: Store;
+  referrals: ReferralsClient;
+  crm: CrmAdapter;
+  crmKind: CrmKind;
+  settings: EngineSettings;
+  logger: Logger;
+  now: () => Date;
+}
+
+export const CURSORS = {
+  crmChangeFeed: 'crm-change-feed',
+  reconcile: 'reconcile:partner-center',
+} as const;
+
+/** A Partner Center event as it arrives (reference §4); keys are read case-insensitively. */
+export interface WebhookEvent {
+  eventName: string;
+  resourceUri: string;
+  resourceChangeUtcDate: string;
+}
+
+export class WebhookEventError extends Error {
+  override readonly name = 'WebhookEventError';
+}
+
+export function parseWebhookEvent(rawBody: string): WebhookEvent {
+  let parsed: unknown;
+  try {
+    parsed = camelCaseKeys(JSON.parse(rawBody));
+  } catch (error) {
+    throw new WebhookEventError(`The webhook body is not JSON: ${(error as Error).message}`);
+  }
+  const event = (parsed ?? {}) as Record<string, unknown>;
+  const text = (key: string) => (typeof event[key] === 'string' ? (event[key] as string) : '');
+  if (!text('eventName') || !text('resourceUri')) {
+    throw new WebhookEventError('The webhook body has no EventName or ResourceUri.');
+  }
+  return {
+    eventName: text('eventName'),
+    resourceUri: text('resourceUri'),
+    resourceChangeUtcDate: text('resourceChangeUtcDate'),
+  };
+}
+
+/** At-least-once delivery sends the same event again with the same three fields (R2). */
+export function dedupeKeyOf(event: WebhookEvent): string {
+  return `${event.eventName}|${event.resourceUri}|${event.resourceChangeUtcDate}`;
+}
+
+/** The ResourceUri host is not the Referrals API's (reference §4): the id is its last path segment. */
+export function referralIdOf(event: WebhookEvent): string | null {
+  try {
+    const segments = new URL(event.resourceUri).pathname.split('/').filter(Boolean);
+    return segments.length > 0 ? decodeURIComponent(segments[segments.length - 1]!) : null;
+  } catch {
+    const segments = event.resourceUri.split('/').filter(Boolean);
+    return segments[segments.length - 1] ?? null;
+  }
+}
+
+const isReferralEvent = (name: string) => name === 'referral-created' || name === 'referral-updated';
+const isRelatedEvent = (name: string) => name.startsWith('related-referral-');
+
+/**
+ * Routes one inbox event to a job. `lookUp` false: only what needs no API call (referral events; related
+ * events of a referral we already link) — the webhook handler answers 2xx right after. Returns false when the
+ * event still needs a look-up (a related referral we do not know: resolved through its engagement, R2).
+ */
+export async function routeInboxEvent(
+  ctx: IntakeContext,
+  inbox: InboxEvent,
+  lookUp: boolean,
+): Promise<boolean> {
+  const { store } = ctx;
+  let event: WebhookEvent;
+  try {
+    event = parseWebhookEvent(inbox.payload);
+  } catch (error) {
+    ctx.logger.warn({ event: 'inbox-unreadable', inboxId: inbox.id, reason: (error as Error).message });
+    await store.markInboxProcessed(inbox.id, ctx.now());
+    return true;
+  }
+  const referralId = referralIdOf(event);
+  if (!referralId || (!isReferralEvent(event.eventName) && !isRelatedEvent(event.eventName))) {
+    // test-created and anything we did not subscribe to: stored, nothing to sync.
+    await store.markInboxProcessed(inbox.id, ctx.now());
+    return true;
+  }
+  const trigger: JobTrigger = 'partner-center-webhook';
+  const known = await store.linkByReferral(referralId);
+  if (known) {
+    await store.enqueueJob(known.id, trigger, ctx.now());
+  } else if (isReferralEvent(event.eventName)) {
+    const { link } = await store.findOrCreateLinkForReferral(referralId, {
+      crmKind: ctx.crmKind,
+      dealKind: 'opportunity',
+    });
+    await store.enqueueJob(link.id, trigger, ctx.now());
+  } else {
+    if (!lookUp) return false;
+    await routeRelatedReferral(ctx, referralId, trigger);
+  }
+  await store.markInboxProcessed(inbox.id, ctx.now());
+  return true;
+}
+
+/** A related-referral event names Microsoft's referral: our link is the one of the same engagement. */
+async function routeRelatedReferral(
+  ctx: IntakeContext,
+  referralId: string,
+  trigger: JobTrigger,
+): Promise<void> {
+  const { referral } = await ctx.referrals.get(referralId);
+  const links = referral.engagementId ? await ctx.store.linksByEngagement(referral.engagementId) : [];
+  if (links.length === 0) {
+    if (!isMicrosoftSide(referral)) {
+      const { link } = await ctx.store.findOrCreateLinkForReferral(referralId, {
+        crmKind: ctx.crmKind,
+        dealKind: 'opportunity',
+        engagementId: referral.engagementId ?? null,
+      });
+      await ctx.store.enqueueJob(link.id, trigger, ctx.now());
+      return;
+    }
+    // Our referral of that engagement is not linked yet (its create is still being confirmed): the create
+    // syncs it, and the reconcile sweep catches anything else.
+    ctx.logger.info({ event: 'related-referral-unlinked', referralId, engagementId: referral.engagementId });
+    return;
+  }
+  for (const link of links) await ctx.store.enqueueJob(link.id, trigger, ctx.now());
+}
+
+// ---- CRM change feed -------------------------------------------------------------------------------------
+
+/**
+ * Remembers which hints were already queued, so the overlap window (the same changes listed again on the next
+ * polls) costs no jobs. Keyed by deal, reason and stamp; entries are dropped once far behind the cursor.
+ */
+export class SeenChanges {
+  /** key -> the change's stamp (ms); NaN when the CRM gave none. */
+  private readonly seen = new Map<string, number>();
+
+  isNew(change: DealChange): boolean {
+    return !this.seen.has(keyOf(change));
+  }
+
+  remember(change: DealChange): void {
+    this.seen.set(keyOf(change), Date.parse(change.modifiedAt ?? ''));
+  }
+
+  /** Changes stamped before `at` can no longer be listed (they are behind cursor - overlap). */
+  forgetBefore(at: number): void {
+    for (const [key, stamp] of this.seen) if (!(stamp >= at)) this.seen.delete(key);
+  }
+}
+
+const keyOf = (change: DealChange) =>
+  `${change.id}|${change.reason}|${change.modifiedAt ?? ''}|${change.deleted ? 1 : 0}`;
+
+/** One poll of the CRM change feed; returns how many new hints became jobs. */
+export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Promise<number> {
+  const { store } = ctx;
+  const cursor = await store.getCursor(CURSORS.crmChangeFeed);
+  const page = await ctx.crm.listChangedDeals(cursor, {
+    overlapMs: ctx.settings.crmPoll.overlapMs,
+    now: ctx.now(),
+  });
+  const now = ctx.now();
+  let queued = 0;
+  for (const change of page.changes) {
+    if (!seen.isNew(change)) continue;
+    let link: Link | null;
+    if (change.deleted) {
+      link = await store.linkByCrm(ctx.crmKind, change.id);
+    } else {
+      ({ link } = await store.findOrCreateLinkForCrm(ctx.crmKind, change.id, { dealKind: change.kind }));
+    }
+    if (link) {
+      await store.enqueueJob(link.id, 'crm-poll', now);
+      queued++;
+    }
+    seen.remember(change);
+  }
+  await store.setCursor(CURSORS.crmChangeFeed, page.cursor);
+  const listedFrom = Date.parse(page.cursor) - ctx.settings.crmPoll.overlapMs;
+  if (!Number.isNaN(listedFrom)) seen.forgetBefore(listedFrom - 1_000);
+  return queued;
+}
+
+/** Fast after activity, doubling while idle, within the configured bounds. */
+export function nextPollInterval(
+  previousMs: number,
+  queued: number,
+  bounds: { minIntervalMs: number; maxIntervalMs: number },
+): number {
+  if (queued > 0) return bounds.minIntervalMs;
+  return Math.min(bounds.maxIntervalMs, Math.max(bounds.minIntervalMs, previousMs * 2));
+}
+
+// ---- reconcile sweep (R26) -----------------------------------------------------------------------------
+
+/**
+ * Partner Center referrals by updatedDateTime, newest first, back to the watermark minus the overlap: what
+ * a dropped webhook missed. Referrals whose snapshot already has that updatedDateTime cost nothing.
+ */
+export async function reconcileReferrals(
+  ctx: IntakeContext,
+  seenMicrosoftSide: Map<string, string>,
+): Promise<number> {
+  const { store, settings } = ctx;
+  const now = ctx.now();
+  const stored = await store.getCursor(CURSORS.reconcile);
+  const watermark = stored ? Date.parse(stored) : now.getTime() - settings.reconcile.initialLookbackMs;
+  const since = watermark - settings.reconcile.overlapMs;
+  let newest = watermark;
+  let queued = 0;
+  pages: for await (const page of ctx.referrals.listPages({
+    orderBy: [{ field: 'updatedDateTime', direction: 'desc' }],
+  })) {
+    for (const referral of page.referrals) {
+      const updated = referral.updatedDateTime ? Date.parse(referral.updatedDateTime) : Number.NaN;
+      if (Number.isNaN(updated) || updated < since) break pages;
+      newest = Math.max(newest, updated);
+      queued += await reconcileOne(ctx, referral, seenMicrosoftSide);
+    }
+  }
+  await store.setCursor(CURSORS.reconcile, new Date(newest).toISOString());
+  return queued;
+}
+
+async function reconcileOne(
+  ctx: IntakeContext,
+  referral: Referral,
+  seenMicrosoftSide: Map<string, string>,
+): Promise<number> {
+  const { store } = ctx;
+  const id = String(referral.id);
+  const stamp = referral.updatedDateTime ?? '';
+  if (isMicrosoftSide(referral)) {
+    if (!referral.engagementId || seenMicrosoftSide.get(id) === stamp) return 0;
+    seenMicrosoftSide.set(id, stamp);
+    const links = await store.linksByEngagement(referral.engagementId);
+    for (const link of links) await store.enqueueJob(link.id, 'reconcile', ctx.now());
+    return links.length;
+  }
+  const link = await store.linkByReferral(id);
+  if (link) {
+    if (link.state !== 'active') return 0;
+    const snapshot = await store.getSnapshot(link.id);
+    if (snapshot?.referralUpdatedAt === stamp && !snapshot.error) return 0;
+    await store.enqueueJob(link.id, 'reconcile', ctx.now());
+    return 1;
+  }
+  const created = await store.findOrCreateLinkForReferral(id, {
+    crmKind: ctx.crmKind,
+    dealKind: 'opportunity',
+    engagementId: referral.engagementId ?? null,
+  });
+  await store.enqueueJob(created.link.id, 'reconcile', ctx.now());
+  return 1;
+}
+
+/** Links whose last sync failed (validation, closed referral) are checked again: a fix may not touch the deal. */
+export async function requeueFailedLinks(ctx: IntakeContext): Promise<number> {
+  const { store } = ctx;
+  let queued = 0;
+  let afterId = 0;
+  for (;;) {
+    const links = await store.listLinks({ state: 'active', limit: 500, afterId });
+    if (links.length === 0) break;
+    for (const link of links) {
+      const snapshot = await store.getSnapshot(link.id);
+      if (snapshot?.error) {
+        await store.enqueueJob(link.id, 'reconcile', ctx.now());
+        queued++;
+      }
+    }
+    afterId = links[links.length - 1]!.id;
+  }
+  return queued;
+}

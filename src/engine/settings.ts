@@ -1,0 +1,93 @@
+// The `engine:` section of the config file: how the sync behaves (seed flags, worker, retries, polling,
+// reconcile). Every key has a default, so `engine: {}` (or no section) is a working configuration.
+import { z } from 'zod';
+import type { RetryPolicy } from '../lib/retry.ts';
+
+const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
+const positiveMs = (fallback: number) => z.number().int().positive().default(fallback);
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+const workerSchema = z.object({
+  /** Jobs run at the same time (one per link at most). */
+  concurrency: z.number().int().min(1).max(64).default(4),
+  /** A claimed job belongs to this worker for so long; a crashed worker's jobs are taken over after it. */
+  leaseMs: positiveMs(60_000),
+  /** How often the worker looks for due jobs when nothing woke it. */
+  pollIntervalMs: positiveMs(1_000),
+});
+
+// One policy for the whole engine (src/lib/retry.ts); job retries are minutes apart, not milliseconds.
+const retrySchema = z.object({
+  maxAttempts: z.number().int().min(1).max(100).default(8),
+  baseDelayMs: positiveMs(2_000),
+  maxDelayMs: positiveMs(15 * MINUTE),
+  maxRetryAfterMs: positiveMs(HOUR),
+});
+
+const crmPollSchema = z.object({
+  /** Interval right after activity. */
+  minIntervalMs: positiveMs(2_000),
+  /** The interval doubles while nothing changes, up to this. */
+  maxIntervalMs: positiveMs(60_000),
+  /** Look this far behind the cursor again (records committed late with an earlier stamp). */
+  overlapMs: ms(2 * MINUTE),
+});
+
+const reconcileSchema = z.object({
+  intervalMs: positiveMs(15 * MINUTE),
+  overlapMs: ms(5 * MINUTE),
+  /** First sweep without a watermark looks back this far (R34: no flood of old referrals). */
+  initialLookbackMs: ms(24 * HOUR),
+});
+
+const schema = z.object({
+  /** R24: compute and record what would change, write nothing. */
+  dryRun: z.boolean().default(false),
+  /** R20: ✔ / ✖ at the end of the deal name. */
+  displayCheckMark: z.boolean().default(true),
+  /** Seed "Sync Co-sell opportunity": Yes = only co-sell opportunities come from Partner Center, no leads. */
+  syncCoSellOnly: z.boolean().default(false),
+  /** The CRM's currency when a deal carries none (a single-currency org has no currency field). */
+  defaultCurrency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as USD')
+    .nullable()
+    .default('USD'),
+  worker: workerSchema.prefault({}),
+  retry: retrySchema.prefault({}),
+  crmPoll: crmPollSchema.prefault({}),
+  reconcile: reconcileSchema.prefault({}),
+  /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
+  revalidateFailedEveryMs: positiveMs(15 * MINUTE),
+  /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
+  credentialPauseMs: positiveMs(MINUTE),
+  /** A used-up daily API allocation pauses that API this long (R27). */
+  budgetPauseMs: positiveMs(15 * MINUTE),
+  /** Clock skew allowed when looking for a referral created after a create-intent. */
+  createLookupMarginMs: ms(5 * MINUTE),
+});
+
+export interface EngineSettings {
+  dryRun: boolean;
+  displayCheckMark: boolean;
+  syncCoSellOnly: boolean;
+  defaultCurrency: string | null;
+  worker: { concurrency: number; leaseMs: number; pollIntervalMs: number };
+  retry: RetryPolicy;
+  crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };
+  reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
+  revalidateFailedEveryMs: number;
+  credentialPauseMs: number;
+  budgetPauseMs: number;
+  createLookupMarginMs: number;
+}
+export type EngineSettingsInput = z.input<typeof schema>;
+
+export const engineSettingsSchema: z.ZodType<EngineSettings, EngineSettingsInput> = schema;
+
+/** Settings with every default applied. */
+export function parseEngineSettings(input: EngineSettingsInput = {}): EngineSettings {
+  return engineSettingsSchema.parse(input);
+}

@@ -1,0 +1,535 @@
+// The sync of one link (DESIGN.md §3): read both sides fresh (events are only hints), diff the normalised
+// values against the last-synced snapshot, write only what changed, audit line and ✔ in the same CRM update
+// as the data. Three shapes of link: referral only (new from Partner Center), deal only (a seller shared an
+// opportunity), or both. Failures the seller must fix are thrown as SyncRefusal; the worker writes the ✖.
+import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
+import { isCoSell, isLead, validateReferralForCreate, validateReferralUpdate } from '../core/cosell-rules.ts';
+import type { Deal } from '../core/deal.ts';
+import {
+  diffAgainstSnapshot,
+  type FieldDiff,
+  referralPatchFor,
+  type SnapshotDiff,
+  snapshotAfter,
+  writesToCrm,
+  writesToReferral,
+} from '../core/diff.ts';
+import { referralValueOf, type Values } from '../core/mapping.ts';
+import type { PatchOperation } from '../core/patchable.ts';
+import { fromJsonPointer, setPath } from '../core/paths.ts';
+import type { Referral } from '../core/referral.ts';
+import type { CrmAdapter, CrmKind, SyncWrite } from '../crm/port.ts';
+import { PartnerCenterError } from '../partner-center/errors.ts';
+import type { ReferralsClient } from '../partner-center/referrals.ts';
+import type {
+  JobTrigger,
+  Link,
+  RunDirection,
+  RunFieldChange,
+  RunOutcome,
+  Snapshot,
+  Store,
+} from '../store/store.ts';
+import {
+  createBodyOf,
+  crmWriteFor,
+  dealValues,
+  describeChange,
+  isEmptyCrmWrite,
+  isMicrosoftSide,
+  newDealFromReferral,
+  referralFromDeal,
+  referralListItems,
+  referralValues,
+  SYNC_MAPPING,
+} from './deal-values.ts';
+import { SyncRefusal } from './errors.ts';
+import type { EngineSettings } from './settings.ts';
+
+export interface SyncContext {
+  store: Store;
+  referrals: ReferralsClient;
+  crm: CrmAdapter;
+  crmKind: CrmKind;
+  settings: EngineSettings;
+  now: () => Date;
+  referralLinkFor: (referralId: string) => string;
+}
+
+export interface SyncResult {
+  outcome: Exclude<RunOutcome, 'failed' | 'dead'>;
+  direction: RunDirection;
+  link: Link;
+  referralId: string | null;
+  crmId: string | null;
+  diff: RunFieldChange[];
+  /** Why nothing was done, for skipped runs. */
+  note?: string;
+}
+
+interface PreRead {
+  referral?: Referral;
+  eTag?: string | undefined;
+  deal?: Deal;
+}
+
+/** Triggers that may mean Microsoft's side of the engagement moved (its events only reach us as hints). */
+const MICROSOFT_SIDE_TRIGGERS: readonly JobTrigger[] = [
+  'partner-center-webhook',
+  'reconcile',
+  'resubmit',
+  'manual',
+];
+
+export async function syncLink(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
+  if (link.referralId && link.crmId) return syncPair(ctx, link, trigger, {});
+  if (link.referralId) return syncReferralOnly(ctx, link, trigger);
+  if (link.crmId) return syncDealOnly(ctx, link, trigger);
+  return result(link, 'skipped', 'none', [], 'The link names neither a referral nor a CRM record.');
+}
+
+// ---- referral only: a new referral from Partner Center (R4, R5, R16) ------------------------------------------
+
+async function syncReferralOnly(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
+  const { store, settings } = ctx;
+  const { referral, eTag } = await ctx.referrals.get(link.referralId!);
+  const referralId = String(referral.id);
+
+  if (isMicrosoftSide(referral)) {
+    // Microsoft's referral of one of our engagements: the hint is for our own referral's link (R2, R7).
+    const ours = referral.engagementId ? await store.linksByEngagement(referral.engagementId) : [];
+    for (const other of ours.filter((l) => l.id !== link.id && l.referralId !== referralId)) {
+      await store.enqueueJob(other.id, trigger, ctx.now());
+    }
+    return result(link, 'skipped', 'none', [], "Microsoft's side of an engagement: its own link was queued.");
+  }
+
+  const crmId = referral.externalReferenceId ?? null;
+  if (crmId) {
+    // A referral naming a CRM record is linked to it, never created again (DESIGN.md §3).
+    const existing = await store.linkByCrm(ctx.crmKind, crmId);
+    if (existing) {
+      const joined = await store.findOrCreateLinkForReferral(referralId, {
+        crmKind: ctx.crmKind,
+        dealKind: existing.dealKind,
+        crmId,
+        engagementId: referral.engagementId ?? null,
+      });
+      // The CRM record's own job (maybe its create, still running) carries on; sync the pair after it.
+      await store.enqueueJob(joined.link.id, trigger, ctx.now());
+      return result(joined.link, 'skipped', 'none', [], `Joined the link of CRM record ${crmId}.`);
+    }
+    const deal = await ctx.crm.findDeal({ id: crmId });
+    if (!deal) {
+      throw new SyncRefusal(
+        'unknown-crm-id',
+        `Referral '${referral.name ?? referralId}' names CRM record ${crmId} (externalReferenceId), which does not exist in the CRM: the event is ignored and nothing is created (R16).`,
+        "Correct the referral's externalReferenceId in Partner Center if it belongs to another CRM record.",
+      );
+    }
+    const joined = await store.findOrCreateLinkForReferral(referralId, {
+      crmKind: ctx.crmKind,
+      dealKind: deal.kind,
+      crmId,
+      engagementId: referral.engagementId ?? null,
+    });
+    return syncPair(ctx, joined.link, trigger, { referral, eTag, deal });
+  }
+
+  if (settings.syncCoSellOnly && isLead(referral)) {
+    return result(link, 'skipped', 'none', [], 'A lead, and "sync co-sell opportunities only" is on.');
+  }
+  if (referral.status === 'Closed') {
+    return result(link, 'skipped', 'none', [], 'A closed referral with no CRM record is not imported (R34).');
+  }
+
+  const kind = isLead(referral) ? 'lead' : 'opportunity';
+  const values = referralValues(referral);
+  const diff = Object.entries(values).map(
+    ([field, after]): RunFieldChange => ({
+      field,
+      change: 'changedInPartnerCenter',
+      winner: 'partnerCenter',
+      after,
+    }),
+  );
+  if (settings.dryRun) return result(link, 'changed', 'toCrm', diff, 'dry run: would create the CRM deal');
+
+  const input = newDealFromReferral(referral, kind);
+  const msx = referral.trackingInfo?.microsoftMsxId;
+  const created = await ctx.crm.createDeal(input, {
+    referralLink: ctx.referralLinkFor(referralId),
+    ...(msx ? { microsoftCrmId: msx } : {}),
+    auditLine: formatAuditLine({
+      now: ctx.now(),
+      direction: 'PC->CRM',
+      changes: [`created from referral ${referralId}`],
+    }),
+    ...markOk(settings),
+  });
+  let current =
+    created.kind === link.dealKind
+      ? await store.attachCrm(link.id, created.id)
+      : await store.replaceCrmId(link.id, created.id, created.kind);
+
+  // The referral names its CRM record (R4), so Partner Center users and later syncs can find it.
+  let after: { eTag: string | null; updatedAt: string | null } = {
+    eTag: eTag ?? null,
+    updatedAt: referral.updatedDateTime ?? null,
+  };
+  if (!referral.externalReferenceId) {
+    const updated = await ctx.referrals.update(
+      referralId,
+      [{ op: 'replace', path: '/externalReferenceId', value: created.id }],
+      { ...(eTag ? { ifMatch: eTag } : {}), returnRepresentation: true },
+    );
+    if (updated) after = { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null };
+  }
+  if (referral.engagementId && !current.engagementId) {
+    current = await store.attachReferral(current.id, referralId, referral.engagementId);
+  }
+  await store.saveSnapshot(current.id, {
+    values,
+    referralETag: after.eTag,
+    referralUpdatedAt: after.updatedAt,
+    crmVersion: null,
+    error: null,
+  });
+  return result(current, created.created ? 'changed' : 'unchanged', 'toCrm', diff);
+}
+
+// ---- deal only: a seller shared an opportunity (R10, R12) ------------------------------------------------
+
+async function syncDealOnly(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
+  const { store, settings } = ctx;
+  const deal = await ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! });
+  if (!deal) {
+    const orphaned = await store.setLinkState(link.id, 'orphaned');
+    return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted (R31).');
+  }
+  if (deal.referralId) {
+    // A Referral Identifier already on the record (a migration, R32, or our own create seen by the poll).
+    const joined = await store.findOrCreateLinkForCrm(ctx.crmKind, deal.id, {
+      dealKind: deal.kind,
+      referralId: deal.referralId,
+    });
+    if (joined.link.id !== link.id || !joined.link.referralId) {
+      await store.enqueueJob(joined.link.id, trigger, ctx.now());
+      return result(joined.link, 'skipped', 'none', [], `Joined the link of referral ${deal.referralId}.`);
+    }
+    return syncPair(ctx, joined.link, trigger, { deal });
+  }
+  if (!deal.syncWithPartnerCenter) {
+    return result(link, 'skipped', 'none', [], 'Sync with Partner Center is not ticked.');
+  }
+  if (deal.kind === 'lead') {
+    return result(link, 'skipped', 'none', [], 'Leads are not sent to Partner Center by this version.');
+  }
+
+  // After an unknown outcome (timeout, crash) the referral may exist: adopt it rather than POST again.
+  let intent = await store.pendingCreateIntent(link.id);
+  let referral: Referral | null = null;
+  let how: 'confirmed' | 'adopted' = 'confirmed';
+  if (intent) {
+    const since = new Date(intent.createdAt.getTime() - settings.createLookupMarginMs);
+    referral = await ctx.referrals.findRecentOutgoingByExternalReferenceId(intent.externalReferenceId, since);
+    if (referral) how = 'adopted';
+  }
+
+  const crmValues = dealValues(deal, { defaultCurrency: settings.defaultCurrency });
+  if (!referral) {
+    const desired = referralFromDeal(deal, { defaultCurrency: settings.defaultCurrency });
+    const problems = validateReferralForCreate(desired).filter((p) => p.severity === 'error');
+    if (problems.length > 0) {
+      throw new SyncRefusal(
+        problems.map((p) => p.rule).join(','),
+        problems.map((p) => p.message).join(' '),
+        null,
+        { deal, direction: 'CRM->PC' },
+      );
+    }
+    if (settings.dryRun) {
+      const diff = Object.entries(crmValues).map(
+        ([field, after]): RunFieldChange => ({ field, change: 'changedInCrm', winner: 'crm', after }),
+      );
+      return result(link, 'changed', 'toReferral', diff, 'dry run: would create the referral');
+    }
+    intent ??= await store.recordCreateIntent({
+      linkId: link.id,
+      crmId: deal.id,
+      externalReferenceId: deal.id,
+    });
+    try {
+      referral = await ctx.referrals.create(createBodyOf(desired));
+    } catch (error) {
+      // A refused create certainly created nothing; anything else leaves the intent for the look-up.
+      if (error instanceof PartnerCenterError && error.status === 400)
+        await store.abandonCreateIntent(intent.id);
+      throw error;
+    }
+  }
+  const referralId = String(referral.id);
+  await store.confirmCreateIntent(intent!.id, referralId, how);
+  const linked = await store.attachReferral(link.id, referralId, referral.engagementId ?? null);
+
+  // Identifiers, ✔ and one audit line in one update, with whatever Partner Center decided differently
+  // (a co-sell referral is visible to Microsoft sellers whatever the deal said).
+  const diff = diffAgainstSnapshot({
+    referral: referralValues(referral, { linked: true }),
+    crm: crmValues,
+    snapshot: crmValues,
+    mapping: SYNC_MAPPING,
+  });
+  const toCrm = writesToCrm(diff);
+  const write = crmWriteFor(toCrm, deal, referral);
+  const created =
+    how === 'adopted'
+      ? `linked to referral ${referralId} (created before an interruption)`
+      : `created referral ${referralId}`;
+  await ctx.crm.updateDeal(deal, write.patch, {
+    referralId,
+    referralLink: ctx.referralLinkFor(referralId),
+    ...write.sync,
+    auditLine: formatAuditLine({
+      now: ctx.now(),
+      direction: 'CRM->PC',
+      changes: [created, ...toCrm.filter(isVisible).map((f) => describeChange(f, f.crm))],
+    }),
+    ...markOk(settings),
+  });
+  await store.saveSnapshot(linked.id, {
+    values: snapshotAfter(diff),
+    referralETag: referral.eTag ?? null,
+    referralUpdatedAt: referral.updatedDateTime ?? null,
+    crmVersion: deal.modifiedAt ?? null,
+    error: null,
+  });
+  const runDiff = Object.entries(crmValues).map(
+    ([field, after]): RunFieldChange => ({ field, change: 'changedInCrm', winner: 'crm', after }),
+  );
+  return result(linked, 'changed', 'toReferral', runDiff);
+}
+
+// ---- both sides exist: the 3-way diff (R6, R7, R11, R13, R17, R19, R20, R31) ------------------------------------
+
+async function syncPair(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  pre: PreRead,
+): Promise<SyncResult> {
+  const { store, settings } = ctx;
+  const [read, deal] = await Promise.all([
+    pre.referral ? { referral: pre.referral, eTag: pre.eTag } : ctx.referrals.get(link.referralId!),
+    pre.deal ?? ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! }),
+  ]);
+  const referral = read.referral;
+  if (!deal) {
+    const orphaned = await store.setLinkState(link.id, 'orphaned');
+    return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted; the referral stays (R31).');
+  }
+  if (!deal.syncWithPartnerCenter) return unshare(ctx, link, deal);
+  let current = link.state === 'active' ? link : await store.setLinkState(link.id, 'active');
+
+  const snapshot = await store.getSnapshot(link.id);
+  const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
+  const diff = diffAgainstSnapshot({
+    referral: referralValues(referral, { linked: true, microsoftCrmId }),
+    crm: dealValues(deal, { snapshot: snapshot?.values ?? null, defaultCurrency: settings.defaultCurrency }),
+    snapshot: snapshot?.values ?? null,
+    mapping: SYNC_MAPPING,
+  });
+  const toReferral = writesToReferral(diff);
+  const toCrm = writesToCrm(diff);
+
+  const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
+  const warnings: string[] = [];
+  if (ops.length > 0 || createOnly.length > 0) {
+    const problems = validateReferralUpdate(referral, desiredReferral(referral, ops, createOnly));
+    const errors = problems.filter((p) => p.severity === 'error');
+    if (errors.length > 0) {
+      throw new SyncRefusal(
+        errors.map((p) => p.rule).join(','),
+        errors.map((p) => p.message).join(' '),
+        null,
+        { deal, direction: 'CRM->PC' },
+      );
+    }
+    // R11: create-only edits are reported, not silently dropped.
+    warnings.push(...problems.filter((p) => p.severity === 'warning').map((p) => p.message));
+  }
+  const write = crmWriteFor(toCrm, deal, referral);
+  const errorCleared = snapshot?.error != null;
+  // The pair was joined without our create finishing (a crash after the POST, then the referral's webhook
+  // linked it): close the create-intent and write the identifiers the CRM record is still missing.
+  const referralId = String(referral.id);
+  const intent = await store.pendingCreateIntent(link.id);
+  if (intent && !settings.dryRun) await store.confirmCreateIntent(intent.id, referralId, 'adopted');
+  const missingIdentifiers = deal.referralId !== referralId;
+  const changed =
+    ops.length > 0 || !isEmptyCrmWrite(write) || warnings.length > 0 || errorCleared || missingIdentifiers;
+  const runDiff = runDiffOf(diff);
+  const direction: RunDirection =
+    ops.length > 0 && !isEmptyCrmWrite(write)
+      ? 'both'
+      : ops.length > 0
+        ? 'toReferral'
+        : !isEmptyCrmWrite(write)
+          ? 'toCrm'
+          : 'none';
+  if (settings.dryRun)
+    return result(current, changed ? 'changed' : 'unchanged', direction, runDiff, 'dry run');
+
+  let referralState = {
+    eTag: read.eTag ?? referral.eTag ?? null,
+    updatedAt: referral.updatedDateTime ?? null,
+  };
+  if (ops.length > 0) {
+    // If-Match: a 412 means Partner Center changed meanwhile; the worker re-runs the whole sync on fresh reads.
+    const updated = await ctx.referrals.update(String(referral.id), ops, {
+      ...(referralState.eTag ? { ifMatch: referralState.eTag } : {}),
+      returnRepresentation: true,
+    });
+    if (updated) referralState = { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null };
+  }
+
+  if (changed) {
+    const sentToReferral = toReferral.filter((f) => !createOnly.includes(f));
+    const lines = [
+      ...(missingIdentifiers ? [`linked to referral ${referralId}`] : []),
+      ...sentToReferral.map((f) => describeChange(f, f.referral)),
+      ...toCrm.filter(isVisible).map((f) => `${describeChange(f, f.crm)} (from Partner Center)`),
+      ...warnings,
+    ];
+    const auditDirection: SyncDirection = ops.length > 0 || warnings.length > 0 ? 'CRM->PC' : 'PC->CRM';
+    const sync: SyncWrite = {
+      ...write.sync,
+      ...(missingIdentifiers ? { referralId, referralLink: ctx.referralLinkFor(referralId) } : {}),
+      auditLine: formatAuditLine({ now: ctx.now(), direction: auditDirection, changes: lines }),
+      ...markOk(settings),
+    };
+    if (write.close) {
+      const hasData = !isEmptyCrmWrite({ ...write, sync: {}, close: undefined });
+      if (hasData) await ctx.crm.updateDeal(deal, write.patch);
+      await ctx.crm.closeDeal(deal, write.close, sync);
+    } else {
+      await ctx.crm.updateDeal(deal, write.patch, sync);
+    }
+  }
+  if (referral.engagementId && !current.engagementId) {
+    current = await store.attachReferral(current.id, String(referral.id), referral.engagementId);
+  }
+  await store.saveSnapshot(current.id, {
+    values: snapshotAfter(diff),
+    referralETag: referralState.eTag,
+    referralUpdatedAt: referralState.updatedAt,
+    crmVersion: deal.modifiedAt ?? null,
+    error: null,
+  });
+  return result(current, changed ? 'changed' : 'unchanged', direction, runDiff);
+}
+
+/** R31: un-ticking Sync with Partner Center stops the sync of that record; the link is kept. */
+async function unshare(ctx: SyncContext, link: Link, deal: Deal): Promise<SyncResult> {
+  if (link.state === 'unshared')
+    return result(link, 'skipped', 'none', [], 'Sync with Partner Center is off.');
+  if (!ctx.settings.dryRun) {
+    await ctx.crm.updateDeal(
+      deal,
+      {},
+      {
+        auditLine: formatAuditLine({
+          now: ctx.now(),
+          direction: 'CRM->PC',
+          changes: [
+            'Sync with Partner Center unticked: this deal no longer syncs; the referral stays in Partner Center',
+          ],
+        }),
+        ...(ctx.settings.displayCheckMark ? { mark: null } : {}),
+      },
+    );
+  }
+  const unshared = ctx.settings.dryRun ? link : await ctx.store.setLinkState(link.id, 'unshared');
+  return result(unshared, 'changed', 'toCrm', [], 'Sync with Partner Center unticked (R31).');
+}
+
+/** Microsoft's CRM id from its side of a co-sell engagement (R7), looked up only while we have none and only
+ *  when a hint may come from that side: one list call. Undefined = not looked up. */
+async function microsoftSideCrmId(
+  ctx: SyncContext,
+  referral: Referral,
+  snapshot: Snapshot | null,
+  trigger: JobTrigger,
+): Promise<string | null | undefined> {
+  if (
+    !referral.engagementId ||
+    referral.trackingInfo?.microsoftMsxId ||
+    snapshot?.values?.microsoftCrmId ||
+    referral.direction !== 'Outgoing' ||
+    !isCoSell(referral) ||
+    !MICROSOFT_SIDE_TRIGGERS.includes(trigger)
+  ) {
+    return undefined;
+  }
+  const related = await ctx.referrals.listRelated(referral.engagementId, { excludeId: String(referral.id) });
+  return related.find(isMicrosoftSide)?.trackingInfo?.microsoftMsxId ?? null;
+}
+
+/** The referral as Partner Center would hold it after the patch, create-only edits included (for the rules). */
+function desiredReferral(referral: Referral, ops: PatchOperation[], createOnly: FieldDiff[]): Referral {
+  let out = referral;
+  for (const op of ops) out = setPath(out, fromJsonPointer(op.path), op.value);
+  for (const f of createOnly) {
+    if (f.value !== undefined)
+      out = setPath(out, f.mapping.referralPath, referralValueOf(f.mapping, f.value));
+  }
+  return out;
+}
+
+/** Status writes the CRM does not follow (an open stage) are not shown as changes. */
+function isVisible(f: FieldDiff): boolean {
+  return (
+    f.field !== 'status' ||
+    f.value === 'Won' ||
+    f.value === 'Lost' ||
+    f.value === 'Declined' ||
+    f.value === 'Expired'
+  );
+}
+
+function runDiffOf(diff: SnapshotDiff): RunFieldChange[] {
+  return diff.fields
+    .filter((f) => f.change !== 'unchanged')
+    .map((f) => {
+      const before = f.winner === 'crm' ? f.referral : f.crm;
+      const entry: RunFieldChange = { field: f.field, change: f.change };
+      if (f.winner) entry.winner = f.winner;
+      if (before !== undefined) entry.before = before;
+      if (f.value !== undefined) entry.after = f.value;
+      return entry;
+    });
+}
+
+function markOk(settings: EngineSettings): Pick<SyncWrite, 'mark'> {
+  return settings.displayCheckMark ? { mark: 'ok' } : {};
+}
+
+function result(
+  link: Link,
+  outcome: SyncResult['outcome'],
+  direction: RunDirection,
+  diff: RunFieldChange[],
+  note?: string,
+): SyncResult {
+  return {
+    outcome,
+    direction,
+    link,
+    referralId: link.referralId,
+    crmId: link.crmId,
+    diff,
+    ...(note ? { note } : {}),
+  };
+}
+
+export type { Values };

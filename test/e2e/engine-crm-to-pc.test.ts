@@ -1,0 +1,369 @@
+// Salesforce -> Partner Center through the real engine: a seller's opportunity in the Salesforce emulator
+// (control API = the Salesforce UI, not API calls) becomes a referral in the Partner Center emulator; edits,
+// closing, validation failures and their fixes; and our own writes cost no further writes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Referral } from '../../src/core/referral.ts';
+import type { Run } from '../../src/store/store.ts';
+import { until } from '../helpers/until.ts';
+import { countOf, type Harness, pcControl, sfControl, startHarness } from './engine-harness.ts';
+
+let h: Harness;
+let pc: ReturnType<typeof pcControl>;
+let sf: ReturnType<typeof sfControl>;
+const runs: Run[] = [];
+
+beforeAll(async () => {
+  h = await startHarness();
+  pc = pcControl(h);
+  sf = sfControl(h);
+  h.engine.events.on('run', (run: Run) => runs.push(run));
+  await h.engine.start();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+let seq = 0;
+/** A seller's co-sell opportunity as the Salesforce UI would save it; returns the ids. */
+async function sellerOpportunity(options: {
+  country?: string | null;
+  contact?: boolean;
+  solution?: boolean;
+  sync?: boolean;
+}) {
+  seq++;
+  const accountId = await sf.create('Account', {
+    Name: `Northwind ${seq}`,
+    BillingStreet: '1 Harbour Rd',
+    BillingCity: 'Seattle',
+    BillingPostalCode: '98101',
+    ...(options.country === null ? {} : { BillingCountry: options.country ?? 'United States' }),
+  });
+  const opportunityId = await sf.create('Opportunity', {
+    Name: `Northwind migration ${seq}`,
+    StageName: 'Qualification',
+    CloseDate: '2027-06-30',
+    Amount: 120_000,
+    CurrencyIsoCode: 'USD',
+    Description: 'Move 200 VMs to Azure.',
+    AccountId: accountId,
+    How_can_Microsoft_help__c: 'Proof of concept or demo',
+  });
+  const contactId = await sf.create('Contact', {
+    FirstName: 'Nancy',
+    LastName: `Davolio ${seq}`,
+    Email: `nancy${seq}@northwind.example`,
+    AccountId: accountId,
+  });
+  if (options.contact !== false) await addContact(opportunityId, contactId);
+  if (options.solution !== false) await addSolution(opportunityId, 'SOL-34104-EBB');
+  // Ticked last, as a seller does once the deal is ready to share.
+  if (options.sync !== false)
+    await sf.edit('Opportunity', opportunityId, { Sync_with_Partner_Center__c: true });
+  return { accountId, opportunityId, contactId };
+}
+
+async function addContact(opportunityId: string, contactId: string) {
+  await sf.create('OpportunityContactRole', {
+    OpportunityId: opportunityId,
+    ContactId: contactId,
+    Role: 'Business User',
+  });
+}
+
+const catalogue = new Map<string, string>();
+async function addSolution(opportunityId: string, solutionId: string) {
+  let rowId = catalogue.get(solutionId);
+  if (!rowId) {
+    rowId = await sf.create('Microsoft_Solution_Detail__c', {
+      Name: solutionId,
+      Solution_Id__c: solutionId,
+      Solution_Name__c: `Solution ${solutionId}`,
+    });
+    catalogue.set(solutionId, rowId);
+  }
+  await sf.create('Microsoft_Partner_Center_Solution__c', {
+    Opportunity__c: opportunityId,
+    Solution__c: rowId,
+  });
+}
+
+const opportunity = (id: string) => sf.read('Opportunity', id);
+const auditLines = async (id: string) =>
+  String((await opportunity(id)).Audit__c ?? '')
+    .split('\n')
+    .filter(Boolean);
+const referralsFor = async (opportunityId: string) =>
+  (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
+
+async function sharedReferral(opportunityId: string): Promise<Referral> {
+  const referralId = (await until(
+    async () => (await opportunity(opportunityId)).Referral_Identifier__c as string | null,
+    10_000,
+    'the Referral Identifier written back',
+  )) as string;
+  return pc.referral(referralId);
+}
+
+describe('Salesforce -> Partner Center (engine over HTTP)', () => {
+  it('R10 R19 R20 a shared co-sell opportunity becomes a referral within seconds; identifiers, ✔ and one audit line come back', async () => {
+    const started = Date.now();
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const latencyMs = Date.now() - started;
+    console.info(`[measure] CRM->PC new opportunity latency: ${latencyMs} ms`);
+    expect(latencyMs).toBeLessThan(5_000);
+
+    expect(referral).toMatchObject({
+      name: 'Northwind migration 1',
+      externalReferenceId: opportunityId,
+      direction: 'Outgoing',
+      status: 'Active',
+      substatus: 'Accepted',
+      consent: { consentToShareReferralWithMicrosoftSellers: true },
+      details: { dealValue: 120_000, currency: 'USD', notes: 'Move 200 VMs to Azure.' },
+      inviteContext: { assistanceRequestCode: 'ProofOfConceptOrDemo' },
+      customerProfile: { name: 'Northwind 1', address: { country: 'US', postalCode: '98101' } },
+    });
+    expect(referral.details?.closingDateTime?.slice(0, 10)).toBe('2027-06-30');
+    expect(referral.details?.requirements?.solutions?.map((s) => s.id)).toEqual(['SOL-34104-EBB']);
+    expect(referral.customerProfile?.team?.map((m) => m.email)).toEqual(['nancy1@northwind.example']);
+
+    const opp = await opportunity(opportunityId);
+    expect(opp.Name).toBe('Northwind migration 1 ✔');
+    expect(String(opp.Referral_Link__c)).toContain(String(referral.id));
+    // Partner Center made the co-sell referral visible to Microsoft sellers; the CRM follows (R14).
+    expect(opp.Referral_Visibility__c).toBe(true);
+    const audit = await auditLines(opportunityId);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatch(/CRM->PC: created referral/);
+    expect(await referralsFor(opportunityId)).toHaveLength(1);
+
+    const created = runs.find((r) => r.crmId === opportunityId && r.outcome === 'changed');
+    console.info(`[measure] CRM->PC create API calls: ${JSON.stringify(created?.apiCalls)}`);
+  });
+
+  it('R13 R19 deal value, close date, notes and solutions edits update the referral; one audit line per sync', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    const pcBefore = await pc.calls();
+    await sf.edit('Opportunity', opportunityId, {
+      Amount: 150_000,
+      CloseDate: '2027-09-30',
+      Description: 'Now 300 VMs.',
+    });
+    const updated = await until(
+      async () => {
+        const r = await pc.referral(id);
+        return r.details?.dealValue === 150_000 && r.details.notes === 'Now 300 VMs.' ? r : null;
+      },
+      10_000,
+      'the edited deal value and notes',
+    );
+    expect(updated.details?.closingDateTime?.slice(0, 10)).toBe('2027-09-30');
+    const pcAfter = await pc.calls();
+    // One PATCH carries all three fields.
+    expect(countOf(pcAfter, 'PATCH') - countOf(pcBefore, 'PATCH')).toBe(1);
+    const audit = await until(
+      async () => ((await auditLines(opportunityId)).length === 2 ? auditLines(opportunityId) : null),
+      5_000,
+      'the audit line',
+    );
+    expect(audit[1]).toMatch(
+      /CRM->PC: deal value 120000 -> 150000; close date 2027-06-30 -> 2027-09-30; notes/,
+    );
+    const edit = runs.find(
+      (r) =>
+        r.crmId === opportunityId &&
+        r.diff.some((d) => d.field === 'dealValue' && d.change === 'changedInCrm' && d.before !== undefined),
+    );
+    console.info(`[measure] CRM->PC update API calls: ${JSON.stringify(edit?.apiCalls)}`);
+
+    await addSolution(opportunityId, 'SOL-55555-AZR');
+    await until(
+      async () => (await pc.referral(id)).details?.requirements?.solutions?.length === 2,
+      10_000,
+      'the added solution on the referral',
+    );
+  });
+
+  it('R11 a renamed opportunity gets an audit line, not a silent drop; the referral keeps its name', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    await sf.edit('Opportunity', opportunityId, { Name: 'Renamed by the seller ✔' });
+    const audit = await until(
+      async () => {
+        const lines = await auditLines(opportunityId);
+        return lines.length === 2 ? lines : null;
+      },
+      10_000,
+      'the create-only audit line',
+    );
+    expect(audit[1]).toMatch(/only accepts it when the referral is created/);
+    expect((await pc.referral(String(referral.id))).name).toBe(referral.name);
+  });
+
+  it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Won' });
+    await until(
+      async () => (await pc.referral(String(referral.id))).substatus === 'Won',
+      10_000,
+      'Closed/Won',
+    );
+    expect((await pc.referral(String(referral.id))).status).toBe('Closed');
+
+    await sf.edit('Opportunity', opportunityId, { Amount: 1 });
+    const opp = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return String(o.Name).endsWith('✖') ? o : null;
+      },
+      10_000,
+      'the ✖ for a change to a closed referral',
+    );
+    expect(String(opp.Audit__c)).toMatch(/is closed .* accepts no further changes/);
+    expect((await pc.referral(String(referral.id))).details?.dealValue).toBe(120_000);
+  });
+
+  it('R13 Closed Lost closes the referral Lost', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Lost' });
+    await until(
+      async () => (await pc.referral(String(referral.id))).substatus === 'Lost',
+      10_000,
+      'Closed/Lost',
+    );
+  });
+
+  it('R7 Microsoft accepting its side of the co-sell fills the Microsoft CRM identifier', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const microsoftSide = await until(
+      async () =>
+        (await pc.all()).find((r) => r.engagementId === referral.engagementId && r.id !== referral.id),
+      5_000,
+      "Microsoft's side of the engagement",
+    );
+    const accepted = await pc.accept(String(microsoftSide.id));
+    const msx = accepted.trackingInfo?.microsoftMsxId;
+    expect(msx).toBeTruthy();
+    await until(
+      async () => (await opportunity(opportunityId)).Microsoft_CRM_Identifier__c === msx,
+      10_000,
+      'the Microsoft CRM identifier',
+    );
+  });
+
+  it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {
+    const pcBefore = await pc.calls();
+    const { opportunityId, accountId, contactId } = await sellerOpportunity({
+      country: 'Narnia',
+      contact: false,
+      solution: false,
+    });
+    const failed = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return String(o.Name).endsWith('✖') ? o : null;
+      },
+      10_000,
+      'the ✖',
+    );
+    const lines = String(failed.Audit__c).split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/CRM->PC ✖/);
+    expect(lines[0]).toMatch(/Solution ID is required/);
+    expect(lines[0]).toMatch(/add a customer contact/);
+    expect(lines[0]).toMatch(/'Narnia' is not a two-letter ISO 3166 code/);
+    expect(failed.Referral_Identifier__c ?? null).toBeNull();
+
+    // Echoes and re-checks of an unchanged error write nothing (R19).
+    await h.engine.reconcileOnce();
+    await h.engine.drain();
+    expect(await auditLines(opportunityId)).toHaveLength(1);
+
+    // The seller adds the contact and the solution: a new error state (one more line each time it
+    // changes), still ✖, now naming only the country.
+    await addContact(opportunityId, contactId);
+    await addSolution(opportunityId, 'SOL-34104-EBB');
+    const narrowed = await until(
+      async () => {
+        const l = await auditLines(opportunityId);
+        const last = l[l.length - 1] ?? '';
+        return !/Solution ID|customer contact/.test(last) && /Narnia/.test(last) ? l : null;
+      },
+      10_000,
+      'the narrowed error',
+    );
+    expect(narrowed.length).toBeLessThanOrEqual(3);
+
+    // Nothing was sent to Partner Center so far.
+    const pcMid = await pc.calls();
+    expect(
+      countOf(pcMid, 'POST /v1.0/engagements/referrals') -
+        countOf(pcBefore, 'POST /v1.0/engagements/referrals'),
+    ).toBe(0);
+    expect(await referralsFor(opportunityId)).toHaveLength(0);
+
+    // Only the account changes; the opportunity is not touched by the seller.
+    await sf.edit('Account', accountId, { BillingCountry: 'United States' });
+    const referral = await sharedReferral(opportunityId);
+    expect(referral.customerProfile?.address?.country).toBe('US');
+    const fixed = await opportunity(opportunityId);
+    expect(String(fixed.Name).endsWith('✔')).toBe(true);
+    const final = String(fixed.Audit__c).split('\n');
+    expect(final).toHaveLength(narrowed.length + 1);
+    expect(final[final.length - 1]).toMatch(/CRM->PC: created referral/);
+  });
+
+  it('R19 our own writes cause zero further API writes over an idle window', async () => {
+    const { opportunityId } = await sellerOpportunity({});
+    await sharedReferral(opportunityId);
+    const settledAudit = await auditLines(opportunityId);
+    // Let every echo (webhooks of our PATCHes, change-feed hints of our CRM writes) play out, then measure.
+    await until(
+      async () => (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
+      10_000,
+      'quiet',
+    );
+    await h.engine.stop();
+    await h.engine.drain();
+    const stamps = async () => {
+      const rows = await h.crm.client.query('SELECT Id, SystemModstamp FROM Opportunity');
+      const referrals = await pc.all();
+      return JSON.stringify({ rows, referrals: referrals.map((r) => [r.id, r.eTag]) });
+    };
+    const stateBefore = await stamps();
+    const pcBefore = await pc.calls();
+    const sfBefore = await sf.calls();
+    for (let cycle = 0; cycle < 3; cycle++) {
+      await h.engine.pollCrmOnce();
+      await h.engine.reconcileOnce();
+      await h.engine.drain();
+    }
+    const pcAfter = await pc.calls();
+    const sfAfter = await sf.calls();
+    const pcWrites = ['POST /v1.0', 'PATCH /v1.0', 'PUT /v1.0'].map(
+      (p) => countOf(pcAfter, p) - countOf(pcBefore, p),
+    );
+    expect(pcWrites).toEqual([0, 0, 0]);
+    const sfCalls = sfAfter.recent.slice(sfBefore.recent.length);
+    expect(
+      sfCalls.filter(
+        (c) =>
+          c.method === 'PATCH' ||
+          c.method === 'DELETE' ||
+          (c.method === 'POST' && !c.endpoint.includes('composite')),
+      ),
+    ).toEqual([]);
+    expect(await stamps()).toBe(stateBefore);
+    expect(await auditLines(opportunityId)).toEqual(settledAudit);
+    console.info(
+      `[measure] idle window (3 poll+reconcile+drain cycles): Partner Center reads ${countOf(pcAfter, 'GET /v1.0') - countOf(pcBefore, 'GET /v1.0')}, Salesforce calls ${sfAfter.apiCalls - sfBefore.apiCalls}, writes 0`,
+    );
+  });
+});

@@ -1,0 +1,232 @@
+// What the engine end-to-end suites share: both emulators on port 0, a real SQLite store file, the real clients
+// (device-code login against the Partner Center emulator, client credentials against Salesforce), the engine,
+// and a small webhook receiver that verifies signatures against the emulator CA before handing events to the
+// engine — what src/server does in production.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { startPartnerCenterEmulator } from '../../emulators/partner-center/index.ts';
+import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
+import type { Referral } from '../../src/core/referral.ts';
+import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
+import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
+import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.ts';
+import { type EngineSettingsInput, parseEngineSettings } from '../../src/engine/settings.ts';
+import type { RetryPolicy } from '../../src/lib/retry.ts';
+import { DelegatedTokenProvider } from '../../src/partner-center/auth.ts';
+import { ReferralsClient } from '../../src/partner-center/referrals.ts';
+import { createCertificateCache, verifyWebhookSignature } from '../../src/partner-center/signature.ts';
+import { WebhooksClient } from '../../src/partner-center/webhooks.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+
+export type PartnerCenterEmulator = Awaited<ReturnType<typeof startPartnerCenterEmulator>>;
+export type SalesforceEmulator = Awaited<ReturnType<typeof startSalesforceEmulator>>;
+
+/** Client-level retries without waiting: the engine's own retries are what the suites look at. */
+const CLIENT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 60_000 };
+const noSleep = async () => {};
+
+/** Fast loops for tests: the defaults are minutes apart. */
+export const TEST_ENGINE_SETTINGS: EngineSettingsInput = {
+  worker: { concurrency: 4, leaseMs: 10_000, pollIntervalMs: 50 },
+  retry: { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 5_000 },
+  crmPoll: { minIntervalMs: 100, maxIntervalMs: 400, overlapMs: 2_000 },
+  reconcile: { intervalMs: 600_000, overlapMs: 2_000 },
+  revalidateFailedEveryMs: 600_000,
+};
+
+export type EngineOverrides = Partial<Omit<EngineDeps, 'settings'>> & { settings?: EngineSettingsInput };
+
+export interface Harness {
+  pc: PartnerCenterEmulator;
+  sf: SalesforceEmulator;
+  dir: string;
+  storeFile: string;
+  store: Store;
+  tokens: DelegatedTokenProvider;
+  referrals: ReferralsClient;
+  crm: SalesforceAdapter;
+  engine: Engine;
+  receiverUrl: string;
+  /** Results of every webhook the receiver handed to the engine. */
+  accepted: { duplicate: boolean; body: string }[];
+  /** A second engine on the same store file (a restarted process), with its own clients and connection. */
+  newEngine(overrides?: EngineOverrides): Promise<{ engine: Engine; store: Store }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(settings: EngineSettingsInput = TEST_ENGINE_SETTINGS): Promise<Harness> {
+  const pc = await startPartnerCenterEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    webhookRetryDelaysMs: [20, 50, 100],
+  });
+  const sf = await startSalesforceEmulator({ port: 0, host: '127.0.0.1', multiCurrency: true });
+  const dir = await mkdtemp(join(tmpdir(), 'cosell-engine-e2e-'));
+  const storeFile = join(dir, 'cosell.db');
+  const tokenKey = randomBytes(32);
+  const tokens = new DelegatedTokenProvider({
+    clientId: pc.info.clientId,
+    tenantId: pc.info.tenantId,
+    cacheFile: join(dir, 'tokens.json'),
+    tokenKey,
+    authorityHostOverride: pc.info.authorityHost,
+  });
+  await tokens.login({ onDeviceCode: () => {} });
+  const referrals = new ReferralsClient({
+    baseUrl: pc.info.referrals,
+    tokens,
+    retry: CLIENT_RETRY,
+    sleep: noSleep,
+  });
+  const connection = salesforceConnectionSchema.parse({
+    loginUrl: sf.info.loginUrl,
+    apiVersion: sf.info.apiVersion,
+    auth: { grant: 'client-credentials', clientId: sf.info.clientId, clientSecret: sf.info.clientSecret },
+  });
+  const connectCrm = () => SalesforceAdapter.connect(connection, {}, { sleep: noSleep, random: () => 0 });
+  const crm = await connectCrm();
+  const logger = pino({ level: process.env.COSELL_TEST_LOG ?? 'silent' });
+  const stores: Store[] = [];
+  const engines: Engine[] = [];
+
+  const build = async (
+    overrides: EngineOverrides = {},
+    shared?: { store: Store; crm: SalesforceAdapter },
+  ) => {
+    const store = shared?.store ?? (await openStore({ url: storeFile }));
+    if (!shared) stores.push(store);
+    const adapter = shared?.crm ?? (await connectCrm());
+    const { settings: own, ...rest } = overrides;
+    const engine = createEngine({
+      store,
+      referrals,
+      crm: adapter,
+      crmKind: 'salesforce',
+      settings: parseEngineSettings({ ...settings, ...own }),
+      logger,
+      crmCallCount: () => adapter.client.apiCalls,
+      ...rest,
+    });
+    engines.push(engine);
+    return { engine, store };
+  };
+  const store = await openStore({ url: storeFile });
+  stores.push(store);
+  const { engine } = await build({}, { store, crm });
+
+  const accepted: Harness['accepted'] = [];
+  const receiver: FastifyInstance = Fastify();
+  receiver.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
+  const cache = createCertificateCache();
+  receiver.post('/webhooks/partner-center', async (request, reply) => {
+    const rawBody = request.body as Buffer;
+    const verdict = await verifyWebhookSignature(
+      { rawBody, headers: request.headers as Record<string, string> },
+      { allowedCertificateHosts: ['127.0.0.1'], trustAnchorsPem: [pc.caCertificatePem], cache },
+    );
+    if (!verdict.ok) return reply.code(401).send({ error: verdict.code });
+    const body = rawBody.toString('utf8');
+    const result = await engine.acceptWebhook(body);
+    accepted.push({ ...result, body });
+    return reply.code(200).send(result);
+  });
+  await receiver.listen({ port: 0, host: '127.0.0.1' });
+  const address = receiver.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const receiverUrl = `http://127.0.0.1:${port}/webhooks/partner-center`;
+  const webhooks = new WebhooksClient({
+    baseUrl: pc.info.webhooks,
+    tokens,
+    retry: CLIENT_RETRY,
+    sleep: noSleep,
+  });
+  await webhooks.register({ url: receiverUrl });
+
+  return {
+    pc,
+    sf,
+    dir,
+    storeFile,
+    store,
+    tokens,
+    referrals,
+    crm,
+    engine,
+    receiverUrl,
+    accepted,
+    newEngine: (overrides) => build(overrides),
+    async close() {
+      for (const e of engines) await e.stop();
+      await receiver.close();
+      for (const s of stores) await s.close().catch(() => {});
+      await sf.close();
+      await pc.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Partner Center control API: act as a Microsoft seller, read state, count calls. */
+export function pcControl(h: Harness) {
+  const c = <T>(method: string, path: string, body?: unknown) =>
+    call<T>(h.pc.info.control, method, path, body);
+  return {
+    sendIncoming: (referral: Record<string, unknown>) => c<Referral>('POST', '/incoming-referrals', referral),
+    editAsMicrosoft: (id: string, patch: Record<string, unknown>) =>
+      c<Referral>('PATCH', `/referrals/${id}`, patch),
+    accept: (id: string) => c<Referral>('POST', `/referrals/${id}/accept`),
+    referral: (id: string) => c<Referral>('GET', `/referrals/${id}`),
+    all: async () => (await c<{ value: Referral[] }>('GET', '/referrals')).value,
+    calls: () => c<Record<string, number>>('GET', '/calls'),
+    behaviour: (body: Record<string, unknown>) => c('POST', '/webhooks/behaviour', body),
+    deliveries: (query = '') =>
+      c<{ deliveries: { state: string; eventName: string; referralId: string }[] }>(
+        'GET',
+        `/webhooks/deliveries${query}`,
+      ),
+  };
+}
+
+/** Salesforce control API: a seller in the UI (not API calls), call counters. */
+export function sfControl(h: Harness) {
+  const c = <T>(method: string, path: string, body?: unknown) =>
+    call<T>(h.sf.info.control, method, path, body);
+  return {
+    create: async (sobject: string, record: Record<string, unknown>) =>
+      (await c<{ id: string }>('POST', `/ui/${sobject}`, record)).id,
+    edit: (sobject: string, id: string, record: Record<string, unknown>) =>
+      c('PATCH', `/ui/${sobject}/${id}`, record),
+    read: (sobject: string, id: string) => c<Record<string, unknown>>('GET', `/ui/${sobject}/${id}`),
+    calls: () =>
+      c<{
+        apiCalls: number;
+        byEndpoint: Record<string, number>;
+        recent: { method: string; endpoint: string; path: string }[];
+      }>('GET', '/calls'),
+  };
+}
+
+/** Sum of the Partner Center counters whose key starts with `prefix` ('PATCH /v1.0/engagements/referrals'). */
+export function countOf(calls: Record<string, number>, prefix: string): number {
+  return Object.entries(calls)
+    .filter(([key]) => key.startsWith(prefix))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
