@@ -3,8 +3,10 @@ import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerEmulateCommand } from './commands/emulate.ts';
+import { registerInitCommand } from './commands/init.ts';
 import { registerLoginCommand } from './commands/login.ts';
 import { registerProvisionCommand } from './commands/provision.ts';
+import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
 import { asCliError } from './errors.ts';
 
@@ -13,6 +15,8 @@ const program = new Command()
   .description('Keeps Microsoft Partner Center co-sell referrals and your CRM in sync.')
   .showHelpAfterError();
 
+registerInitCommand(program);
+registerStartCommand(program);
 registerEmulateCommand(program);
 registerDemoCommand(program);
 registerLoginCommand(program);

@@ -1,21 +1,48 @@
-// `cosell demo` (what `npm start` runs with no config): starts the emulators and explains what to try.
-// The sync engine is not built yet, so the demo says so instead of pretending to sync.
+// `cosell demo` (what `npm start` runs with no config): the real cosell service against the built-in
+// emulators. Stdout begins with each emulator's start-up JSON line exactly as `cosell emulate` prints them
+// (scripts parse those), then a guide: what the seeded story did, with ids, and what to try next.
+//
+// Nothing is special-cased for the demo: the config goes through the same schema, the device-code login
+// through the same DelegatedTokenProvider (the emulator approves it), webhooks are registered through the
+// Webhooks API and verified against the emulator's CA with 127.0.0.1 allow-listed.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import pino from 'pino';
+import { configFromObject } from '../../config/load.ts';
+import type { Config } from '../../config/schema.ts';
+import { createLogger } from '../../server/logger.ts';
+import { TOKEN_CACHE_SECRET } from '../../store/cache-plugin.ts';
+import { openStore } from '../../store/open.ts';
+import {
+  addCatalogueSolution,
+  readOpportunity,
+  type StoryIds,
+  sendMicrosoftReferral,
+  shareSellerOpportunity,
+} from '../demo-story.ts';
 import { CliError } from '../errors.ts';
+import type { RunningService } from '../service.ts';
 import { stopOnSignals } from '../signals.ts';
+import { storeTokenProvider } from '../store-tokens.ts';
 import { type RunningEmulator, startEmulator } from './emulate.ts';
 
 const CRMS = ['salesforce', 'dynamics'] as const;
+const WAIT_MS = 30_000;
 
 interface DemoOptions {
   crm: string;
 }
 
+type Info = Record<string, string>;
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'Start the built-in emulators with demo data (what `npm start` runs when there is no config).',
+      'Run cosell against the built-in emulators with a small seeded story (what `npm start` runs when there is no config).',
     )
     .option('--crm <crm>', `CRM to demo: ${CRMS.join(' | ')}`, 'salesforce')
     .action(async (options: DemoOptions) => {
@@ -24,92 +51,271 @@ export function registerDemoCommand(program: Command): void {
       }
       if (options.crm === 'dynamics') {
         throw new CliError(
-          'The Dynamics 365 (Dataverse) emulator is not built yet.',
+          'The Dynamics 365 (Dataverse) emulator and adapter are not built yet, so there is no Dynamics demo.',
           'Run `npm start -- --crm salesforce` for now.',
         );
       }
-      const running: RunningEmulator[] = [];
-      const stopAll = async () => {
-        await Promise.allSettled(running.map((e) => e.close()));
-      };
-      try {
-        running.push(await startEmulator('partner-center', { port: 0, host: '127.0.0.1' }));
-        running.push(await startEmulator('salesforce', { port: 0, host: '127.0.0.1' }));
-      } catch (error) {
-        await stopAll();
-        throw error;
-      }
-      // The start-up lines come first and exactly as `cosell emulate` prints them, so scripts can parse them.
-      for (const emulator of running) process.stdout.write(`${JSON.stringify(emulator.info)}\n`);
-      const [partnerCenter, salesforce] = running;
-      const seeded = await seedStory(String(partnerCenter?.info.control));
-      process.stdout.write(guide(partnerCenter!, salesforce!, seeded));
-      stopOnSignals(stopAll);
+      await runDemo();
     });
 }
 
-/** Puts one Microsoft-sent referral into the Partner Center emulator so there is something to look at. */
-async function seedStory(control: string): Promise<string | undefined> {
-  const response = await fetch(`${control}/incoming-referrals`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name: 'Contoso Cloud Migration',
-      customerProfile: {
-        name: 'Contoso Ltd',
-        address: {
-          addressLine1: '1 Main St',
-          city: 'Redmond',
-          state: 'WA',
-          postalCode: '98052',
-          country: 'US',
-        },
-        team: [{ firstName: 'Avery', lastName: 'Howard', email: 'avery.howard@contoso.example' }],
-      },
-      details: {
-        dealValue: 250000,
-        currency: 'USD',
-        closingDateTime: new Date(Date.now() + 60 * 86_400_000).toISOString(),
-        requirements: { solutions: [{ id: 'SOL-34104-EBB', name: 'Contoso Data Platform' }] },
-      },
-      inviteContext: {
-        assistanceRequestCode: 'CustomerTechnicalArchitecture',
-        notes: 'Customer asked for help.',
-      },
-    }),
-  });
-  if (!response.ok) return undefined;
-  const referral = (await response.json()) as { id?: string };
-  return referral.id;
+async function runDemo(): Promise<void> {
+  const startedAt = performance.now();
+  const emulators: RunningEmulator[] = [];
+  let service: RunningService | undefined;
+  let workDir: string | undefined;
+  let stopped = false;
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    await service?.stop().catch(() => {});
+    await Promise.allSettled(emulators.map((emulator) => emulator.close()));
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  };
+  stopOnSignals(stopAll);
+
+  try {
+    emulators.push(await startEmulator('partner-center', { port: 0, host: '127.0.0.1' }));
+    emulators.push(await startEmulator('salesforce', { port: 0, host: '127.0.0.1' }));
+    // The start-up lines come first and exactly as `cosell emulate` prints them, so scripts can parse them.
+    for (const emulator of emulators) process.stdout.write(`${JSON.stringify(emulator.info)}\n`);
+    const pc = emulators[0]!.info as Info;
+    const sf = emulators[1]!.info as Info;
+
+    workDir = await mkdtemp(join(tmpdir(), 'cosell-demo-'));
+    const logFile = join(workDir, 'cosell.log');
+    const logger = createLogger({
+      level: 'info',
+      destination: pino.destination({ dest: logFile, sync: true }),
+    });
+    const config = await demoConfig(pc, sf, workDir);
+    const tokenKey = randomBytes(32);
+    await signIn(config, tokenKey);
+
+    const { startService } = await import('../service.ts');
+    service = await startService(config, { logger, tokenKey });
+    await service.webhooks.register({ url: service.webhookUrl, force: true });
+    const readyMs = performance.now() - startedAt;
+
+    const story = await playStory(service, pc, sf);
+    process.stdout.write(guide({ pc, sf, service, workDir, logFile, readyMs, story }));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }
 
-function guide(
-  partnerCenter: RunningEmulator,
-  salesforce: RunningEmulator,
-  seededReferralId?: string,
-): string {
-  const pc = partnerCenter.info as Record<string, string>;
-  const sf = salesforce.info as Record<string, string>;
+/** The same config a deployment writes, pointing at the emulators; validated by the same schema. */
+async function demoConfig(pc: Info, sf: Info, workDir: string): Promise<Config> {
+  const caPem = await (await fetch(pc['caCertificateUrl']!)).text();
+  await writeFile(join(workDir, 'emulator-ca.pem'), caPem);
+  return configFromObject(
+    {
+      store: { url: join(workDir, 'cosell.db') },
+      partnerCenter: {
+        tenantId: pc['tenantId'],
+        clientId: pc['clientId'],
+        referralsUrl: pc['referrals'],
+        webhooksUrl: pc['webhooks'],
+        authorityHost: pc['authorityHost'],
+        webhook: { allowedCertificateHosts: ['127.0.0.1'], trustAnchors: ['emulator-ca.pem'] },
+      },
+      crm: {
+        kind: 'salesforce',
+        salesforce: {
+          connection: {
+            loginUrl: sf['loginUrl'],
+            apiVersion: sf['apiVersion'],
+            auth: { grant: 'client-credentials', clientId: sf['clientId'] },
+          },
+        },
+      },
+      // Snappier than production so the story plays out in seconds; same code paths.
+      engine: {
+        worker: { pollIntervalMs: 500 },
+        crmPoll: { minIntervalMs: 1_000, maxIntervalMs: 3_000 },
+        revalidateFailedEveryMs: 10_000,
+      },
+      server: { host: '127.0.0.1', port: 0 },
+    },
+    { COSELL_SF_CLIENT_SECRET: sf['clientSecret'] },
+    { file: 'demo (built-in config)', baseDir: workDir },
+  );
+}
+
+/** `cosell login` in-process: the device code is approved by the emulator as its demo Referrals Admin. */
+async function signIn(config: Config, tokenKey: Buffer): Promise<void> {
+  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  try {
+    await store.deleteSecret(TOKEN_CACHE_SECRET);
+    const tokens = storeTokenProvider(config, store, tokenKey);
+    await tokens.login({ onDeviceCode: () => {} });
+    await tokens.getToken('referrals');
+    await tokens.getToken('webhooks');
+  } finally {
+    await store.close();
+  }
+}
+
+interface Outcome {
+  ok: boolean;
+  /** Milliseconds from the action to the synced state, when it was reached. */
+  ms?: number;
+  crmId?: string;
+  referralId?: string;
+  name?: string;
+  audit?: string;
+}
+
+interface Story {
+  ids: StoryIds;
+  referral: Outcome;
+  shared: Outcome;
+  missingCountry: Outcome;
+}
+
+async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function playStory(service: RunningService, pc: Info, sf: Info): Promise<Story> {
+  const pcControl = pc['control']!;
+  const sfControl = sf['control']!;
+  const solutionId = await addCatalogueSolution(sfControl);
+
+  const t0 = performance.now();
+  const referral = await sendMicrosoftReferral(pcControl);
+  const sharedAt = performance.now();
+  const shared = await shareSellerOpportunity(sfControl, {
+    name: 'Fabrikam Analytics Modernisation',
+    accountName: 'Fabrikam Inc',
+    country: 'United States',
+    solutionId,
+  });
+  const missingAt = performance.now();
+  const missing = await shareSellerOpportunity(sfControl, {
+    name: 'Northwind Data Estate',
+    accountName: 'Northwind Traders',
+    country: null,
+    solutionId,
+  });
+  const ids: StoryIds = {
+    referral,
+    shared: { opportunityId: shared.opportunityId, name: 'Fabrikam Analytics Modernisation' },
+    missingCountry: {
+      opportunityId: missing.opportunityId,
+      accountId: missing.accountId,
+      name: 'Northwind Data Estate',
+      accountName: 'Northwind Traders',
+    },
+  };
+
+  const [referralOutcome, sharedOutcome, missingOutcome] = await Promise.all([
+    waitFor(async () => {
+      const link = await service.store.linkByReferral(referral.id);
+      if (!link?.crmId) return undefined;
+      const record = await readOpportunity(sfControl, link.crmId).catch(() => undefined);
+      return {
+        ok: true,
+        ms: performance.now() - t0,
+        crmId: link.crmId,
+        name: String(record?.['Name'] ?? ''),
+      };
+    }),
+    waitFor(async () => {
+      const record = await readOpportunity(sfControl, shared.opportunityId);
+      const name = String(record['Name']);
+      if (!record['Referral_Identifier__c'] || !name.endsWith('✔')) return undefined;
+      return {
+        ok: true,
+        ms: performance.now() - sharedAt,
+        name,
+        referralId: String(record['Referral_Identifier__c']),
+      };
+    }),
+    waitFor(async () => {
+      const record = await readOpportunity(sfControl, missing.opportunityId);
+      const name = String(record['Name']);
+      if (!name.endsWith('✖')) return undefined;
+      return { ok: true, ms: performance.now() - missingAt, name, audit: String(record['Audit__c'] ?? '') };
+    }),
+  ]);
+  return {
+    ids,
+    referral: referralOutcome ?? { ok: false },
+    shared: sharedOutcome ?? { ok: false },
+    missingCountry: missingOutcome ?? { ok: false },
+  };
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)} s`);
+
+function guide(input: {
+  pc: Info;
+  sf: Info;
+  service: RunningService;
+  workDir: string;
+  logFile: string;
+  readyMs: number;
+  story: Story;
+}): string {
+  const { pc, sf, service, story } = input;
+  const pcc = pc['control'];
+  const sfc = sf['control'];
+  const { ids } = story;
+  const lastAuditLine = (audit: string | undefined) =>
+    (audit ?? '').trim().split('\n').filter(Boolean).at(-1) ?? '(no audit line yet)';
+  const line = (outcome: Outcome, ok: string, waiting: string) =>
+    outcome.ok ? `  ${ok}` : `  … ${waiting} (not synced within ${WAIT_MS / 1000} s; see the log)`;
+
   return `
-cosell demo — running on EMULATORS (nothing here talks to Microsoft or Salesforce)
+cosell demo — running on EMULATORS: nothing here talks to Microsoft or Salesforce.
 
-  Partner Center emulator  ${pc['referrals']}/referrals  (control: ${pc['control']})
-  Salesforce emulator      ${sf['instanceUrl']}  (control: ${sf['control']})
+  Partner Center emulator  ${pc['referrals']}/referrals   control: ${pcc}
+  Salesforce emulator      ${sf['instanceUrl']}   control: ${sfc}
+  Dynamics 365 emulator    not built yet (\`npm start -- --crm dynamics\` says so and exits)
+  cosell service           ${service.url}   webhook: ${service.webhookUrl}   health: ${service.url}/healthz
+  store and log            ${input.workDir} (log: ${input.logFile}; removed when the demo stops)
 
-Not built yet: the sync engine itself. This demo starts the emulators so you can explore the APIs cosell
-talks to; referrals will start flowing to Salesforce opportunities when the engine lands.
+What happened (cosell ready ${seconds(input.readyMs).trim()}):
+${line(
+  story.referral,
+  `✔ A Microsoft seller sent referral "${ids.referral.name}" (${ids.referral.id})\n      -> Salesforce opportunity ${story.referral.crmId} "${story.referral.name}"${seconds(story.referral.ms)}`,
+  `Microsoft referral ${ids.referral.id} is not in Salesforce yet`,
+)}
+${line(
+  story.shared,
+  `✔ A seller ticked Sync on opportunity ${ids.shared.opportunityId} "${ids.shared.name}"\n      -> Partner Center referral ${story.shared.referralId}, name now "${story.shared.name}"${seconds(story.shared.ms)}`,
+  `opportunity ${ids.shared.opportunityId} has no referral yet`,
+)}
+${line(
+  story.missingCountry,
+  `✖ Co-sell opportunity ${ids.missingCountry.opportunityId} "${ids.missingCountry.name}": account ${ids.missingCountry.accountName} (${ids.missingCountry.accountId}) has no country,\n      so nothing was sent to Microsoft${seconds(story.missingCountry.ms)}. Its Audit field says:\n      ${lastAuditLine(story.missingCountry.audit)}`,
+  `opportunity ${ids.missingCountry.opportunityId} has not been marked ✖ yet`,
+)}
 
-Try:
-  # a referral a Microsoft seller sent you${seededReferralId ? ` (seeded: ${seededReferralId})` : ''}
-  curl -s ${pc['control']}/referrals
-  # a user token the way a script would get one (the product itself uses the device-code flow: cosell login)
-  curl -s -X POST ${pc['token']} -d grant_type=password -d client_id=${pc['clientId']} \\
-       -d scope=https://api.partner.microsoft.com/.default -d username=${pc['username']} -d password=${pc['password']}
-  # Salesforce: get a session with the demo connected app
-  curl -s -X POST ${sf['loginUrl']}/services/oauth2/token -d grant_type=client_credentials \\
-       -d client_id=${sf['clientId']} -d client_secret=${sf['clientSecret']}
+Try next (in another terminal):
+  # Fix only the account's country: cosell sees it, sends the referral, and ✖ becomes ✔ (a few seconds).
+  curl -s -X PATCH ${sfc}/ui/Account/${ids.missingCountry.accountId} -H 'content-type: application/json' -d '{"BillingCountry":"United States"}'
+  curl -s ${sfc}/ui/Opportunity/${ids.missingCountry.opportunityId}      # Name, Referral_Identifier__c, Audit__c
+
+  # Change the deal value in Salesforce: the referral follows (and gets an audit line).
+  curl -s -X PATCH ${sfc}/ui/Opportunity/${ids.shared.opportunityId} -H 'content-type: application/json' -d '{"Amount":175000}'
+  curl -s ${pcc}/referrals/${story.shared.referralId ?? '<referral id>'}
+
+  # A Microsoft seller sends another referral: it arrives as an opportunity within seconds.
+  curl -s -X POST ${pcc}/incoming-referrals -H 'content-type: application/json' \\
+       -d '{"name":"Woodgrove expansion","customerProfile":{"name":"Woodgrove Bank","address":{"city":"London","postalCode":"EC2N 1AR","country":"GB"},"team":[{"firstName":"Sam","lastName":"Ng","email":"sam@woodgrove.example"}]},"details":{"dealValue":90000,"currency":"USD"}}'
+
+  # What cosell did: API calls per endpoint, the webhook deliveries, every referral.
+  curl -s ${sfc}/calls ; curl -s ${pcc}/calls ; curl -s ${pcc}/webhooks/deliveries ; curl -s ${pcc}/referrals
 
 Emulator interfaces: emulators/partner-center/README.md, emulators/salesforce/README.md
-Ctrl-C stops everything.
+Ctrl-C stops cosell and the emulators.
 `;
 }

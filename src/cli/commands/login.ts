@@ -1,14 +1,25 @@
 // `cosell login`: the one interactive step. Partner Center's Referrals API is App+User only and MFA is
 // mandatory, so cosell signs in once with the device-code flow and keeps the (encrypted) refresh token.
+// With a config file the token cache goes into the store, where `cosell start` reads it; with flags only it
+// goes to an encrypted file (the setup before a config exists).
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { readTokenKey } from '../../partner-center/auth.ts';
+import { TOKEN_CACHE_SECRET } from '../../store/cache-plugin.ts';
+import { openStore } from '../../store/open.ts';
+import { CONFIG_OPTION_HELP, loadConfigFromFlags, usesConfigFile } from '../config-file.ts';
 import {
   addPartnerCenterOptions,
   type PartnerCenterFlags,
   resolvePartnerCenterConnection,
   tokenProviderFor,
 } from '../partner-center-options.ts';
+import { storeTokenProvider } from '../store-tokens.ts';
+
+type LoginFlags = PartnerCenterFlags & { config?: string };
+
+const onDeviceCode = (prompt: { message: string }) => process.stderr.write(`${prompt.message}\n`);
 
 export function registerLoginCommand(program: Command): void {
   addPartnerCenterOptions(
@@ -16,14 +27,17 @@ export function registerLoginCommand(program: Command): void {
       .command('login')
       .description(
         'Sign in to Partner Center once as a Referrals Admin user (device code + MFA); the refresh token is kept encrypted with COSELL_TOKEN_KEY.',
-      ),
-  ).action(async (flags: PartnerCenterFlags) => {
+      )
+      .option('--config <file>', `${CONFIG_OPTION_HELP}; the token cache is kept in its store`),
+  ).action(async (flags: LoginFlags) => {
+    if (usesConfigFile(flags)) {
+      await loginWithConfig(flags.config);
+      return;
+    }
     const connection = resolvePartnerCenterConnection(flags);
     await mkdir(dirname(connection.tokenCache), { recursive: true });
     const tokens = tokenProviderFor(connection);
-    const { username } = await tokens.login({
-      onDeviceCode: (prompt) => process.stderr.write(`${prompt.message}\n`),
-    });
+    const { username } = await tokens.login({ onDeviceCode });
     // Both APIs are separate audiences: fetch one token each now so a missing consent shows up at login.
     await tokens.getToken('referrals');
     await tokens.getToken('webhooks');
@@ -31,4 +45,23 @@ export function registerLoginCommand(program: Command): void {
       `Logged in to Partner Center as ${username}. Token cache: ${connection.tokenCache}\n`,
     );
   });
+}
+
+async function loginWithConfig(file: string | undefined): Promise<void> {
+  const config = await loadConfigFromFlags(file);
+  const tokenKey = readTokenKey();
+  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  try {
+    // A fresh login replaces whatever was cached, including a cache encrypted with another key.
+    await store.deleteSecret(TOKEN_CACHE_SECRET);
+    const tokens = storeTokenProvider(config, store, tokenKey);
+    const { username } = await tokens.login({ onDeviceCode });
+    await tokens.getToken('referrals');
+    await tokens.getToken('webhooks');
+    process.stdout.write(
+      `Logged in to Partner Center as ${username}. Token cache: encrypted in the store ${config.store.url}\n`,
+    );
+  } finally {
+    await store.close();
+  }
 }

@@ -1,8 +1,13 @@
 // `cosell webhooks show|register|test` (R1): one webhook URL per Partner Center tenant; taking over a URL
 // that points elsewhere (the old Power Automate flow, a staging instance) needs --force.
+// With a config file (`--config`) the commands use its Partner Center settings and the token cache in its
+// store, and `register` defaults to partnerCenter.webhook.publicUrl.
 import type { Command } from 'commander';
+import { readTokenKey } from '../../partner-center/auth.ts';
 import { REFERRAL_WEBHOOK_EVENTS, VALIDATION_WEBHOOK_EVENT } from '../../partner-center/constants.ts';
 import { WebhooksClient } from '../../partner-center/webhooks.ts';
+import { openStore } from '../../store/open.ts';
+import { CONFIG_OPTION_HELP, loadConfigFromFlags, usesConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
 import {
   addPartnerCenterOptions,
@@ -10,14 +15,52 @@ import {
   resolvePartnerCenterConnection,
   tokenProviderFor,
 } from '../partner-center-options.ts';
+import { storeTokenProvider } from '../store-tokens.ts';
 
-function clientFor(flags: PartnerCenterFlags): WebhooksClient {
+type WebhooksFlags = PartnerCenterFlags & { config?: string };
+
+interface Session {
+  client: WebhooksClient;
+  publicUrl?: string;
+  close(): Promise<void>;
+}
+
+async function openSession(flags: WebhooksFlags): Promise<Session> {
+  if (usesConfigFile(flags)) {
+    const config = await loadConfigFromFlags(flags.config);
+    const tokenKey = readTokenKey();
+    const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+    const tokens = storeTokenProvider(config, store, tokenKey);
+    return {
+      client: new WebhooksClient({ baseUrl: config.partnerCenter.webhooksUrl, tokens }),
+      ...(config.partnerCenter.webhook.publicUrl
+        ? { publicUrl: config.partnerCenter.webhook.publicUrl }
+        : {}),
+      close: () => store.close(),
+    };
+  }
   const connection = resolvePartnerCenterConnection(flags);
-  return new WebhooksClient({ baseUrl: connection.webhooksUrl, tokens: tokenProviderFor(connection) });
+  return {
+    client: new WebhooksClient({ baseUrl: connection.webhooksUrl, tokens: tokenProviderFor(connection) }),
+    close: async () => {},
+  };
+}
+
+async function withSession<T>(flags: WebhooksFlags, run: (session: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(flags);
+  try {
+    return await run(session);
+  } finally {
+    await session.close();
+  }
 }
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function withOptions(command: Command): Command {
+  return addPartnerCenterOptions(command).option('--config <file>', CONFIG_OPTION_HELP);
 }
 
 export function registerWebhooksCommand(program: Command): void {
@@ -25,54 +68,69 @@ export function registerWebhooksCommand(program: Command): void {
     .command('webhooks')
     .description('Show, register and test the Partner Center webhook registration (one URL per tenant).');
 
-  addPartnerCenterOptions(webhooks.command('show').description('Print the current registration.')).action(
-    async (flags: PartnerCenterFlags) => {
-      const registration = await clientFor(flags).getRegistration();
-      if (!registration) {
-        process.stdout.write('No webhook is registered for this Partner Center tenant.\n');
-        return;
-      }
-      print(registration);
+  withOptions(webhooks.command('show').description('Print the current registration.')).action(
+    async (flags: WebhooksFlags) => {
+      await withSession(flags, async ({ client }) => {
+        const registration = await client.getRegistration();
+        if (!registration) {
+          process.stdout.write('No webhook is registered for this Partner Center tenant.\n');
+          return;
+        }
+        print(registration);
+      });
     },
   );
 
-  addPartnerCenterOptions(
+  withOptions(
     webhooks
       .command('register')
       .description(
         `Register URL for ${REFERRAL_WEBHOOK_EVENTS.join(', ')} and ${VALIDATION_WEBHOOK_EVENT}; overwrite another URL only with --force.`,
       )
-      .argument('<url>', 'the public HTTPS URL cosell receives Partner Center events on')
+      .argument(
+        '[url]',
+        'the public HTTPS URL cosell receives Partner Center events on (default: partnerCenter.webhook.publicUrl of the config)',
+      )
       .option('--force', 'take over a registration that points at another URL'),
-  ).action(async (url: string, flags: PartnerCenterFlags & { force?: boolean }) => {
-    const result = await clientFor(flags).register({ url, force: flags.force ?? false });
-    if (result.action === 'drift') {
-      throw new CliError(result.message, 'Re-run with --force to point the registration at cosell.', 2);
-    }
-    const previous = result.previous ? ` (was ${result.previous.webhookUrl})` : '';
-    process.stdout.write(
-      `Webhook registration ${result.action}: ${result.registration.webhookUrl}${previous}\n`,
-    );
+  ).action(async (url: string | undefined, flags: WebhooksFlags & { force?: boolean }) => {
+    await withSession(flags, async ({ client, publicUrl }) => {
+      const target = url ?? publicUrl;
+      if (!target) {
+        throw new CliError(
+          'No webhook URL given.',
+          'Pass the URL (cosell webhooks register https://cosell.example.com/webhooks/partner-center) or set partnerCenter.webhook.publicUrl in the config.',
+        );
+      }
+      const result = await client.register({ url: target, force: flags.force ?? false });
+      if (result.action === 'drift') {
+        throw new CliError(result.message, 'Re-run with --force to point the registration at cosell.', 2);
+      }
+      const previous = result.previous ? ` (was ${result.previous.webhookUrl})` : '';
+      process.stdout.write(
+        `Webhook registration ${result.action}: ${result.registration.webhookUrl}${previous}\n`,
+      );
+    });
   });
 
-  addPartnerCenterOptions(
+  withOptions(
     webhooks
       .command('test')
       .description(
         'Ask Partner Center to send a test event to the registered URL and print the delivery result.',
       )
       .option('--wait <seconds>', 'how long to wait for the result', '30'),
-  ).action(async (flags: PartnerCenterFlags & { wait: string }) => {
-    const client = clientFor(flags);
-    const correlationId = await client.sendValidationEvent();
-    const deadline = Date.now() + Number(flags.wait) * 1000;
-    for (;;) {
-      const result = await client.getValidationResult(correlationId);
-      if (result.status === 'completed' || Date.now() > deadline) {
-        print(result);
-        return;
+  ).action(async (flags: WebhooksFlags & { wait: string }) => {
+    await withSession(flags, async ({ client }) => {
+      const correlationId = await client.sendValidationEvent();
+      const deadline = Date.now() + Number(flags.wait) * 1000;
+      for (;;) {
+        const result = await client.getValidationResult(correlationId);
+        if (result.status === 'completed' || Date.now() > deadline) {
+          print(result);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    });
   });
 }

@@ -1,0 +1,167 @@
+// The composition root of the running service: from a loaded config to store, Partner Center clients, CRM
+// adapter, engine and HTTP server, started in that order and stopped in reverse. `cosell start` and the
+// demo both run through here, so the demo exercises exactly what a deployment runs.
+import type { Logger } from 'pino';
+import { ConfigError } from '../config/errors.ts';
+import { readinessProblems } from '../config/readiness.ts';
+import type { Config } from '../config/schema.ts';
+import type { CrmAdapter } from '../crm/port.ts';
+import { SalesforceAdapter } from '../crm/salesforce/adapter.ts';
+import { createEngine, type Engine } from '../engine/engine.ts';
+import { type DelegatedTokenProvider, readTokenKey } from '../partner-center/auth.ts';
+import { ReferralsClient } from '../partner-center/referrals.ts';
+import { createCertificateCache, verifyWebhookSignature } from '../partner-center/signature.ts';
+import { WebhooksClient } from '../partner-center/webhooks.ts';
+import { buildServer, type CosellServer } from '../server/app.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/store.ts';
+import { CliError } from './errors.ts';
+import { storeTokenProvider } from './store-tokens.ts';
+
+export interface ServiceOptions {
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** The token cache key; default COSELL_TOKEN_KEY from `env` (the demo generates one). */
+  tokenKey?: Buffer;
+  /** `--dry-run` on the command line wins over the file. */
+  dryRun?: boolean;
+}
+
+export interface RunningService {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:3000. */
+  url: string;
+  webhookUrl: string;
+  engine: Engine;
+  store: Store;
+  crm: CrmAdapter;
+  tokens: DelegatedTokenProvider;
+  referrals: ReferralsClient;
+  webhooks: WebhooksClient;
+  server: CosellServer;
+  stop(): Promise<void>;
+}
+
+export async function connectCrm(config: Config): Promise<CrmAdapter> {
+  if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
+    return SalesforceAdapter.connect(config.crm.salesforce.connection, config.crm.salesforce.settings);
+  }
+  throw new CliError(
+    `CRM '${config.crm.kind}' is not supported by this version of cosell.`,
+    'Use crm.kind: salesforce.',
+  );
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
+  const problems = readinessProblems(config);
+  if (problems.length > 0) {
+    throw new ConfigError(config.file, problems, 'Fill in the settings above, then start again.');
+  }
+  const logger = options.logger;
+  const tokenKey = options.tokenKey ?? readTokenKey(options.env ?? process.env);
+  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const unwind = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
+  try {
+    const tokens = storeTokenProvider(config, store, tokenKey);
+    if (!(await tokens.currentUser())) {
+      throw new CliError(
+        `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
+        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then start again.`,
+      );
+    }
+    const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
+    const webhooks = new WebhooksClient({ tokens, baseUrl: config.partnerCenter.webhooksUrl });
+    const crm = await connectCrm(config);
+    const settings = { ...config.engine, dryRun: options.dryRun || config.engine.dryRun };
+    const engine = createEngine({
+      tenantId: config.tenantId,
+      store,
+      referrals,
+      crm,
+      crmKind: config.crm.kind,
+      settings,
+      logger: logger.child({ component: 'engine' }),
+      ...(crm instanceof SalesforceAdapter ? { crmCallCount: () => crm.client.apiCalls } : {}),
+    });
+
+    let ready = false;
+    const { webhook } = config.partnerCenter;
+    const certificates = createCertificateCache();
+    const server = await buildServer({
+      engine,
+      verifySignature: (event) =>
+        verifyWebhookSignature(event, {
+          allowedCertificateHosts: webhook.allowedCertificateHosts,
+          trustAnchorsPem: webhook.trustAnchorsPem,
+          cache: certificates,
+        }),
+      checkStore: async () => {
+        await store.getCursor('healthz');
+      },
+      isReady: () => ready,
+      logger: logger.child({ component: 'server' }),
+      webhookPath: config.server.webhookPath,
+      bodyLimit: config.server.bodyLimit,
+    });
+
+    await engine.start();
+    cleanup.push(() => engine.stop());
+    const url = await server.listen({ host: config.server.host, port: config.server.port });
+    cleanup.push(() => server.close());
+    ready = true;
+    const service: RunningService = {
+      url,
+      webhookUrl: `${url}${config.server.webhookPath}`,
+      engine,
+      store,
+      crm,
+      tokens,
+      referrals,
+      webhooks,
+      server,
+      stop: async () => {
+        ready = false;
+        await unwind();
+      },
+    };
+    if (webhook.publicUrl) void reportRegistration(webhooks, webhook.publicUrl, logger);
+    logger.info(
+      {
+        event: 'started',
+        url,
+        webhookUrl: service.webhookUrl,
+        crm: config.crm.kind,
+        dryRun: settings.dryRun,
+      },
+      'cosell started',
+    );
+    return service;
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
+
+/** Partner Center keeps one URL per tenant and the latest co-sell configuration wins (R1): say when it is
+ *  not ours, never take it over silently. */
+async function reportRegistration(
+  webhooks: WebhooksClient,
+  publicUrl: string,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const state = await webhooks.checkRegistration(publicUrl);
+    if (state.state === 'missing') {
+      logger.warn(
+        { event: 'webhook-not-registered', publicUrl },
+        `No Partner Center webhook is registered: run \`cosell webhooks register --config <file>\` (events arrive only through the reconcile sweep until then).`,
+      );
+    } else if (state.state === 'drift') {
+      logger.warn({ event: 'webhook-drift', publicUrl }, state.message);
+    }
+  } catch (error) {
+    logger.warn({ event: 'webhook-check-failed', err: error }, 'Could not read the webhook registration');
+  }
+}

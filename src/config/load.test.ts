@@ -1,0 +1,170 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.ts';
+import { loadConfig } from './load.ts';
+import { readinessProblems } from './readiness.ts';
+import { MICROSOFT_CERTIFICATE_HOST } from './schema.ts';
+import { STARTER_CONFIG } from './starter.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cosell-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const env = { COSELL_SF_PRIVATE_KEY: '/keys/sf.key', COSELL_SF_CLIENT_SECRET: 'not-in-the-file' };
+
+async function write(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+async function problemsOf(file: string, environment: NodeJS.ProcessEnv = env): Promise<ConfigError> {
+  const error = await loadConfig(file, environment).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
+const minimal = `
+partnerCenter: { tenantId: contoso.onmicrosoft.com, clientId: 0c1a5e3d }
+crm:
+  kind: salesforce
+  salesforce:
+    connection:
+      loginUrl: https://login.salesforce.com
+      auth: { grant: client-credentials, clientId: 3MVG9abc }
+`;
+
+describe('loadConfig', () => {
+  it('R23 loads the starter config with every default, secrets from the environment', async () => {
+    const config = await loadConfig(await write('starter.yaml', STARTER_CONFIG), env);
+    expect(config.partnerCenter.webhook.allowedCertificateHosts).toEqual([MICROSOFT_CERTIFICATE_HOST]);
+    expect(config.store.url).toBe(join(dir, '.cosell/cosell.db'));
+    expect(config.server).toMatchObject({ port: 3000, webhookPath: '/webhooks/partner-center' });
+    expect(config.crm.salesforce?.connection.auth).toMatchObject({
+      grant: 'jwt-bearer',
+      privateKeyPath: '/keys/sf.key',
+    });
+    expect(config.engine.worker.concurrency).toBeGreaterThan(0);
+    // It loads, but start refuses until the placeholders and the trust anchor are filled in.
+    expect(readinessProblems(config).map((p) => p.path)).toEqual([
+      'partnerCenter.tenantId',
+      'partnerCenter.clientId',
+      'crm.salesforce.connection.auth.clientId',
+      'crm.salesforce.connection.auth.username',
+      'partnerCenter.webhook.trustAnchors',
+    ]);
+  });
+
+  it('R23 reads JSON with the same schema and takes the client secret from COSELL_SF_CLIENT_SECRET', async () => {
+    const file = await write(
+      'c.json',
+      JSON.stringify({
+        partnerCenter: { tenantId: 't', clientId: 'c' },
+        crm: {
+          kind: 'salesforce',
+          salesforce: { connection: { auth: { grant: 'client-credentials', clientId: 'x' } } },
+        },
+        engine: { displayCheckMark: false },
+      }),
+    );
+    const config = await loadConfig(file, env);
+    expect(config.crm.salesforce?.connection.auth).toMatchObject({ clientSecret: 'not-in-the-file' });
+    expect(config.crm.salesforce?.settings.displayCheckMark).toBe(false);
+  });
+
+  it('names the exact path, the line and the file of every invalid setting at once', async () => {
+    const file = await write(
+      'bad.yaml',
+      `${minimal.replace('https://login.salesforce.com', 'login.salesforce')}server:\n  port: 99999\nlog: { level: loud }\n`,
+    );
+    const error = await problemsOf(file);
+    expect(error.message).toContain(file);
+    expect(error.problems).toEqual([
+      {
+        path: 'crm.salesforce.connection.loginUrl',
+        message: expect.stringMatching(/^must be a URL/),
+        line: 7,
+      },
+      { path: 'server.port', message: 'must be at most 65535', line: 10 },
+      { path: 'log.level', message: expect.stringContaining('must be one of: "fatal"'), line: 11 },
+    ]);
+    expect(error.message).toContain('crm.salesforce.connection.loginUrl: must be a URL');
+  });
+
+  it('refuses unknown keys (typos) with a suggestion, also inside the embedded engine and Salesforce settings', async () => {
+    const file = await write(
+      'typo.yaml',
+      `${minimal}    settings: { fields: { dealValu: Amount } }\nengine: { worker: { concurency: 2 } }\nsevrer: {}\n`,
+    );
+    const error = await problemsOf(file);
+    const byPath = Object.fromEntries(error.problems.map((p) => [p.path, p.message]));
+    expect(byPath['crm.salesforce.settings.fields.dealValu']).toContain('did you mean dealValue?');
+    expect(byPath['engine.worker.concurency']).toContain('did you mean concurrency?');
+    expect(byPath['sevrer']).toContain('did you mean server?');
+  });
+
+  it('R21 a flag the engine owns is set once: the Salesforce copy in the file points at engine.*', async () => {
+    const file = await write('moved.yaml', `${minimal}    settings: { displayCheckMark: false }\n`);
+    const error = await problemsOf(file);
+    expect(error.problems[0]).toMatchObject({
+      path: 'crm.salesforce.settings.displayCheckMark',
+      message: expect.stringContaining('engine.displayCheckMark'),
+    });
+  });
+
+  it('refuses secrets in the file, naming the variable to use, without echoing the value', async () => {
+    const file = await write(
+      'secret.yaml',
+      `${minimal.replace('clientId: 3MVG9abc', 'clientId: 3MVG9abc, clientSecret: hunter2-very-secret')}store: { url: "postgres://cosell:pa55word@db/cosell" }\npartnerCenterPassword: x\n`,
+    );
+    const error = await problemsOf(file);
+    const byPath = Object.fromEntries(error.problems.map((p) => [p.path, p.message]));
+    expect(byPath['crm.salesforce.connection.auth.clientSecret']).toContain('COSELL_SF_CLIENT_SECRET');
+    expect(byPath['store.url']).toContain('COSELL_STORE_URL');
+    expect(byPath['partnerCenterPassword']).toContain('environment variables');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).not.toContain('pa55word');
+  });
+
+  it('a missing secret names its environment variable', async () => {
+    const error = await problemsOf(await write('nosecret.yaml', minimal), {});
+    expect(error.problems).toEqual([
+      expect.objectContaining({
+        path: 'crm.salesforce.connection.auth.clientSecret',
+        message: expect.stringContaining('set the environment variable COSELL_SF_CLIENT_SECRET'),
+      }),
+    ]);
+  });
+
+  it('reads trust anchors relative to the file and refuses one that is not a PEM certificate', async () => {
+    await write('not-a-cert.pem', 'hello');
+    const file = await write(
+      'anchors.yaml',
+      `${minimal}partnerCenter:\n  tenantId: t\n  clientId: c\n  webhook: { trustAnchors: [not-a-cert.pem, missing.pem] }\n`.replace(
+        'partnerCenter: { tenantId: contoso.onmicrosoft.com, clientId: 0c1a5e3d }\n',
+        '',
+      ),
+    );
+    const error = await problemsOf(file);
+    expect(error.problems.map((p) => p.path)).toEqual([
+      'partnerCenter.webhook.trustAnchors[0]',
+      'partnerCenter.webhook.trustAnchors[1]',
+    ]);
+    expect(error.problems[1]?.message).toContain(join(dir, 'missing.pem'));
+  });
+
+  it('reports YAML syntax errors with their line', async () => {
+    const error = await problemsOf(await write('syntax.yaml', 'crm:\n  kind: "salesforce\n'));
+    expect(error.problems[0]?.message).toContain('is not valid YAML/JSON');
+    expect(error.problems[0]?.line).toBeGreaterThan(0);
+  });
+});

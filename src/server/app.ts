@@ -1,0 +1,128 @@
+// The HTTP face of the service (DESIGN.md §2 server/): the Partner Center webhook endpoint and health checks.
+//
+// The webhook route is the durability boundary of R2: the signature is verified over the exact body bytes
+// before anything is stored, a verified event is handed to the engine, which has it on disk when
+// `acceptWebhook` resolves, and only then does Partner Center get its 2xx. Anything that fails before that
+// point answers non-2xx, so Partner Center delivers the event again (up to 10 tries).
+import Fastify, { type FastifyError, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/engine.ts';
+import type { HeaderBag, SignatureResult } from '../partner-center/signature.ts';
+
+export interface ServerDeps {
+  engine: Pick<Engine, 'acceptWebhook'>;
+  /** `verifyWebhookSignature` bound to the configured allow-list and trust anchors. */
+  verifySignature: (event: { rawBody: Buffer; headers: HeaderBag }) => Promise<SignatureResult>;
+  /** Resolves when the store answers; throws when it does not (`/healthz`). */
+  checkStore: () => Promise<void>;
+  /** True once the engine runs (`/readyz`). Default: always ready. */
+  isReady?: () => boolean;
+  logger: Logger;
+  webhookPath: string;
+  bodyLimit: number;
+}
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+export type CosellServer = Awaited<ReturnType<typeof buildServer>>;
+
+export async function buildServer(deps: ServerDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Per-request lines for health probes would drown the log; webhook outcomes are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimit,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      request.log.warn({ event: 'webhook-refused', reason: 'body-too-large' }, 'webhook body too large');
+      return reply
+        .code(413)
+        .send(errorBody('body-too-large', `The body is larger than ${deps.bodyLimit} bytes.`));
+    }
+    if (status < 500) return reply.code(status).send(errorBody(error.code ?? 'bad-request', error.message));
+    request.log.error({ err: error }, 'request failed');
+    return reply
+      .code(500)
+      .send(
+        errorBody('internal', 'cosell could not take the event now; Partner Center will deliver it again.'),
+      );
+  });
+
+  await app.register(async (scope) => {
+    // The signature covers the exact bytes sent, so the body must reach us unparsed, whatever its type.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: deps.bodyLimit },
+      (_request, body, done) => done(null, body),
+    );
+    scope.post(deps.webhookPath, async (request, reply) => {
+      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const verdict = await deps.verifySignature({ rawBody, headers: request.headers });
+      if (!verdict.ok) {
+        request.log.warn(
+          {
+            event: 'webhook-refused',
+            code: verdict.code,
+            reason: verdict.reason,
+            certificateUrl: request.headers['x-ms-certificate-url'],
+            remoteAddress: request.ip,
+          },
+          'webhook signature refused',
+        );
+        return reply.code(401).send(errorBody(verdict.code, verdict.reason));
+      }
+      const text = rawBody.toString('utf8');
+      let event: unknown;
+      try {
+        event = JSON.parse(text);
+      } catch (error) {
+        request.log.warn({ event: 'webhook-refused', reason: 'malformed-json' }, 'webhook body is not JSON');
+        return reply
+          .code(400)
+          .send(errorBody('malformed-json', `The body is not JSON: ${(error as Error).message}`));
+      }
+      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+        return reply.code(400).send(errorBody('malformed-event', 'The body is not a JSON object.'));
+      }
+      const { duplicate } = await deps.engine.acceptWebhook(text);
+      request.log.info(
+        { event: 'webhook-accepted', eventName: eventNameOf(event), duplicate },
+        'webhook accepted',
+      );
+      return reply.code(200).send({ accepted: true, duplicate });
+    });
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await deps.checkStore();
+      return { status: 'ok', store: 'ok' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'error', store: (error as Error).message });
+    }
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    if (deps.isReady && !deps.isReady()) return reply.code(503).send({ status: 'starting' });
+    return { status: 'ready' };
+  });
+
+  return app;
+}
+
+/** Partner Center sends PascalCase (`EventName`), its Swagger camelCase; only used for the log line. */
+function eventNameOf(event: object): string | undefined {
+  const record = event as Record<string, unknown>;
+  const name = record['EventName'] ?? record['eventName'];
+  return typeof name === 'string' ? name : undefined;
+}

@@ -1,0 +1,164 @@
+// What the runtime suites share: the emulators as `cosell emulate` child processes, a config file pointing
+// at them (as an admin would write it), and small HTTP helpers for the control APIs and Salesforce SOQL.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type LongRunning, startCli } from '../helpers/cli.ts';
+
+export interface PartnerCenterLine {
+  emulator: 'partner-center';
+  referrals: string;
+  webhooks: string;
+  authorityHost: string;
+  tenantId: string;
+  control: string;
+  clientId: string;
+  certificateUrl: string;
+  caCertificateUrl: string;
+}
+
+export interface SalesforceLine {
+  emulator: 'salesforce';
+  loginUrl: string;
+  instanceUrl: string;
+  control: string;
+  apiVersion: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface Emulators {
+  pc: PartnerCenterLine;
+  sf: SalesforceLine;
+  stop(): Promise<void>;
+}
+
+export async function startEmulators(): Promise<Emulators> {
+  const ready = (lines: string[]) => lines.length > 0;
+  const [pcProcess, sfProcess] = await Promise.all([
+    startCli(['emulate', 'partner-center', '--port', '0'], ready),
+    startCli(['emulate', 'salesforce', '--port', '0'], ready),
+  ]);
+  return {
+    pc: JSON.parse(pcProcess.lines[0]!) as PartnerCenterLine,
+    sf: JSON.parse(sfProcess.lines[0]!) as SalesforceLine,
+    async stop() {
+      await Promise.all([pcProcess.stop(), sfProcess.stop()]);
+    },
+  };
+}
+
+/** Env of every cosell child: the two secrets, never in the file. */
+export function secretsFor(sf: SalesforceLine): NodeJS.ProcessEnv {
+  return { COSELL_TOKEN_KEY: randomBytes(32).toString('base64'), COSELL_SF_CLIENT_SECRET: sf.clientSecret };
+}
+
+/** A config file for the emulators, written the way the starter config asks an admin to. */
+export async function writeEmulatorConfig(dir: string, emulators: Emulators): Promise<string> {
+  const { pc, sf } = emulators;
+  await writeFile(join(dir, 'emulator-ca.pem'), await (await fetch(pc.caCertificateUrl)).text());
+  const file = join(dir, 'cosell.config.yaml');
+  await writeFile(
+    file,
+    `# Runtime e2e: cosell against the emulators.
+store:
+  url: data/cosell.db
+partnerCenter:
+  tenantId: ${pc.tenantId}
+  clientId: ${pc.clientId}
+  referralsUrl: ${pc.referrals}
+  webhooksUrl: ${pc.webhooks}
+  authorityHost: ${pc.authorityHost}
+  webhook:
+    allowedCertificateHosts: [127.0.0.1]
+    trustAnchors: [emulator-ca.pem]
+crm:
+  kind: salesforce
+  salesforce:
+    connection:
+      loginUrl: ${sf.loginUrl}
+      apiVersion: "${sf.apiVersion}"
+      auth: { grant: client-credentials, clientId: ${sf.clientId} }
+engine:
+  worker: { pollIntervalMs: 200, leaseMs: 3000 }
+  crmPoll: { minIntervalMs: 500, maxIntervalMs: 1000 }
+server:
+  host: 127.0.0.1
+  port: 0
+log:
+  level: info
+`,
+  );
+  return file;
+}
+
+export interface StartLine {
+  cosell: 'started';
+  url: string;
+  webhookUrl: string;
+  healthz: string;
+}
+
+/** `cosell start --config file`, resolved once its start-up line is printed. */
+export async function startCosell(
+  config: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ process: LongRunning; line: StartLine }> {
+  const child = await startCli(
+    ['start', '--config', config],
+    (lines) => lines.some((l) => l.includes('"cosell":"started"')),
+    { env, cwd },
+  );
+  const line = JSON.parse(child.lines.find((l) => l.includes('"cosell":"started"'))!) as StartLine;
+  return { process: child, line };
+}
+
+export async function control<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** SOQL over the Salesforce REST API with the demo connected app (client credentials). */
+export async function sfQuery<T = Record<string, unknown>>(sf: SalesforceLine, soql: string): Promise<T[]> {
+  const token = (await (
+    await fetch(`${sf.loginUrl}/services/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: sf.clientId,
+        client_secret: sf.clientSecret,
+      }),
+    })
+  ).json()) as { access_token: string };
+  const response = await fetch(
+    `${sf.instanceUrl}/services/data/v${sf.apiVersion}/query?q=${encodeURIComponent(soql)}`,
+    { headers: { authorization: `Bearer ${token.access_token}` } },
+  );
+  if (!response.ok) throw new Error(`SOQL ${soql}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { records: T[] }).records;
+}
+
+export interface EmulatorReferral {
+  id: string;
+  name: string;
+  externalReferenceId?: string | null;
+  direction: string;
+  target?: { type: string; id: string }[] | null;
+}
+
+export async function allReferrals(pc: PartnerCenterLine): Promise<EmulatorReferral[]> {
+  return (await control<{ value: EmulatorReferral[] }>(pc.control, 'GET', '/referrals')).value;
+}
