@@ -364,19 +364,19 @@ export class AuthService {
         approved_by: code.approvedBy,
       })),
     );
-    const findCode = (userCode: string) =>
-      [...this.deviceCodes.values()].find((code) => code.userCode.toUpperCase() === userCode.toUpperCase());
-    app.post(`${prefix}/device-codes/:userCode/approve`, async (request, reply) => {
+    // The device code named in the URL, or a 404 already sent.
+    const codeOr404 = (request: FastifyRequest, reply: FastifyReply) => {
       const { userCode } = request.params as { userCode: string };
-      const code = findCode(userCode);
+      const code = [...this.deviceCodes.values()].find(
+        (c) => c.userCode.toUpperCase() === userCode.toUpperCase(),
+      );
       if (!code)
-        return sendError(
-          reply,
-          404,
-          'itemNotFound',
-          `No device code with user code ${userCode}.`,
-          'userCode',
-        );
+        sendError(reply, 404, 'itemNotFound', `No device code with user code ${userCode}.`, 'userCode');
+      return code;
+    };
+    app.post(`${prefix}/device-codes/:userCode/approve`, async (request, reply) => {
+      const code = codeOr404(request, reply);
+      if (!code) return reply;
       const wanted =
         isRecord(request.body) && typeof request.body.username === 'string'
           ? request.body.username
@@ -395,16 +395,8 @@ export class AuthService {
       return { user_code: code.userCode, status: this.deviceCodeStatus(code), approved_by: user.username };
     });
     app.post(`${prefix}/device-codes/:userCode/decline`, async (request, reply) => {
-      const { userCode } = request.params as { userCode: string };
-      const code = findCode(userCode);
-      if (!code)
-        return sendError(
-          reply,
-          404,
-          'itemNotFound',
-          `No device code with user code ${userCode}.`,
-          'userCode',
-        );
+      const code = codeOr404(request, reply);
+      if (!code) return reply;
       code.declined = true;
       code.approvedBy = null;
       return { user_code: code.userCode, status: this.deviceCodeStatus(code) };

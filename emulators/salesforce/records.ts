@@ -30,25 +30,12 @@ export function recordBody(
 }
 
 export function describeObject(schema: Schema, object: ObjectDef, view: AccessView, apiVersion: string) {
-  const urls = {
-    sobject: `/services/data/v${apiVersion}/sobjects/${object.name}`,
-    describe: `/services/data/v${apiVersion}/sobjects/${object.name}/describe`,
-    rowTemplate: `/services/data/v${apiVersion}/sobjects/${object.name}/{ID}`,
-  };
+  // The full describe is the describeGlobal entry plus fields and child relationships.
   return {
-    name: object.name,
-    label: object.label,
-    labelPlural: object.labelPlural,
-    keyPrefix: object.keyPrefix,
-    custom: object.custom,
-    createable: object.createable,
-    updateable: object.updateable,
-    deletable: object.deletable,
-    queryable: true,
+    ...describeGlobalEntry(object, apiVersion),
     retrieveable: true,
     searchable: true,
     replicateable: true,
-    urls,
     childRelationships: object.childRelationships
       .filter((rel) => {
         const child = findObject(schema, rel.childSObject);

@@ -73,7 +73,7 @@ crm:
 engine:
   dryRun: false              # true: compute and log what would change, write nothing (same as start --dry-run)
   displayCheckMark: true     # ✔ / ✖ at the end of opportunity names
-  syncCoSellOnly: false      # only opportunities with "How can Microsoft help?" set become referrals
+  syncCoSellOnly: false      # "Sync co-sell opportunities only": true = Partner Center leads are not created in the CRM
 
 server:
   host: 127.0.0.1            # 0.0.0.0 to accept connections from other machines
