@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { formatAuditLine } from '../core/audit.ts';
+import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import type { CrmAdapter, CrmKind } from '../crm/port.ts';
 import { computeRetryDelay } from '../lib/retry.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
@@ -32,6 +32,7 @@ import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
 import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
+import { type AttemptState, FailedStates } from './failed-states.ts';
 import {
   dedupeKeyOf,
   type IntakeContext,
@@ -116,6 +117,7 @@ class SyncEngine implements Engine {
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly pauses = new Map<ApiName, Pause>();
   private readonly seenChanges = new SeenChanges();
+  private readonly failedStates = new FailedStates();
   private readonly seenMicrosoftSide = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = false;
@@ -145,6 +147,7 @@ class SyncEngine implements Engine {
       settings: deps.settings,
       now: this.now,
       referralLinkFor: deps.referralLinkFor ?? DEFAULT_REFERRAL_LINK,
+      failedStates: this.failedStates,
     };
     this.intake = {
       store: this.store,
@@ -381,7 +384,7 @@ class SyncEngine implements Engine {
   private async tick(): Promise<number> {
     while (this.ticking) await this.ticking;
     this.ticking = (async () => {
-      if (this.isPaused('partner-center') || this.isPaused('crm')) return 0;
+      if (!(await this.circuitsClosed())) return 0;
       await this.processInbox();
       const free = this.settings.worker.concurrency - this.inFlight.size;
       if (free <= 0) return 0;
@@ -455,23 +458,27 @@ class SyncEngine implements Engine {
         diff: [],
       };
     }
+    const seen: AttemptState = {};
     try {
-      const result = await this.syncWithRereads(link, job);
+      const result = await this.syncWithRereads(link, job, seen);
       await this.store.completeJob(job);
       this.pauses.clear();
-      this.logger.info({
+      if (result.outcome !== 'skipped') this.failedStates.forget(result.link.id);
+      const entry = {
         event: 'sync',
         linkId: result.link.id,
         outcome: result.outcome,
         direction: result.direction,
         note: result.note,
-      });
+      };
+      if (result.ignored) this.logger.warn({ ...entry, fix: result.ignored.fix });
+      else this.logger.info(entry);
       return {
         ...base,
         ...runIds(result.link),
         outcome: result.outcome,
         direction: result.direction,
-        error: null,
+        error: result.ignored ?? null,
         diff: result.diff,
       };
     } catch (error) {
@@ -503,6 +510,7 @@ class SyncEngine implements Engine {
         outcome = 'failed';
       } else {
         const dead = verdict.kind === 'retry';
+        this.failedStates.remember(seen);
         await this.showFailure(link, error, verdict);
         if (dead) await this.store.deadLetterJob(job, failure.message);
         else await this.store.failJob(job, failure.message);
@@ -513,10 +521,10 @@ class SyncEngine implements Engine {
     }
   }
 
-  private async syncWithRereads(link: Link, job: ClaimedJob): Promise<SyncResult> {
+  private async syncWithRereads(link: Link, job: ClaimedJob, seen: AttemptState): Promise<SyncResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await syncLink(this.sync, link, job.trigger);
+        return await syncLink(this.sync, link, job.trigger, seen);
       } catch (error) {
         if (
           !(error instanceof PartnerCenterError && error.status === 412) ||
@@ -549,7 +557,7 @@ class SyncEngine implements Engine {
             {
               auditLine: formatAuditLine({
                 now: this.now(),
-                direction: context.direction ?? (link.referralId ? 'PC->CRM' : 'CRM->PC'),
+                direction: context.direction ?? failedDirection(error, link),
                 error: { message: failure.message, ...(failure.fix ? { fix: failure.fix } : {}) },
               }),
               ...(this.settings.displayCheckMark ? { mark: 'error' as const } : {}),
@@ -568,6 +576,40 @@ class SyncEngine implements Engine {
   }
 
   // ---- circuits ------------------------------------------------------------------------------------------
+
+  /**
+   * False while an API is paused. When a credentials pause runs out, one cheap read probes the API before any
+   * job is claimed: a claim counts an attempt, so probing with jobs used up their retries while nobody could
+   * sign in, and the first transient error after `cosell login` dead-lettered them.
+   */
+  private async circuitsClosed(): Promise<boolean> {
+    for (const [api, pause] of [...this.pauses.entries()]) {
+      if (pause.until > this.now().getTime()) return false;
+      if (pause.reason !== 'credentials') continue;
+      try {
+        await this.probe(api);
+        this.pauses.delete(api);
+        this.logger.info({ event: 'api-resumed', api });
+      } catch (error) {
+        const verdict = classifyError(error);
+        this.pauseIfNeeded(
+          verdict.kind === 'pause' ? verdict : { kind: 'pause', api, reason: 'credentials', fix: pause.fix },
+        );
+        this.logger.warn({ event: 'api-probe-refused', api, reason: (error as Error).message });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** One read that needs the API's credentials and changes nothing (no cursor moves). */
+  private async probe(api: ApiName): Promise<void> {
+    if (api === 'partner-center') {
+      for await (const _page of this.sync.referrals.listPages({ top: 1 })) break;
+    } else {
+      await this.sync.crm.listChangedDeals(this.now().toISOString(), { overlapMs: 0, now: this.now() });
+    }
+  }
 
   private isPaused(api: ApiName): boolean {
     const pause = this.pauses.get(api);
@@ -597,6 +639,13 @@ class SyncEngine implements Engine {
     }
     return until;
   }
+}
+
+/** The way the failed change was going: a refused Partner Center write was the CRM's change going to Partner
+ *  Center, whatever the link's origin; otherwise a link that began as a referral syncs mostly the other way. */
+function failedDirection(error: unknown, link: Link): SyncDirection {
+  if (error instanceof PartnerCenterError && error.method !== 'GET') return 'CRM->PC';
+  return link.referralId ? 'PC->CRM' : 'CRM->PC';
 }
 
 function runIds(link: Link): Pick<RunInput, 'linkId' | 'referralId' | 'crmId'> {

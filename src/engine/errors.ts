@@ -84,10 +84,16 @@ export function describeFailure(error: unknown): { message: string; fix: string 
   if (error instanceof SyncRefusal) return { message: error.message, fix: error.fix };
   if (error instanceof PartnerCenterError) {
     return {
-      message: `Partner Center refused the change (${error.status || 'no response'} ${error.code}): ${error.providerMessage ?? 'no message'}.`,
+      message: `Partner Center refused the change (${error.status || 'no response'} ${error.code}): ${sentence(error.providerMessage ?? 'no message')}`,
       fix: error.fix,
     };
   }
   if (error instanceof CrmError) return { message: error.message, fix: error.fix ?? null };
   return { message: messageOf(error), fix: null };
+}
+
+/** Ends a provider's message with exactly one full stop (most already carry theirs). */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

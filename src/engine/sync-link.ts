@@ -44,6 +44,7 @@ import {
   SYNC_MAPPING,
 } from './deal-values.ts';
 import { SyncRefusal } from './errors.ts';
+import { type AttemptState, type FailedStates, stateDigest } from './failed-states.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface SyncContext {
@@ -54,6 +55,8 @@ export interface SyncContext {
   settings: EngineSettings;
   now: () => Date;
   referralLinkFor: (referralId: string) => string;
+  /** Where each link's last final failure left both sides (echo suppression of the ✖ write). */
+  failedStates: FailedStates;
 }
 
 export interface SyncResult {
@@ -65,6 +68,8 @@ export interface SyncResult {
   diff: RunFieldChange[];
   /** Why nothing was done, for skipped runs. */
   note?: string;
+  /** A hint ignored on purpose that an admin should hear about (R16): on the run and logged as a warning. */
+  ignored?: { message: string; fix: string | null };
 }
 
 interface PreRead {
@@ -81,16 +86,31 @@ const MICROSOFT_SIDE_TRIGGERS: readonly JobTrigger[] = [
   'manual',
 ];
 
-export async function syncLink(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
-  if (link.referralId && link.crmId) return syncPair(ctx, link, trigger, {});
-  if (link.referralId) return syncReferralOnly(ctx, link, trigger);
-  if (link.crmId) return syncDealOnly(ctx, link, trigger);
+/** The note of a run skipped because a hint found a failed link as it was when it failed. */
+export const UNCHANGED_SINCE_FAILURE =
+  'Nothing changed on either side since the last failure (our own ✖ write coming back): not tried again.';
+
+/** `attempt` receives what the sync saw, so the worker can remember it if the attempt fails for good. */
+export async function syncLink(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  attempt: AttemptState = {},
+): Promise<SyncResult> {
+  if (link.referralId && link.crmId) return syncPair(ctx, link, trigger, {}, attempt);
+  if (link.referralId) return syncReferralOnly(ctx, link, trigger, attempt);
+  if (link.crmId) return syncDealOnly(ctx, link, trigger, attempt);
   return result(link, 'skipped', 'none', [], 'The link names neither a referral nor a CRM record.');
 }
 
 // ---- referral only: a new referral from Partner Center (R4, R5, R16) ------------------------------------------
 
-async function syncReferralOnly(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
+async function syncReferralOnly(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  attempt: AttemptState,
+): Promise<SyncResult> {
   const { store, settings } = ctx;
   const { referral, eTag } = await ctx.referrals.get(link.referralId!);
   const referralId = String(referral.id);
@@ -121,11 +141,12 @@ async function syncReferralOnly(ctx: SyncContext, link: Link, trigger: JobTrigge
     }
     const deal = await ctx.crm.findDeal({ id: crmId });
     if (!deal) {
-      throw new SyncRefusal(
-        'unknown-crm-id',
-        `Referral '${referral.name ?? referralId}' names CRM record ${crmId} (externalReferenceId), which does not exist in the CRM: the event is ignored and nothing is created (R16).`,
-        "Correct the referral's externalReferenceId in Partner Center if it belongs to another CRM record.",
-      );
+      // R16: ignored, not failed — nothing to resubmit, no ✖ anywhere; the run and the log say why.
+      const ignored = {
+        message: `Referral '${referral.name ?? referralId}' names CRM record ${crmId} (externalReferenceId), which does not exist in the CRM: the event is ignored and nothing is created (R16).`,
+        fix: "Correct the referral's externalReferenceId in Partner Center if it belongs to another CRM record.",
+      };
+      return { ...result(link, 'skipped', 'none', [], ignored.message), ignored };
     }
     const joined = await store.findOrCreateLinkForReferral(referralId, {
       crmKind: ctx.crmKind,
@@ -133,7 +154,7 @@ async function syncReferralOnly(ctx: SyncContext, link: Link, trigger: JobTrigge
       crmId,
       engagementId: referral.engagementId ?? null,
     });
-    return syncPair(ctx, joined.link, trigger, { referral, eTag, deal });
+    return syncPair(ctx, joined.link, trigger, { referral, eTag, deal }, attempt);
   }
 
   if (settings.syncCoSellOnly && isLead(referral)) {
@@ -200,7 +221,12 @@ async function syncReferralOnly(ctx: SyncContext, link: Link, trigger: JobTrigge
 
 // ---- deal only: a seller shared an opportunity (R10, R12) ------------------------------------------------
 
-async function syncDealOnly(ctx: SyncContext, link: Link, trigger: JobTrigger): Promise<SyncResult> {
+async function syncDealOnly(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  attempt: AttemptState,
+): Promise<SyncResult> {
   const { store, settings } = ctx;
   const deal = await ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! });
   if (!deal) {
@@ -217,13 +243,16 @@ async function syncDealOnly(ctx: SyncContext, link: Link, trigger: JobTrigger): 
       await store.enqueueJob(joined.link.id, trigger, ctx.now());
       return result(joined.link, 'skipped', 'none', [], `Joined the link of referral ${deal.referralId}.`);
     }
-    return syncPair(ctx, joined.link, trigger, { deal });
+    return syncPair(ctx, joined.link, trigger, { deal }, attempt);
   }
   if (!deal.syncWithPartnerCenter) {
     return result(link, 'skipped', 'none', [], 'Sync with Partner Center is not ticked.');
   }
   if (deal.kind === 'lead') {
     return result(link, 'skipped', 'none', [], 'Leads are not sent to Partner Center by this version.');
+  }
+  if (await unchangedSinceFailure(ctx, link, trigger, stateDigest(deal, null), attempt)) {
+    return result(link, 'skipped', 'none', [], UNCHANGED_SINCE_FAILURE);
   }
 
   // After an unknown outcome (timeout, crash) the referral may exist: adopt it rather than POST again.
@@ -317,6 +346,7 @@ async function syncPair(
   link: Link,
   trigger: JobTrigger,
   pre: PreRead,
+  attempt: AttemptState,
 ): Promise<SyncResult> {
   const { store, settings } = ctx;
   const [read, deal] = await Promise.all([
@@ -332,6 +362,10 @@ async function syncPair(
   let current = link.state === 'active' ? link : await store.setLinkState(link.id, 'active');
 
   const snapshot = await store.getSnapshot(link.id);
+  const digest = stateDigest(deal, read.eTag ?? referral.eTag ?? null);
+  if (await unchangedSinceFailure(ctx, current, trigger, digest, attempt, snapshot)) {
+    return result(current, 'skipped', 'none', [], UNCHANGED_SINCE_FAILURE);
+  }
   const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
   const diff = diffAgainstSnapshot({
     referral: referralValues(referral, { linked: true, microsoftCrmId }),
@@ -396,7 +430,9 @@ async function syncPair(
   if (changed) {
     const sentToReferral = toReferral.filter((f) => !createOnly.includes(f));
     const lines = [
-      ...(missingIdentifiers ? [`linked to referral ${referralId}`] : []),
+      ...(missingIdentifiers
+        ? [`linked to referral ${referralId}${intent ? ' (created before an interruption)' : ''}`]
+        : []),
       ...sentToReferral.map((f) => describeChange(f, f.referral)),
       ...toCrm.filter(isVisible).map((f) => `${describeChange(f, f.crm)} (from Partner Center)`),
       ...warnings,
@@ -427,6 +463,24 @@ async function syncPair(
     error: null,
   });
   return result(current, changed ? 'changed' : 'unchanged', direction, runDiff);
+}
+
+/**
+ * Records what this attempt saw (for the worker, should it fail for good) and tells whether a change-feed hint
+ * finds the link exactly as its last failure left it: then the failure would only repeat, and the hint is most
+ * likely the echo of the ✖ that failure wrote.
+ */
+async function unchangedSinceFailure(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  digest: string,
+  attempt: AttemptState,
+  snapshot?: Snapshot | null,
+): Promise<boolean> {
+  attempt.seen = { linkId: link.id, digest };
+  const state = snapshot === undefined ? await ctx.store.getSnapshot(link.id) : snapshot;
+  return ctx.failedStates.unchangedSinceFailure(link.id, digest, trigger, state?.error != null);
 }
 
 /** R31: un-ticking Sync with Partner Center stops the sync of that record; the link is kept. */

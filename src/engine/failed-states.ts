@@ -1,0 +1,60 @@
+// Echo suppression for failed links (DESIGN.md §3 "Echo suppression by values"). A successful sync updates the
+// snapshot, so its own writes coming back as hints compare equal and cost nothing. A failure leaves the snapshot
+// as it was, yet still writes the ✖ and an audit line to the CRM — and that write comes back through the change
+// feed. Without this memory the echo re-ran the failed sync: a second PATCH of a change Partner Center had
+// refused, or a fresh round of retries right after a dead letter (i4 §2, R17, R19).
+//
+// So the state both sides were in when a link's sync last failed for good is remembered (a digest of the deal
+// without the fields the failure itself writes, and of the referral's version); a hint that finds exactly that
+// state again is skipped. Resubmit, the reconcile sweep and the periodic re-check of failed links always try
+// again. In memory on purpose: after a restart the first hint of a failed link tries once more, which is safe.
+import { createHash } from 'node:crypto';
+import type { Deal } from '../core/deal.ts';
+import type { JobTrigger } from '../store/store.ts';
+
+/** What a sync attempt saw, reported back to the worker (which alone knows whether the attempt failed for good). */
+export interface AttemptState {
+  seen?: { linkId: number; digest: string };
+}
+
+/** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a
+ *  failed write changes nothing there, so a webhook means Microsoft's side really moved. */
+const ECHO_TRIGGERS: readonly JobTrigger[] = ['crm-poll'];
+
+export class FailedStates {
+  private readonly failed = new Map<number, string>();
+
+  /** The attempt that saw `attempt.seen` failed for good (refused or dead-lettered). */
+  remember(attempt: AttemptState): void {
+    if (attempt.seen) this.failed.set(attempt.seen.linkId, attempt.seen.digest);
+  }
+
+  forget(linkId: number): void {
+    this.failed.delete(linkId);
+  }
+
+  /** True when a hint finds a failed link exactly as it was when it failed: the failure would only repeat. */
+  unchangedSinceFailure(linkId: number, digest: string, trigger: JobTrigger, hasError: boolean): boolean {
+    return hasError && ECHO_TRIGGERS.includes(trigger) && this.failed.get(linkId) === digest;
+  }
+}
+
+/** Digest of both sides as a sync attempt read them (the referral by its eTag, null before it exists); the deal's
+ *  mark, audit trail and stamp are left out, since the failure's own ✖ write changes exactly those. */
+export function stateDigest(deal: Deal, referralETag: string | null): string {
+  const { mark: _mark, audit: _audit, modifiedAt: _modifiedAt, ...values } = deal;
+  return createHash('sha256')
+    .update(stableJson({ deal: values, referralETag }))
+    .digest('base64url');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
