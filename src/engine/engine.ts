@@ -492,7 +492,7 @@ class SyncEngine implements Engine {
       if (verdict.kind === 'pause') {
         // Credentials and budgets are a circuit, not a retry: no dead letter, no ✖ on every record.
         const until = this.pauseIfNeeded(verdict);
-        await this.store.retryJob(job, new Date(until), failure.message);
+        await this.store.retryJob(job, new Date(until), failure.message, { refundAttempt: true });
         this.logger.warn({ ...log, event: 'sync-paused', api: verdict.api, reason: verdict.reason });
         outcome = 'skipped';
       } else if (verdict.kind === 'retry' && job.attempts < this.settings.retry.maxAttempts) {

@@ -106,6 +106,20 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.claimJobs('w', time.at(1e9), 1, LEASE)).toEqual([]);
   });
 
+  it('R27 a retry for a paused API gives the claim back, so throttling never uses up the retry limit', async () => {
+    await store.enqueueJob(link.id, 'crm-poll', time.at(0));
+    let [job] = await store.claimJobs('w', time.at(0), 1, LEASE);
+    for (let pause = 1; pause <= 10; pause++) {
+      expect(job!.attempts).toBe(1);
+      expect(await store.retryJob(job!, time.at(pause * 60_000), '429', { refundAttempt: true })).toBe(true);
+      expect((await store.getJob(job!.id))?.attempts).toBe(0);
+      [job] = await store.claimJobs('w', time.at(pause * 60_000), 1, LEASE);
+    }
+    // A real failure still counts.
+    expect(await store.retryJob(job!, time.at(11 * 60_000), '503')).toBe(true);
+    expect((await store.getJob(job!.id))?.attempts).toBe(1);
+  });
+
   it('a retry folds into a pending job queued meanwhile, keeping the later run time (Retry-After)', async () => {
     await store.enqueueJob(link.id, 'crm-poll', time.at(0));
     const [job] = await store.claimJobs('w', time.at(0), 1, LEASE);

@@ -47,6 +47,7 @@ import {
   PERSONAL_DATA_FIELDS,
   type PurgeResult,
   type ResubmitTarget,
+  type RetryJobOptions,
   type Run,
   type RunFieldChange,
   type RunInput,
@@ -879,18 +880,25 @@ export class SqliteStore implements Store {
     return this.finish(job, 'dead', error);
   }
 
-  async retryJob(job: JobLease, nextRunAt: Date, error: string): Promise<boolean> {
+  async retryJob(
+    job: JobLease,
+    nextRunAt: Date,
+    error: string,
+    options: RetryJobOptions = {},
+  ): Promise<boolean> {
     return this.transaction(() => {
       const row = this.leasedRow(job);
       if (!row) return false;
       const now = this.now();
+      // A paused API (throttling, credentials, budget) did not really try the job: give the claim back.
+      const attempts = options.refundAttempt ? Math.max(0, row.attempts - 1) : row.attempts;
       const pending = this.activeJobRow(row.link_id, 'pending');
       if (pending) {
         this.run(
           this.db
             .updateTable('jobs')
             .set({
-              attempts: Math.max(pending.attempts, row.attempts),
+              attempts: Math.max(pending.attempts, attempts),
               next_run_at: later(pending.next_run_at, iso(nextRunAt)),
               last_error: error,
               updated_at: now,
@@ -905,6 +913,7 @@ export class SqliteStore implements Store {
           .updateTable('jobs')
           .set({
             state: 'pending',
+            attempts,
             next_run_at: iso(nextRunAt),
             last_error: error,
             lease_owner: null,

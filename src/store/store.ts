@@ -142,6 +142,12 @@ export interface ResubmitTarget {
   allFailed?: boolean;
 }
 
+export interface RetryJobOptions {
+  /** The claim did not really try the job (its API was paused: 429, credentials, budget), so it does not
+   *  count toward the retry limit: a long throttling storm pauses work instead of dead-lettering it (R27). */
+  refundAttempt?: boolean;
+}
+
 // ---- create intents ------------------------------------------------------------------------------------
 
 export type CreateIntentState = 'pending' | 'confirmed' | 'adopted' | 'abandoned';
@@ -330,7 +336,7 @@ export interface Store {
   failJob(job: JobLease, error: string): Promise<boolean>;
   /** Back to pending at `nextRunAt`. If a hint queued a pending job meanwhile, that job takes the
    *  attempts and the later of the two run times (a Retry-After is honoured) and this one is dropped. */
-  retryJob(job: JobLease, nextRunAt: Date, error: string): Promise<boolean>;
+  retryJob(job: JobLease, nextRunAt: Date, error: string, options?: RetryJobOptions): Promise<boolean>;
   /** Retries exhausted: dead-lettered with the error, resubmittable (R25). */
   deadLetterJob(job: JobLease, error: string): Promise<boolean>;
   /** Queues each targeted link again now with attempts reset; its failed/dead jobs leave the dead-letter

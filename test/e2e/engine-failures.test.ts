@@ -273,7 +273,8 @@ describe('engine failure paths (over HTTP)', () => {
       expect(waitedMs).toBeGreaterThanOrEqual(1_000);
       expect(waitedMs).toBeLessThan(4_000);
       const job = (await store.getJob(landed!.jobId!)) as Job;
-      expect(job).toMatchObject({ state: 'succeeded', attempts: 2 });
+      // The throttled claim was given back: only the run that landed counts as an attempt.
+      expect(job).toMatchObject({ state: 'succeeded', attempts: 1 });
       // While throttled, the dashboard shows Partner Center paused for the asked second.
       expect(pausedAtThrottle[0]?.map((p) => p.api)).toEqual(['partner-center']);
       expect(countOf(await pc.calls(), PATCH) - patchesBefore).toBe(2);
@@ -282,6 +283,34 @@ describe('engine failure paths (over HTTP)', () => {
     } finally {
       engine.events.off('run', onRun);
     }
+  });
+
+  it('R27 a throttling storm does not use up the retries: a transient error right after it is still retried', async () => {
+    const { opportunityId, referralId, link } = await sharedOpportunity();
+    // As many 429s as the retry limit, then one 500: only the 500 is a real failed attempt.
+    await fault({
+      method: 'PATCH',
+      path: '/v1.0/engagements/referrals',
+      status: 429,
+      retryAfter: 1,
+      count: MAX_ATTEMPTS,
+    });
+    await fault({ method: 'PATCH', path: '/v1.0/engagements/referrals', status: 500, count: 1 });
+    const editedAt = new Date();
+    await sf.edit('Opportunity', opportunityId, { Description: 'Delivered after the storm.' });
+    await until(
+      async () => (await pc.referral(referralId)).details?.notes === 'Delivered after the storm.',
+      20_000,
+      'the notes in Partner Center after the storm',
+    );
+    await quiet();
+
+    const runs = await runsOf(link.id, editedAt);
+    expect(runs.filter((r) => r.error !== null)).toHaveLength(MAX_ATTEMPTS + 1);
+    expect(runs.map((r) => r.outcome)).not.toContain('dead');
+    expect(await store.listJobs({ linkId: link.id, state: ['failed', 'dead'] })).toEqual([]);
+    expect(await nameOf(opportunityId)).toMatch(/✔$/);
+    expect((await auditLines(opportunityId)).join('\n')).not.toMatch(/✖/);
   });
 
   it('R17 a change to a closed referral fails at once: no retry, nothing sent, the Partner Center rule on the Audit field, ✖', async () => {
