@@ -5,17 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Referral } from '../../src/core/referral.ts';
 import type { Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import { countOf, type Harness, pcControl, sfControl, startHarness } from './engine-harness.ts';
+import { countOf, type Harness, pcControl, sellerDesk, sfControl, startHarness } from './engine-harness.ts';
 
 let h: Harness;
 let pc: ReturnType<typeof pcControl>;
 let sf: ReturnType<typeof sfControl>;
+let seller: ReturnType<typeof sellerDesk>;
 const runs: Run[] = [];
 
 beforeAll(async () => {
   h = await startHarness();
   pc = pcControl(h);
   sf = sfControl(h);
+  seller = sellerDesk(sf);
   h.engine.events.on('run', (run: Run) => runs.push(run));
   await h.engine.start();
 });
@@ -23,76 +25,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-let seq = 0;
-/** A seller's co-sell opportunity as the Salesforce UI would save it; returns the ids. */
-async function sellerOpportunity(options: {
-  country?: string | null;
-  contact?: boolean;
-  solution?: boolean;
-  sync?: boolean;
-}) {
-  seq++;
-  const accountId = await sf.create('Account', {
-    Name: `Northwind ${seq}`,
-    BillingStreet: '1 Harbour Rd',
-    BillingCity: 'Seattle',
-    BillingPostalCode: '98101',
-    ...(options.country === null ? {} : { BillingCountry: options.country ?? 'United States' }),
-  });
-  const opportunityId = await sf.create('Opportunity', {
-    Name: `Northwind migration ${seq}`,
-    StageName: 'Qualification',
-    CloseDate: '2027-06-30',
-    Amount: 120_000,
-    CurrencyIsoCode: 'USD',
-    Description: 'Move 200 VMs to Azure.',
-    AccountId: accountId,
-    How_can_Microsoft_help__c: 'Proof of concept or demo',
-  });
-  const contactId = await sf.create('Contact', {
-    FirstName: 'Nancy',
-    LastName: `Davolio ${seq}`,
-    Email: `nancy${seq}@northwind.example`,
-    AccountId: accountId,
-  });
-  if (options.contact !== false) await addContact(opportunityId, contactId);
-  if (options.solution !== false) await addSolution(opportunityId, 'SOL-34104-EBB');
-  // Ticked last, as a seller does once the deal is ready to share.
-  if (options.sync !== false)
-    await sf.edit('Opportunity', opportunityId, { Sync_with_Partner_Center__c: true });
-  return { accountId, opportunityId, contactId };
-}
-
-async function addContact(opportunityId: string, contactId: string) {
-  await sf.create('OpportunityContactRole', {
-    OpportunityId: opportunityId,
-    ContactId: contactId,
-    Role: 'Business User',
-  });
-}
-
-const catalogue = new Map<string, string>();
-async function addSolution(opportunityId: string, solutionId: string) {
-  let rowId = catalogue.get(solutionId);
-  if (!rowId) {
-    rowId = await sf.create('Microsoft_Solution_Detail__c', {
-      Name: solutionId,
-      Solution_Id__c: solutionId,
-      Solution_Name__c: `Solution ${solutionId}`,
-    });
-    catalogue.set(solutionId, rowId);
-  }
-  await sf.create('Microsoft_Partner_Center_Solution__c', {
-    Opportunity__c: opportunityId,
-    Solution__c: rowId,
-  });
-}
-
 const opportunity = (id: string) => sf.read('Opportunity', id);
-const auditLines = async (id: string) =>
-  String((await opportunity(id)).Audit__c ?? '')
-    .split('\n')
-    .filter(Boolean);
 const referralsFor = async (opportunityId: string) =>
   (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
 
@@ -108,7 +41,7 @@ async function sharedReferral(opportunityId: string): Promise<Referral> {
 describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   it('R10 R19 R20 a shared co-sell opportunity becomes a referral within seconds; identifiers, ✔ and one audit line come back', async () => {
     const started = Date.now();
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     const latencyMs = Date.now() - started;
     console.info(`[measure] CRM->PC new opportunity latency: ${latencyMs} ms`);
@@ -134,7 +67,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     expect(String(opp.Referral_Link__c)).toContain(String(referral.id));
     // Partner Center made the co-sell referral visible to Microsoft sellers; the CRM follows (R14).
     expect(opp.Referral_Visibility__c).toBe(true);
-    const audit = await auditLines(opportunityId);
+    const audit = await seller.auditLines(opportunityId);
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatch(/CRM->PC: created referral/);
     expect(await referralsFor(opportunityId)).toHaveLength(1);
@@ -144,7 +77,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R13 R19 deal value, close date, notes and solutions edits update the referral; one audit line per sync', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     const id = String(referral.id);
     const pcBefore = await pc.calls();
@@ -166,7 +99,8 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     // One PATCH carries all three fields.
     expect(countOf(pcAfter, 'PATCH') - countOf(pcBefore, 'PATCH')).toBe(1);
     const audit = await until(
-      async () => ((await auditLines(opportunityId)).length === 2 ? auditLines(opportunityId) : null),
+      async () =>
+        (await seller.auditLines(opportunityId)).length === 2 ? seller.auditLines(opportunityId) : null,
       5_000,
       'the audit line',
     );
@@ -180,7 +114,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     );
     console.info(`[measure] CRM->PC update API calls: ${JSON.stringify(edit?.apiCalls)}`);
 
-    await addSolution(opportunityId, 'SOL-55555-AZR');
+    await seller.addSolution(opportunityId, 'SOL-55555-AZR');
     await until(
       async () => (await pc.referral(id)).details?.requirements?.solutions?.length === 2,
       10_000,
@@ -189,12 +123,12 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R11 a renamed opportunity gets an audit line, not a silent drop; the referral keeps its name', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     await sf.edit('Opportunity', opportunityId, { Name: 'Renamed by the seller ✔' });
     const audit = await until(
       async () => {
-        const lines = await auditLines(opportunityId);
+        const lines = await seller.auditLines(opportunityId);
         return lines.length === 2 ? lines : null;
       },
       10_000,
@@ -205,7 +139,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Won' });
     await until(
@@ -229,7 +163,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R13 Closed Lost closes the referral Lost', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Lost' });
     await until(
@@ -240,7 +174,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R7 Microsoft accepting its side of the co-sell fills the Microsoft CRM identifier', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     const microsoftSide = await until(
       async () =>
@@ -260,7 +194,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
 
   it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {
     const pcBefore = await pc.calls();
-    const { opportunityId, accountId, contactId } = await sellerOpportunity({
+    const { opportunityId, accountId, contactId } = await seller.opportunity({
       country: 'Narnia',
       contact: false,
       solution: false,
@@ -284,15 +218,15 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     // Echoes and re-checks of an unchanged error write nothing (R19).
     await h.engine.reconcileOnce();
     await h.engine.drain();
-    expect(await auditLines(opportunityId)).toHaveLength(1);
+    expect(await seller.auditLines(opportunityId)).toHaveLength(1);
 
     // The seller adds the contact and the solution: a new error state (one more line each time it
     // changes), still ✖, now naming only the country.
-    await addContact(opportunityId, contactId);
-    await addSolution(opportunityId, 'SOL-34104-EBB');
+    await seller.addContact(opportunityId, contactId);
+    await seller.addSolution(opportunityId, 'SOL-34104-EBB');
     const narrowed = await until(
       async () => {
-        const l = await auditLines(opportunityId);
+        const l = await seller.auditLines(opportunityId);
         const last = l[l.length - 1] ?? '';
         return !/Solution ID|customer contact/.test(last) && /Narnia/.test(last) ? l : null;
       },
@@ -321,9 +255,9 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   });
 
   it('R19 our own writes cause zero further API writes over an idle window', async () => {
-    const { opportunityId } = await sellerOpportunity({});
+    const { opportunityId } = await seller.opportunity({});
     await sharedReferral(opportunityId);
-    const settledAudit = await auditLines(opportunityId);
+    const settledAudit = await seller.auditLines(opportunityId);
     // Let every echo (webhooks of our PATCHes, change-feed hints of our CRM writes) play out, then measure.
     await until(
       async () => (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
@@ -361,7 +295,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
       ),
     ).toEqual([]);
     expect(await stamps()).toBe(stateBefore);
-    expect(await auditLines(opportunityId)).toEqual(settledAudit);
+    expect(await seller.auditLines(opportunityId)).toEqual(settledAudit);
     console.info(
       `[measure] idle window (3 poll+reconcile+drain cycles): Partner Center reads ${countOf(pcAfter, 'GET /v1.0') - countOf(pcBefore, 'GET /v1.0')}, Salesforce calls ${sfAfter.apiCalls - sfBefore.apiCalls}, writes 0`,
     );

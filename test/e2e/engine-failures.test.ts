@@ -15,6 +15,7 @@ import {
   countOf,
   type Harness,
   pcControl,
+  sellerDesk,
   sfControl,
   startHarness,
   TEST_ENGINE_SETTINGS,
@@ -28,6 +29,7 @@ const POST = 'POST /v1.0/engagements/referrals';
 let h: Harness;
 let pc: ReturnType<typeof pcControl>;
 let sf: ReturnType<typeof sfControl>;
+let seller: ReturnType<typeof sellerDesk>;
 let engine: Engine;
 let store: Store;
 /** For each failed run, the job's scheduled next run as the store had it right after the run. */
@@ -37,6 +39,7 @@ beforeAll(async () => {
   h = await startHarness({ ...TEST_ENGINE_SETTINGS, retry: RETRY, credentialPauseMs: 100 });
   pc = pcControl(h);
   sf = sfControl(h);
+  seller = sellerDesk(sf);
   const referrals = new ReferralsClient({
     baseUrl: h.pc.info.referrals,
     tokens: h.tokens,
@@ -74,46 +77,9 @@ async function clearFaults(): Promise<void> {
   await fetch(`${h.pc.info.control}/faults`, { method: 'DELETE' });
 }
 
-let seq = 0;
-let solutionRowId: string | null = null;
 /** A seller's co-sell opportunity, shared and synced: its referral exists and ✔ is on the name. */
 async function sharedOpportunity(): Promise<{ opportunityId: string; referralId: string; link: Link }> {
-  seq++;
-  const accountId = await sf.create('Account', {
-    Name: `Contoso ${seq}`,
-    BillingPostalCode: '98101',
-    BillingCountry: 'United States',
-  });
-  const opportunityId = await sf.create('Opportunity', {
-    Name: `Contoso rollout ${seq}`,
-    StageName: 'Qualification',
-    CloseDate: '2027-06-30',
-    Amount: 120_000,
-    CurrencyIsoCode: 'USD',
-    AccountId: accountId,
-    How_can_Microsoft_help__c: 'Proof of concept or demo',
-  });
-  const contactId = await sf.create('Contact', {
-    FirstName: 'Ana',
-    LastName: `Trujillo ${seq}`,
-    Email: `ana${seq}@contoso.example`,
-    AccountId: accountId,
-  });
-  await sf.create('OpportunityContactRole', {
-    OpportunityId: opportunityId,
-    ContactId: contactId,
-    Role: 'Business User',
-  });
-  solutionRowId ??= await sf.create('Microsoft_Solution_Detail__c', {
-    Name: 'SOL-34104-EBB',
-    Solution_Id__c: 'SOL-34104-EBB',
-    Solution_Name__c: 'Contoso Analytics',
-  });
-  await sf.create('Microsoft_Partner_Center_Solution__c', {
-    Opportunity__c: opportunityId,
-    Solution__c: solutionRowId,
-  });
-  await sf.edit('Opportunity', opportunityId, { Sync_with_Partner_Center__c: true });
+  const { opportunityId } = await seller.opportunity();
   const referralId = await until(
     async () => {
       const o = await opportunity(opportunityId);
@@ -128,10 +94,6 @@ async function sharedOpportunity(): Promise<{ opportunityId: string; referralId:
 }
 
 const opportunity = (id: string) => sf.read('Opportunity', id);
-const auditLines = async (id: string) =>
-  String((await opportunity(id)).Audit__c ?? '')
-    .split('\n')
-    .filter(Boolean);
 const nameOf = async (id: string) => String((await opportunity(id)).Name);
 
 /** No job is waiting or running — the echoes of our own writes (webhooks, change feed) have played out. Asked
@@ -160,7 +122,7 @@ const jobsOf = (linkId: number) => store.listJobs({ linkId, limit: 100 });
 describe('engine failure paths (over HTTP)', () => {
   it('R25 a Partner Center outage: the edit is retried with backoff, dead-lettered with the error on the run, one audit line and ✖; resubmit after the outage lands it with ✔', async () => {
     const { opportunityId, referralId, link } = await sharedOpportunity();
-    const auditBefore = await auditLines(opportunityId);
+    const auditBefore = await seller.auditLines(opportunityId);
     const patchesBefore = countOf(await pc.calls(), PATCH);
 
     // More 500s than the engine has attempts: the outage outlasts the retries.
@@ -212,7 +174,7 @@ describe('engine failure paths (over HTTP)', () => {
     }
 
     // What the admin sees on the record: ✖, one new audit line with the error and its fix, the referral as before.
-    const audit = await auditLines(opportunityId);
+    const audit = await seller.auditLines(opportunityId);
     expect(audit).toHaveLength(auditBefore.length + 1);
     expect(audit.at(-1)).toMatch(/CRM->PC ✖ Partner Center refused the change \(500 generalException\)/);
     expect(audit.at(-1)).toMatch(/Fix: Partner Center answered 500/);
@@ -229,7 +191,7 @@ describe('engine failure paths (over HTTP)', () => {
     );
     await until(async () => (await nameOf(opportunityId)).endsWith('✔'), 5_000, 'the ✔ again');
     await quiet();
-    const after = await auditLines(opportunityId);
+    const after = await seller.auditLines(opportunityId);
     expect(after).toHaveLength(audit.length + 1);
     expect(after.at(-1)).toMatch(/CRM->PC: deal value 120000 -> 135000/);
     expect((await jobsOf(link.id)).filter((j) => j.state === 'dead' || j.state === 'failed')).toEqual([]);
@@ -279,7 +241,7 @@ describe('engine failure paths (over HTTP)', () => {
       expect(pausedAtThrottle[0]?.map((p) => p.api)).toEqual(['partner-center']);
       expect(countOf(await pc.calls(), PATCH) - patchesBefore).toBe(2);
       expect(await nameOf(opportunityId)).toMatch(/✔$/);
-      expect((await auditLines(opportunityId)).join('\n')).not.toMatch(/✖/);
+      expect((await seller.auditLines(opportunityId)).join('\n')).not.toMatch(/✖/);
     } finally {
       engine.events.off('run', onRun);
     }
@@ -310,7 +272,7 @@ describe('engine failure paths (over HTTP)', () => {
     expect(runs.map((r) => r.outcome)).not.toContain('dead');
     expect(await store.listJobs({ linkId: link.id, state: ['failed', 'dead'] })).toEqual([]);
     expect(await nameOf(opportunityId)).toMatch(/✔$/);
-    expect((await auditLines(opportunityId)).join('\n')).not.toMatch(/✖/);
+    expect((await seller.auditLines(opportunityId)).join('\n')).not.toMatch(/✖/);
   });
 
   it('R17 a change to a closed referral fails at once: no retry, nothing sent, the Partner Center rule on the Audit field, ✖', async () => {
@@ -319,7 +281,7 @@ describe('engine failure paths (over HTTP)', () => {
     await until(async () => (await pc.referral(referralId)).substatus === 'Won', 10_000, 'Closed/Won');
     await until(async () => (await nameOf(opportunityId)).endsWith('✔'), 5_000, 'the ✔ after closing');
     await quiet();
-    const auditBefore = await auditLines(opportunityId);
+    const auditBefore = await seller.auditLines(opportunityId);
     const patchesBefore = countOf(await pc.calls(), PATCH);
 
     const editedAt = new Date();
@@ -335,7 +297,7 @@ describe('engine failure paths (over HTTP)', () => {
     expect(all.filter((r) => r.error === null).every((r) => r.outcome === 'skipped')).toBe(true);
     // The job ran once and stays failed: never scheduled again, never dead-lettered.
     expect(await store.getJob(runs[0]!.jobId!)).toMatchObject({ state: 'failed', attempts: 1 });
-    const audit = await auditLines(opportunityId);
+    const audit = await seller.auditLines(opportunityId);
     expect(audit).toHaveLength(auditBefore.length + 1);
     expect(audit.at(-1)).toMatch(/CRM->PC ✖ .*is closed .* accepts no further changes/);
     expect((await pc.referral(referralId)).details?.dealValue).toBe(120_000);
@@ -343,7 +305,7 @@ describe('engine failure paths (over HTTP)', () => {
 
   it('R17 a Partner Center 400 fails at once: one PATCH, job failed, Partner Center message on the Audit field, ✖', async () => {
     const { opportunityId, referralId, link } = await sharedOpportunity();
-    const auditBefore = await auditLines(opportunityId);
+    const auditBefore = await seller.auditLines(opportunityId);
     const patchesBefore = countOf(await pc.calls(), PATCH);
     await fault({ method: 'PATCH', path: '/v1.0/engagements/referrals', status: 400, count: 1 });
 
@@ -361,7 +323,7 @@ describe('engine failure paths (over HTTP)', () => {
       /Partner Center refused the change \(400 invalidRequest\): Request refused \(fault injected by the emulator, HTTP 400\)/,
     );
     expect(await store.getJob(runs[0]!.jobId!)).toMatchObject({ state: 'failed', attempts: 1 });
-    const audit = await auditLines(opportunityId);
+    const audit = await seller.auditLines(opportunityId);
     expect(audit).toHaveLength(auditBefore.length + 1);
     expect(audit.at(-1)).toMatch(/CRM->PC ✖ Partner Center refused the change \(400 invalidRequest\)/);
     expect(audit.at(-1)).toMatch(/Fix: Partner Center rejected the request as invalid/);
@@ -417,8 +379,8 @@ describe('engine failure paths (over HTTP)', () => {
     await quiet();
     const theirLink = (await store.linkByReferral(incomingId)) as Link;
     const auditBefore = {
-      ours: await auditLines(opportunityId),
-      theirs: await auditLines(deal.id),
+      ours: await seller.auditLines(opportunityId),
+      theirs: await seller.auditLines(deal.id),
     };
 
     const crossed = async () =>
@@ -472,8 +434,8 @@ describe('engine failure paths (over HTTP)', () => {
     expect(await failedJobs()).toEqual([]);
     // No ✖ storm: not one more record crossed (earlier tests left theirs).
     expect(await crossed()).toEqual(crossedBefore);
-    expect(await auditLines(opportunityId)).toEqual(auditBefore.ours);
-    expect(await auditLines(deal.id)).toEqual(auditBefore.theirs);
+    expect(await seller.auditLines(opportunityId)).toEqual(auditBefore.ours);
+    expect(await seller.auditLines(deal.id)).toEqual(auditBefore.theirs);
 
     // The admin runs `cosell login` again; the paused work completes by itself — even through one transient
     // Partner Center error right after, since waiting for credentials used up none of the job's retries.
@@ -493,8 +455,8 @@ describe('engine failure paths (over HTTP)', () => {
     expect(engine.pausedApis()).toEqual([]);
     expect(await nameOf(opportunityId)).toMatch(/✔$/);
     expect(await nameOf(deal.id)).toMatch(/✔$/);
-    expect(await auditLines(opportunityId)).toHaveLength(auditBefore.ours.length + 1);
-    expect(await auditLines(deal.id)).toHaveLength(auditBefore.theirs.length + 1);
+    expect(await seller.auditLines(opportunityId)).toHaveLength(auditBefore.ours.length + 1);
+    expect(await seller.auditLines(deal.id)).toHaveLength(auditBefore.theirs.length + 1);
     expect(await failedJobs()).toEqual([]);
     expect(await crossed()).toEqual(crossedBefore);
   });

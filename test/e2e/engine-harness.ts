@@ -224,6 +224,85 @@ export function sfControl(h: Harness) {
   };
 }
 
+export interface SellerOpportunityOptions {
+  /** null: the account has no country (R12). */
+  country?: string | null;
+  contact?: boolean;
+  solution?: boolean;
+  sync?: boolean;
+}
+
+/** A seller building co-sell opportunities in the Salesforce UI (control API, not API calls). */
+export function sellerDesk(sf: ReturnType<typeof sfControl>) {
+  let seq = 0;
+  const catalogue = new Map<string, string>();
+
+  const addContact = async (opportunityId: string, contactId: string) => {
+    await sf.create('OpportunityContactRole', {
+      OpportunityId: opportunityId,
+      ContactId: contactId,
+      Role: 'Business User',
+    });
+  };
+
+  const addSolution = async (opportunityId: string, solutionId: string) => {
+    let rowId = catalogue.get(solutionId);
+    if (!rowId) {
+      rowId = await sf.create('Microsoft_Solution_Detail__c', {
+        Name: solutionId,
+        Solution_Id__c: solutionId,
+        Solution_Name__c: `Solution ${solutionId}`,
+      });
+      catalogue.set(solutionId, rowId);
+    }
+    await sf.create('Microsoft_Partner_Center_Solution__c', {
+      Opportunity__c: opportunityId,
+      Solution__c: rowId,
+    });
+  };
+
+  /** A co-sell opportunity as the Salesforce UI would save it; returns the ids. */
+  const opportunity = async (options: SellerOpportunityOptions = {}) => {
+    seq++;
+    const accountId = await sf.create('Account', {
+      Name: `Northwind ${seq}`,
+      BillingStreet: '1 Harbour Rd',
+      BillingCity: 'Seattle',
+      BillingPostalCode: '98101',
+      ...(options.country === null ? {} : { BillingCountry: options.country ?? 'United States' }),
+    });
+    const opportunityId = await sf.create('Opportunity', {
+      Name: `Northwind migration ${seq}`,
+      StageName: 'Qualification',
+      CloseDate: '2027-06-30',
+      Amount: 120_000,
+      CurrencyIsoCode: 'USD',
+      Description: 'Move 200 VMs to Azure.',
+      AccountId: accountId,
+      How_can_Microsoft_help__c: 'Proof of concept or demo',
+    });
+    const contactId = await sf.create('Contact', {
+      FirstName: 'Nancy',
+      LastName: `Davolio ${seq}`,
+      Email: `nancy${seq}@northwind.example`,
+      AccountId: accountId,
+    });
+    if (options.contact !== false) await addContact(opportunityId, contactId);
+    if (options.solution !== false) await addSolution(opportunityId, 'SOL-34104-EBB');
+    // Ticked last, as a seller does once the deal is ready to share.
+    if (options.sync !== false)
+      await sf.edit('Opportunity', opportunityId, { Sync_with_Partner_Center__c: true });
+    return { accountId, opportunityId, contactId };
+  };
+
+  const auditLines = async (opportunityId: string) =>
+    String((await sf.read('Opportunity', opportunityId)).Audit__c ?? '')
+      .split('\n')
+      .filter(Boolean);
+
+  return { opportunity, addContact, addSolution, auditLines };
+}
+
 /** Sum of the Partner Center counters whose key starts with `prefix` ('PATCH /v1.0/engagements/referrals'). */
 export function countOf(calls: Record<string, number>, prefix: string): number {
   return Object.entries(calls)
