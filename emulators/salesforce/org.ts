@@ -5,13 +5,15 @@ import type { DmlContext } from './dml.ts';
 import { FaultInjector } from './faults.ts';
 import { makeId } from './ids.ts';
 import { loadSchema, type Schema } from './schema.ts';
-import { STANDARD_KEY_PREFIXES } from './standard-objects.ts';
+import { ORG_CURRENCIES, STANDARD_KEY_PREFIXES } from './standard-objects.ts';
 import { RecordStore, type StoreState } from './store.ts';
 import { formatDateTime } from './time.ts';
 
 export interface OrgConfig {
   bare: boolean;
   multiCurrency: boolean;
+  /** The corporate currency of a single-currency org (a multi-currency org's is ORG_CURRENCIES[0]). */
+  currency: string;
   dailyApiLimit: number;
   queryBatchSize: number;
   integrationUsername: string;
@@ -93,6 +95,54 @@ export class SalesforceOrg {
     };
     this.integrationUserId = user(this.config.integrationUsername, 'Cosell', 'Integration', 'cosell');
     this.sellerUserId = user(SELLER_USERNAME, 'Sam', 'Seller', 'sseller');
+    this.seedCurrencies(stamp);
+  }
+
+  /** The corporate currency every amount is in when the org has no CurrencyIsoCode field. */
+  get corporateCurrency(): string {
+    return this.config.multiCurrency ? ORG_CURRENCIES[0] : this.config.currency;
+  }
+
+  /** The Organization row and, in a multi-currency org, one CurrencyType row per enabled currency. */
+  private seedCurrencies(stamp: string): void {
+    const system = {
+      IsDeleted: false,
+      CreatedDate: stamp,
+      CreatedById: this.integrationUserId,
+      LastModifiedDate: stamp,
+      LastModifiedById: this.integrationUserId,
+      SystemModstamp: stamp,
+    };
+    this.store.put({
+      id: this.orgId,
+      type: 'Organization',
+      isDeleted: false,
+      values: {
+        Id: this.orgId,
+        Name: 'cosell emulator org',
+        DefaultCurrencyIsoCode: this.corporateCurrency,
+        IsMultiCurrencyEnabled: this.config.multiCurrency,
+        ...system,
+      },
+    });
+    if (!this.config.multiCurrency) return;
+    for (const code of ORG_CURRENCIES) {
+      const id = makeId(STANDARD_KEY_PREFIXES.CurrencyType, this.store.nextSequence());
+      this.store.put({
+        id,
+        type: 'CurrencyType',
+        isDeleted: false,
+        values: {
+          Id: id,
+          IsoCode: code,
+          IsActive: true,
+          IsCorporate: code === this.corporateCurrency,
+          ConversionRate: 1,
+          DecimalPlaces: code === 'JPY' ? 0 : 2,
+          ...system,
+        },
+      });
+    }
   }
 
   /** The integration user calling the REST API: field-level security from the permission set applies. */

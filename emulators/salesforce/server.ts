@@ -24,6 +24,8 @@ export interface SalesforceEmulatorOptions {
   bare?: boolean;
   /** Adds CurrencyIsoCode to the objects, as in a multi-currency org. */
   multiCurrency?: boolean;
+  /** Corporate currency of a single-currency org (default USD). */
+  currency?: string;
   dailyApiLimit?: number;
   /** Records per query batch (Salesforce: up to 2000). */
   queryBatchSize?: number;
@@ -83,6 +85,7 @@ export async function startSalesforceEmulator(
   const org = new SalesforceOrg({
     bare: options.bare ?? false,
     multiCurrency: options.multiCurrency ?? false,
+    currency: options.currency ?? 'USD',
     dailyApiLimit: options.dailyApiLimit ?? DEFAULT_DAILY_API_LIMIT,
     queryBatchSize: options.queryBatchSize ?? 2000,
     integrationUsername: DEMO_USERNAME,

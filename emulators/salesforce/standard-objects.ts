@@ -94,6 +94,8 @@ export const STANDARD_KEY_PREFIXES = {
   Lead: '00Q',
   OpportunityContactRole: '00K',
   User: '005',
+  Organization: '00D',
+  CurrencyType: '01L',
 } as const;
 
 function picklistValues(values: readonly string[], defaultValue?: string): PicklistValue[] {
@@ -185,6 +187,8 @@ interface StandardObjectSpec {
   createable?: boolean;
   /** Whether the object carries CurrencyIsoCode in a multi-currency org. */
   hasCurrency: boolean;
+  /** Exists only in multi-currency orgs (CurrencyType). */
+  multiCurrencyOnly?: boolean;
 }
 
 const STANDARD_OBJECT_SPECS: StandardObjectSpec[] = [
@@ -330,6 +334,40 @@ const STANDARD_OBJECT_SPECS: StandardObjectSpec[] = [
       ...systemFields(),
     ],
   },
+  {
+    // One row: the org itself. DefaultCurrencyIsoCode is the corporate currency, the one every amount of a
+    // single-currency org is in (reference/crm.md §B: CurrencyIsoCode exists only in multi-currency orgs).
+    name: 'Organization',
+    label: 'Organization',
+    labelPlural: 'Organizations',
+    hasCurrency: false,
+    createable: false,
+    fields: [
+      idField(),
+      str('Name', 80, { nillable: false, ...readOnly }),
+      str('DefaultCurrencyIsoCode', 3, readOnly),
+      { name: 'IsMultiCurrencyEnabled', type: 'boolean', ...readOnly },
+      ...systemFields(),
+    ],
+  },
+  {
+    // The currencies an admin enabled (Setup -> Manage Currencies); one is the corporate currency.
+    name: 'CurrencyType',
+    label: 'Currency Type',
+    labelPlural: 'Currency Types',
+    hasCurrency: false,
+    multiCurrencyOnly: true,
+    createable: false,
+    fields: [
+      idField(),
+      str('IsoCode', 3, { nillable: false, ...readOnly }),
+      { name: 'IsActive', type: 'boolean', ...readOnly },
+      { name: 'IsCorporate', type: 'boolean', ...readOnly },
+      { name: 'ConversionRate', type: 'double', precision: 18, scale: 6, ...readOnly },
+      { name: 'DecimalPlaces', type: 'int', precision: 1, ...readOnly },
+      ...systemFields(),
+    ],
+  },
 ];
 
 export function currencyField(): FieldDef {
@@ -346,24 +384,26 @@ export function currencyField(): FieldDef {
 
 /** Builds fresh standard object definitions (callers add custom fields to them). */
 export function standardObjects(options: { multiCurrency: boolean }): ObjectDef[] {
-  return STANDARD_OBJECT_SPECS.map((spec) => {
-    const fields = new Map<string, FieldDef>();
-    for (const field of spec.fields) fields.set(field.name, fieldDef(field));
-    if (options.multiCurrency && spec.hasCurrency) fields.set('CurrencyIsoCode', currencyField());
-    const createable = spec.createable ?? true;
-    return {
-      name: spec.name,
-      label: spec.label,
-      labelPlural: spec.labelPlural,
-      keyPrefix: STANDARD_KEY_PREFIXES[spec.name as keyof typeof STANDARD_KEY_PREFIXES],
-      custom: false,
-      createable,
-      updateable: createable,
-      deletable: createable,
-      fields,
-      childRelationships: [],
-    };
-  });
+  return STANDARD_OBJECT_SPECS.filter((spec) => options.multiCurrency || !spec.multiCurrencyOnly).map(
+    (spec) => {
+      const fields = new Map<string, FieldDef>();
+      for (const field of spec.fields) fields.set(field.name, fieldDef(field));
+      if (options.multiCurrency && spec.hasCurrency) fields.set('CurrencyIsoCode', currencyField());
+      const createable = spec.createable ?? true;
+      return {
+        name: spec.name,
+        label: spec.label,
+        labelPlural: spec.labelPlural,
+        keyPrefix: STANDARD_KEY_PREFIXES[spec.name as keyof typeof STANDARD_KEY_PREFIXES],
+        custom: false,
+        createable,
+        updateable: createable,
+        deletable: createable,
+        fields,
+        childRelationships: [],
+      };
+    },
+  );
 }
 
 /** Custom objects carry the same system fields as standard ones. */

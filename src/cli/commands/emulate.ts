@@ -15,6 +15,7 @@ export interface EmulateOptions {
   seed?: string;
   bare?: boolean;
   multiCurrency?: boolean;
+  currency?: string;
   dailyApiLimit?: number;
 }
 
@@ -35,6 +36,12 @@ function parsePositiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number.');
   return n;
+}
+
+function parseCurrency(value: string): string {
+  if (!/^[A-Z]{3}$/.test(value))
+    throw new InvalidArgumentError('must be a three-letter ISO 4217 code such as EUR.');
+  return value;
 }
 
 /** Starts an emulator; shared by `cosell emulate` and the demo so both print the same line. */
@@ -60,6 +67,7 @@ export async function startEmulator(
         ...(options.data ? { dataFile: options.data } : {}),
         ...(options.bare ? { bare: true } : {}),
         ...(options.multiCurrency ? { multiCurrency: true } : {}),
+        ...(options.currency ? { currency: options.currency } : {}),
         ...(options.dailyApiLimit ? { dailyApiLimit: options.dailyApiLimit } : {}),
       });
     }
@@ -79,6 +87,11 @@ export function registerEmulateCommand(program: Command): void {
     .option('--seed <file>', 'load records from this JSON file at start (partner-center)')
     .option('--bare', 'standard objects only, without the cosell package schema (salesforce)')
     .option('--multi-currency', 'start the org with multi-currency enabled (salesforce)')
+    .option(
+      '--currency <code>',
+      'corporate currency of a single-currency org, default USD (salesforce)',
+      parseCurrency,
+    )
     .option('--daily-api-limit <n>', 'daily API request allocation (salesforce)', parsePositiveInteger)
     .action(async (system: string, options: EmulateOptions) => {
       if (!(EMULATED_SYSTEMS as readonly string[]).includes(system)) {
