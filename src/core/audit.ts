@@ -14,15 +14,17 @@ export interface AuditLineInput {
 
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
-/** '2026-11-20 10:00:00 UTC CRM->PC: deal value, close date' or '... CRM->PC ✖ <message> Fix: <fix>'. */
+/** '2026-11-20 10:00:00 UTC CRM->PC: deal value, close date' or '... CRM->PC ✖ <message> Fix: <fix>'; a sync
+ *  that changed data and still has a problem says both: '... ✖ created from referral X; <message> Fix: <fix>'. */
 export function formatAuditLine(input: AuditLineInput): string {
   const stamp = `${input.now.toISOString().slice(0, 19).replace('T', ' ')} UTC ${input.direction}`;
+  const changes = (input.changes ?? []).map(oneLine).filter(Boolean);
   if (input.error) {
     const message = oneLine(input.error.message);
     const fix = input.error.fix ? ` Fix: ${oneLine(input.error.fix)}` : '';
-    return `${stamp} ✖ ${message}${fix}`;
+    const done = changes.length > 0 ? `${changes.join('; ')}; ` : '';
+    return `${stamp} ✖ ${done}${message}${fix}`;
   }
-  const changes = (input.changes ?? []).map(oneLine).filter(Boolean);
   return `${stamp}: ${changes.length > 0 ? changes.join('; ') : 'synced'}`;
 }
 

@@ -13,6 +13,7 @@ import type {
   StatusMark,
   SyncFields,
 } from '../core/deal.ts';
+import type { FieldLimits } from '../core/fit.ts';
 
 export type CrmKind = 'salesforce' | 'dynamics';
 
@@ -117,6 +118,15 @@ export interface SchemaReport {
   problems: SchemaProblem[];
 }
 
+/** The currencies a deal can be stored in (R21: a currency the CRM has not enabled is an error, never a silent
+ *  conversion). */
+export interface CurrencySupport {
+  /** The CRM's own currency: the one amounts are in when a deal carries no currency of its own. */
+  corporate: string;
+  /** ISO 4217 codes, upper case; includes `corporate`. */
+  enabled: readonly string[];
+}
+
 export interface CrmAdapter {
   readonly crm: CrmKind;
 
@@ -136,6 +146,11 @@ export interface CrmAdapter {
   removeSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutionIds: string[]): Promise<void>;
 
   listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;
+  /** How long each text field the sync writes may be, so values are cut (and the cut audited) before the CRM
+   *  would refuse the record. */
+  fieldLimits(kind: DealKind): Promise<FieldLimits>;
+  /** Read from the CRM and kept for a few minutes, so an admin enabling a currency is seen without a restart. */
+  currencies(): Promise<CurrencySupport>;
   describeSchema(): Promise<SchemaReport>;
 }
 

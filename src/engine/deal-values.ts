@@ -3,6 +3,7 @@
 // back into a DealPatch or a referral body. Pure: no I/O, no clock.
 import type { ContactInput, Deal, DealFields, SolutionRef } from '../core/deal.ts';
 import type { FieldDiff } from '../core/diff.ts';
+import { type FieldLimits, fitEmail, fitLabelled } from '../core/fit.ts';
 import {
   type CanonicalValue,
   DEFAULT_MAPPING,
@@ -22,7 +23,7 @@ import {
   type Referral,
 } from '../core/referral.ts';
 import type { ReferralSubstatus } from '../core/transitions.ts';
-import type { DealPatch, NewDeal, SyncWrite } from '../crm/port.ts';
+import type { CurrencySupport, DealPatch, NewDeal, SyncWrite } from '../crm/port.ts';
 
 /**
  * The default mapping with CRM field placeholders resolved to Deal properties: the adapter has already
@@ -340,4 +341,92 @@ export function describeChange(f: FieldDiff, before: CanonicalValue | undefined)
   if (Array.isArray(f.value)) return `${label} ${show(f.value)}`;
   if (f.field === 'notes') return label;
   return `${label} ${show(before)} -> ${show(f.value)}`;
+}
+
+// ---- currencies the CRM cannot hold (R21) ---------------------------------------------------------------
+
+/** The snapshot error rule of a referral whose currency the CRM has not enabled. */
+export const CURRENCY_NOT_ENABLED = 'currencyNotEnabled';
+
+/** The money fields that move together: a value means nothing without its currency. */
+const MONEY_FIELDS = ['dealValue', 'currency'] as const;
+
+/**
+ * Why the CRM cannot hold this referral's deal value, or null when it can. A deal without a currency of its own
+ * is in the CRM's corporate currency, so writing a EUR value there would turn ¥5,000,000 into $5,000,000 —
+ * and the next sync would send that "currency change" back to Microsoft.
+ */
+export function currencyProblemOf(
+  referral: Referral,
+  support: CurrencySupport,
+): { rule: string; message: string; fix: string } | null {
+  const code = normalizeText(referral.details?.currency)?.toUpperCase();
+  if (!code || support.enabled.includes(code)) return null;
+  const value = referral.details?.dealValue;
+  const amount = value === null || value === undefined ? '' : ` (${value} ${code})`;
+  return {
+    rule: CURRENCY_NOT_ENABLED,
+    message:
+      `The referral's deal value${amount} is in ${code}, which is not enabled in the CRM ` +
+      `(enabled: ${support.enabled.join(', ') || 'none'}). The deal value and currency are not synced until it is, ` +
+      `so the amount is never read as ${support.corporate || 'another currency'}; Partner Center keeps ${code}.`,
+    fix: `Enable ${code} as a currency in the CRM (multiple currencies on); cosell then writes the deal value at its next check of this record.`,
+  };
+}
+
+/** Both sides' values without the money fields: while the CRM cannot hold the currency, neither side speaks
+ *  for them and the snapshot keeps what the CRM holds. */
+export function withoutMoney(values: Values): Values {
+  const out: Record<string, CanonicalValue> = { ...values };
+  for (const field of MONEY_FIELDS) delete out[field];
+  return out;
+}
+
+/** What a CRM deal created without its deal value holds: no value, in the corporate currency. Stored as the
+ *  snapshot's money fields, so once the currency is enabled Partner Center's value is written, not overwritten. */
+export function heldMoneyValues(support: CurrencySupport): Values {
+  return readCrmValues({ value: null, currency: support.corporate || null }, SYNC_MAPPING);
+}
+
+// ---- fitting into the CRM's fields (R4, R19) ------------------------------------------------------------
+
+/** A contact as the CRM can hold it: names cut to length, an e-mail it would refuse left out (with a note). */
+export function fitContact(contact: ContactInput, limits: FieldLimits, notes: string[]): ContactInput {
+  const email = fitEmail(contact.email, limits.contact.email);
+  if (email.problem) notes.push(`contact ${contact.lastName}: ${email.problem}, so it was left out`);
+  return {
+    ...contact,
+    firstName: fitLabelled(contact.firstName, limits.contact.firstName, 'contact first name', notes),
+    lastName: fitLabelled(contact.lastName, limits.contact.lastName, 'contact last name', notes),
+    email: email.email,
+    phone: fitLabelled(contact.phone, limits.contact.phone, 'contact phone', notes),
+  };
+}
+
+/** A new deal cut to the CRM's field lengths; `notes` say what was cut, for the audit line. */
+export function fitNewDeal(input: NewDeal, limits: FieldLimits): { deal: NewDeal; notes: string[] } {
+  const notes: string[] = [];
+  const fields: DealFields = {
+    ...input.fields,
+    name: fitLabelled(input.fields.name, limits.deal.name, 'name', notes),
+    notes: fitLabelled(input.fields.notes, limits.deal.notes, 'notes', notes),
+  };
+  const deal: NewDeal = { ...input, fields };
+  if (input.account) {
+    const a = limits.account;
+    const address = input.account.address ?? {};
+    deal.account = {
+      ...input.account,
+      name: fitLabelled(input.account.name, a.name, 'account name', notes),
+      address: {
+        ...address,
+        street: fitLabelled(address.street, a.street, 'account street', notes),
+        city: fitLabelled(address.city, a.city, 'account city', notes),
+        state: fitLabelled(address.state, a.state, 'account state', notes),
+        postalCode: fitLabelled(address.postalCode, a.postalCode, 'account postal code', notes),
+      },
+    };
+  }
+  if (input.contacts) deal.contacts = input.contacts.map((c) => fitContact(c, limits, notes));
+  return { deal, notes };
 }

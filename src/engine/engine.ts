@@ -94,6 +94,9 @@ export function createEngine(deps: EngineDeps): Engine {
   return new SyncEngine(deps);
 }
 
+/** The snapshot error rule of a failure whose ✖ and audit line could not be written to the CRM. */
+const FAILURE_NOT_SHOWN = 'failureNotShown';
+
 /** A 412 means Partner Center changed between our read and our write: read both sides again, re-merge. */
 const MAX_PRECONDITION_RERUNS = 3;
 
@@ -471,14 +474,15 @@ class SyncEngine implements Engine {
         direction: result.direction,
         note: result.note,
       };
-      if (result.ignored) this.logger.warn({ ...entry, fix: result.ignored.fix });
+      const notice = result.ignored ?? result.problem;
+      if (notice) this.logger.warn({ ...entry, reason: notice.message, fix: notice.fix });
       else this.logger.info(entry);
       return {
         ...base,
         ...runIds(result.link),
         outcome: result.outcome,
         direction: result.direction,
-        error: result.ignored ?? null,
+        error: result.ignored ?? result.problem ?? null,
         diff: result.diff,
       };
     } catch (error) {
@@ -511,7 +515,7 @@ class SyncEngine implements Engine {
       } else {
         const dead = verdict.kind === 'retry';
         this.failedStates.remember(seen);
-        await this.showFailure(link, error, verdict);
+        await this.showFailure(link, error, verdict, seen);
         if (dead) await this.store.deadLetterJob(job, failure.message);
         else await this.store.failJob(job, failure.message);
         this.logger.warn({ ...log, event: dead ? 'sync-dead-lettered' : 'sync-failed' });
@@ -540,7 +544,12 @@ class SyncEngine implements Engine {
    * ✖ and one audit line naming the problem and its fix, in one CRM update — only when the error state
    * changed, so a failure that repeats writes nothing (R19, R20). Best effort: the run keeps the error anyway.
    */
-  private async showFailure(link: Link, error: unknown, verdict: ErrorVerdict): Promise<void> {
+  private async showFailure(
+    link: Link,
+    error: unknown,
+    verdict: ErrorVerdict,
+    seen: AttemptState,
+  ): Promise<void> {
     const failure = describeFailure(error);
     const rule = verdict.kind === 'fail' ? (verdict.rule ?? 'error') : 'retries-exhausted';
     try {
@@ -565,13 +574,23 @@ class SyncEngine implements Engine {
           );
         }
       }
-      await this.store.saveSnapshot(link.id, { error: { rule, message: failure.message } });
+      // A new referral with no CRM record yet: which version failed, so the sweep leaves it until it changes.
+      const version =
+        !link.crmId && seen.referralUpdatedAt !== undefined
+          ? { referralUpdatedAt: seen.referralUpdatedAt }
+          : {};
+      await this.store.saveSnapshot(link.id, { error: { rule, message: failure.message }, ...version });
     } catch (writeError) {
       this.logger.warn({
         event: 'failure-not-shown',
         linkId: link.id,
         reason: (writeError as Error).message,
       });
+      // Still remembered as failed, so the periodic re-check tries the link again (a CRM outage that swallowed
+      // the write-back of a new referral heals by itself); the rule differs, so the ✖ is written next time.
+      await this.store
+        .saveSnapshot(link.id, { error: { rule: FAILURE_NOT_SHOWN, message: failure.message } })
+        .catch(() => {});
     }
   }
 

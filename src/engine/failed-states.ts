@@ -15,6 +15,9 @@ import type { JobTrigger } from '../store/store.ts';
 /** What a sync attempt saw, reported back to the worker (which alone knows whether the attempt failed for good). */
 export interface AttemptState {
   seen?: { linkId: number; digest: string };
+  /** The referral's updatedDateTime as the attempt read it: a new referral the CRM refused is tried again only
+   *  when Partner Center changes it (or an admin resubmits), not on every sweep. */
+  referralUpdatedAt?: string | null;
 }
 
 /** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a

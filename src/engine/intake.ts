@@ -259,7 +259,9 @@ async function reconcileOne(
   if (link) {
     if (link.state !== 'active') return 0;
     const snapshot = await store.getSnapshot(link.id);
-    if (snapshot?.referralUpdatedAt === stamp && !snapshot.error) return 0;
+    // Unchanged since the last success — or since the CRM refused to create its record: only a change in
+    // Partner Center or a resubmit tries that again (a refusal repeats until someone fixes something).
+    if (snapshot?.referralUpdatedAt === stamp && (!snapshot.error || !link.crmId)) return 0;
     await store.enqueueJob(link.id, 'reconcile', ctx.now());
     return 1;
   }
@@ -281,6 +283,9 @@ export async function requeueFailedLinks(ctx: IntakeContext): Promise<number> {
     const links = await store.listLinks({ state: 'active', limit: 500, afterId });
     if (links.length === 0) break;
     for (const link of links) {
+      // A new referral whose CRM record was refused has nothing in the CRM to re-check: it waits for a change
+      // in Partner Center (webhook, sweep) or a resubmit.
+      if (!link.crmId) continue;
       const snapshot = await store.getSnapshot(link.id);
       if (snapshot?.error) {
         await store.enqueueJob(link.id, 'reconcile', ctx.now());

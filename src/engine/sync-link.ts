@@ -14,6 +14,7 @@ import {
   writesToCrm,
   writesToReferral,
 } from '../core/diff.ts';
+import { fitReferralValues } from '../core/fit.ts';
 import { referralValueOf, type Values } from '../core/mapping.ts';
 import type { PatchOperation } from '../core/patchable.ts';
 import { fromJsonPointer, setPath } from '../core/paths.ts';
@@ -33,8 +34,12 @@ import type {
 import {
   createBodyOf,
   crmWriteFor,
+  currencyProblemOf,
   dealValues,
   describeChange,
+  fitContact,
+  fitNewDeal,
+  heldMoneyValues,
   isEmptyCrmWrite,
   isMicrosoftSide,
   newDealFromReferral,
@@ -42,6 +47,7 @@ import {
   referralListItems,
   referralValues,
   SYNC_MAPPING,
+  withoutMoney,
 } from './deal-values.ts';
 import { SyncRefusal } from './errors.ts';
 import { type AttemptState, type FailedStates, stateDigest } from './failed-states.ts';
@@ -70,12 +76,20 @@ export interface SyncResult {
   note?: string;
   /** A hint ignored on purpose that an admin should hear about (R16): on the run and logged as a warning. */
   ignored?: { message: string; fix: string | null };
+  /** The sync went through but part of it could not (a currency the CRM has not enabled): ✖ on the record,
+   *  on the run and logged as a warning. */
+  problem?: { message: string; fix: string | null };
 }
+
+/** A problem that leaves the rest of the sync going (the ✖ and the audit line say it; the snapshot keeps it). */
+type SyncProblem = { rule: string; message: string; fix: string };
 
 interface PreRead {
   referral?: Referral;
   eTag?: string | undefined;
   deal?: Deal;
+  /** The referral was just created by this sync (the audit line says "created", not "linked"). */
+  created?: boolean;
 }
 
 /** Triggers that may mean Microsoft's side of the engagement moved (its events only reach us as hints). */
@@ -114,6 +128,7 @@ async function syncReferralOnly(
   const { store, settings } = ctx;
   const { referral, eTag } = await ctx.referrals.get(link.referralId!);
   const referralId = String(referral.id);
+  attempt.referralUpdatedAt = referral.updatedDateTime ?? null;
 
   if (isMicrosoftSide(referral)) {
     // Microsoft's referral of one of our engagements: the hint is for our own referral's link (R2, R7).
@@ -165,7 +180,11 @@ async function syncReferralOnly(
   }
 
   const kind = isLead(referral) ? 'lead' : 'opportunity';
-  const values = referralValues(referral);
+  const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(kind)]);
+  const problem = currencyProblemOf(referral, support);
+  // The snapshot is what the CRM will hold: values cut to its fields, and no deal value in a currency it lacks.
+  let values = fitReferralValues(referralValues(referral), limits);
+  if (problem) values = { ...withoutMoney(values), ...heldMoneyValues(support) };
   const diff = Object.entries(values).map(
     ([field, after]): RunFieldChange => ({
       field,
@@ -176,7 +195,9 @@ async function syncReferralOnly(
   );
   if (settings.dryRun) return result(link, 'changed', 'toCrm', diff, 'dry run: would create the CRM deal');
 
-  const input = newDealFromReferral(referral, kind);
+  const fitted = fitNewDeal(newDealFromReferral(referral, kind), limits);
+  const input = fitted.deal;
+  if (problem) input.fields = { ...input.fields, value: null, currency: null };
   const msx = referral.trackingInfo?.microsoftMsxId;
   const created = await ctx.crm.createDeal(input, {
     referralLink: ctx.referralLinkFor(referralId),
@@ -184,9 +205,10 @@ async function syncReferralOnly(
     auditLine: formatAuditLine({
       now: ctx.now(),
       direction: 'PC->CRM',
-      changes: [`created from referral ${referralId}`],
+      changes: [`created from referral ${referralId}`, ...fitted.notes],
+      ...(problem ? { error: problem } : {}),
     }),
-    ...markOk(settings),
+    ...markOf(settings, problem),
   });
   let current =
     created.kind === link.dealKind
@@ -214,9 +236,12 @@ async function syncReferralOnly(
     referralETag: after.eTag,
     referralUpdatedAt: after.updatedAt,
     crmVersion: null,
-    error: null,
+    error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
-  return result(current, created.created ? 'changed' : 'unchanged', 'toCrm', diff);
+  return {
+    ...result(current, created.created ? 'changed' : 'unchanged', 'toCrm', diff),
+    ...(problem ? { problem: { message: problem.message, fix: problem.fix } } : {}),
+  };
 }
 
 // ---- deal only: a seller shared an opportunity (R10, R12) ------------------------------------------------
@@ -258,85 +283,65 @@ async function syncDealOnly(
   // After an unknown outcome (timeout, crash) the referral may exist: adopt it rather than POST again.
   let intent = await store.pendingCreateIntent(link.id);
   let referral: Referral | null = null;
-  let how: 'confirmed' | 'adopted' = 'confirmed';
   if (intent) {
     const since = new Date(intent.createdAt.getTime() - settings.createLookupMarginMs);
     referral = await ctx.referrals.findRecentOutgoingByExternalReferenceId(intent.externalReferenceId, since);
-    if (referral) how = 'adopted';
   }
 
-  const crmValues = dealValues(deal, { defaultCurrency: settings.defaultCurrency });
-  if (!referral) {
-    const desired = referralFromDeal(deal, { defaultCurrency: settings.defaultCurrency });
-    const problems = validateReferralForCreate(desired).filter((p) => p.severity === 'error');
-    if (problems.length > 0) {
-      throw new SyncRefusal(
-        problems.map((p) => p.rule).join(','),
-        problems.map((p) => p.message).join(' '),
-        null,
-        { deal, direction: 'CRM->PC' },
-      );
-    }
-    if (settings.dryRun) {
-      const diff = Object.entries(crmValues).map(
-        ([field, after]): RunFieldChange => ({ field, change: 'changedInCrm', winner: 'crm', after }),
-      );
-      return result(link, 'changed', 'toReferral', diff, 'dry run: would create the referral');
-    }
-    intent ??= await store.recordCreateIntent({
-      linkId: link.id,
-      crmId: deal.id,
-      externalReferenceId: deal.id,
-    });
-    try {
-      referral = await ctx.referrals.create(createBodyOf(desired));
-    } catch (error) {
-      // A refused create certainly created nothing; anything else leaves the intent for the look-up.
-      if (error instanceof PartnerCenterError && error.status === 400)
-        await store.abandonCreateIntent(intent.id);
-      throw error;
-    }
+  const support = await ctx.crm.currencies();
+  const defaultCurrency = support.corporate || settings.defaultCurrency;
+  if (referral) {
+    // Adopted: the pair sync confirms the intent and writes the identifiers, diffing against the values the
+    // referral was created from (saved before the POST).
+    const linked = await store.attachReferral(link.id, String(referral.id), referral.engagementId ?? null);
+    return syncPair(ctx, linked, trigger, { referral, deal }, attempt);
   }
-  const referralId = String(referral.id);
-  await store.confirmCreateIntent(intent!.id, referralId, how);
-  const linked = await store.attachReferral(link.id, referralId, referral.engagementId ?? null);
 
-  // Identifiers, ✔ and one audit line in one update, with whatever Partner Center decided differently
-  // (a co-sell referral is visible to Microsoft sellers whatever the deal said).
-  const diff = diffAgainstSnapshot({
-    referral: referralValues(referral, { linked: true }),
-    crm: crmValues,
-    snapshot: crmValues,
-    mapping: SYNC_MAPPING,
+  const crmValues = dealValues(deal, { defaultCurrency });
+  const desired = referralFromDeal(deal, { defaultCurrency });
+  const problems = validateReferralForCreate(desired).filter((p) => p.severity === 'error');
+  if (problems.length > 0) {
+    throw new SyncRefusal(
+      problems.map((p) => p.rule).join(','),
+      problems.map((p) => p.message).join(' '),
+      null,
+      { deal, direction: 'CRM->PC' },
+    );
+  }
+  if (settings.dryRun) {
+    const diff = Object.entries(crmValues).map(
+      ([field, after]): RunFieldChange => ({ field, change: 'changedInCrm', winner: 'crm', after }),
+    );
+    return result(link, 'changed', 'toReferral', diff, 'dry run: would create the referral');
+  }
+  intent ??= await store.recordCreateIntent({
+    linkId: link.id,
+    crmId: deal.id,
+    externalReferenceId: deal.id,
   });
-  const toCrm = writesToCrm(diff);
-  const write = crmWriteFor(toCrm, deal, referral);
-  const created =
-    how === 'adopted'
-      ? `linked to referral ${referralId} (created before an interruption)`
-      : `created referral ${referralId}`;
-  await ctx.crm.updateDeal(deal, write.patch, {
-    referralId,
-    referralLink: ctx.referralLinkFor(referralId),
-    ...write.sync,
-    auditLine: formatAuditLine({
-      now: ctx.now(),
-      direction: 'CRM->PC',
-      changes: [created, ...toCrm.filter(isVisible).map((f) => describeChange(f, f.crm))],
-    }),
-    ...markOk(settings),
-  });
-  await store.saveSnapshot(linked.id, {
-    values: snapshotAfter(diff),
-    referralETag: referral.eTag ?? null,
-    referralUpdatedAt: referral.updatedDateTime ?? null,
+  // The values the referral is created from are the base of the first diff, kept before the POST: whatever
+  // interrupts the write-back (a CRM outage, a crash), the next sync of the pair adopts the referral instead of
+  // reading Partner Center's own decisions (a co-sell is visible to Microsoft sellers) as a seller's change.
+  await store.saveSnapshot(link.id, {
+    values: crmValues,
+    referralETag: null,
+    referralUpdatedAt: null,
     crmVersion: deal.modifiedAt ?? null,
-    error: null,
   });
+  try {
+    referral = await ctx.referrals.create(createBodyOf(desired));
+  } catch (error) {
+    // A refused create certainly created nothing; anything else leaves the intent for the look-up.
+    if (error instanceof PartnerCenterError && error.status === 400)
+      await store.abandonCreateIntent(intent.id);
+    throw error;
+  }
+  const { link: linked } = await store.confirmCreateIntent(intent.id, String(referral.id), 'confirmed');
+  const synced = await syncPair(ctx, linked, trigger, { referral, deal, created: true }, attempt);
   const runDiff = Object.entries(crmValues).map(
     ([field, after]): RunFieldChange => ({ field, change: 'changedInCrm', winner: 'crm', after }),
   );
-  return result(linked, 'changed', 'toReferral', runDiff);
+  return { ...synced, outcome: 'changed', direction: 'toReferral', diff: runDiff };
 }
 
 // ---- both sides exist: the 3-way diff (R6, R7, R11, R13, R17, R19, R20, R31) ------------------------------------
@@ -366,10 +371,19 @@ async function syncPair(
   if (await unchangedSinceFailure(ctx, current, trigger, digest, attempt, snapshot)) {
     return result(current, 'skipped', 'none', [], UNCHANGED_SINCE_FAILURE);
   }
+  const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(deal.kind)]);
+  const problem = currencyProblemOf(referral, support);
   const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
+  let referralSide = fitReferralValues(referralValues(referral, { linked: true, microsoftCrmId }), limits);
+  let crmSide = dealValues(deal, {
+    snapshot: snapshot?.values ?? null,
+    defaultCurrency: support.corporate || settings.defaultCurrency,
+  });
+  // A currency the CRM has not enabled: neither side speaks for the money fields until it is (R21).
+  if (problem) [referralSide, crmSide] = [withoutMoney(referralSide), withoutMoney(crmSide)];
   const diff = diffAgainstSnapshot({
-    referral: referralValues(referral, { linked: true, microsoftCrmId }),
-    crm: dealValues(deal, { snapshot: snapshot?.values ?? null, defaultCurrency: settings.defaultCurrency }),
+    referral: referralSide,
+    crm: crmSide,
     snapshot: snapshot?.values ?? null,
     mapping: SYNC_MAPPING,
   });
@@ -393,7 +407,20 @@ async function syncPair(
     warnings.push(...problems.filter((p) => p.severity === 'warning').map((p) => p.message));
   }
   const write = crmWriteFor(toCrm, deal, referral);
-  const errorCleared = snapshot?.error != null;
+  const fitNotes: string[] = [];
+  if (write.patch.addContacts) {
+    write.patch.addContacts = write.patch.addContacts.map((c) => fitContact(c, limits, fitNotes));
+  }
+  const rawNotes = referral.details?.notes;
+  if (
+    write.patch.fields?.notes &&
+    typeof rawNotes === 'string' &&
+    rawNotes.length > write.patch.fields.notes.length
+  ) {
+    fitNotes.push(`notes cut to ${write.patch.fields.notes.length} characters to fit the CRM field`);
+  }
+  // The error state moves when a problem appears, changes or clears: each is worth one audit line (R19, R20).
+  const errorChanged = problem ? snapshot?.error?.message !== problem.message : snapshot?.error != null;
   // The pair was joined without our create finishing (a crash after the POST, then the referral's webhook
   // linked it): close the create-intent and write the identifiers the CRM record is still missing.
   const referralId = String(referral.id);
@@ -401,7 +428,7 @@ async function syncPair(
   if (intent && !settings.dryRun) await store.confirmCreateIntent(intent.id, referralId, 'adopted');
   const missingIdentifiers = deal.referralId !== referralId;
   const changed =
-    ops.length > 0 || !isEmptyCrmWrite(write) || warnings.length > 0 || errorCleared || missingIdentifiers;
+    ops.length > 0 || !isEmptyCrmWrite(write) || warnings.length > 0 || errorChanged || missingIdentifiers;
   const runDiff = runDiffOf(diff);
   const direction: RunDirection =
     ops.length > 0 && !isEmptyCrmWrite(write)
@@ -430,19 +457,27 @@ async function syncPair(
   if (changed) {
     const sentToReferral = toReferral.filter((f) => !createOnly.includes(f));
     const lines = [
-      ...(missingIdentifiers
-        ? [`linked to referral ${referralId}${intent ? ' (created before an interruption)' : ''}`]
-        : []),
+      ...(missingIdentifiers ? [linkedLine(referral, deal, pre.created === true)] : []),
       ...sentToReferral.map((f) => describeChange(f, f.referral)),
       ...toCrm.filter(isVisible).map((f) => `${describeChange(f, f.crm)} (from Partner Center)`),
+      ...fitNotes,
       ...warnings,
     ];
-    const auditDirection: SyncDirection = ops.length > 0 || warnings.length > 0 ? 'CRM->PC' : 'PC->CRM';
+    const auditDirection: SyncDirection =
+      ops.length > 0 || warnings.length > 0 || (missingIdentifiers && isOwnReferral(referral, deal))
+        ? 'CRM->PC'
+        : 'PC->CRM';
     const sync: SyncWrite = {
       ...write.sync,
       ...(missingIdentifiers ? { referralId, referralLink: ctx.referralLinkFor(referralId) } : {}),
-      auditLine: formatAuditLine({ now: ctx.now(), direction: auditDirection, changes: lines }),
-      ...markOk(settings),
+      auditLine: formatAuditLine({
+        now: ctx.now(),
+        direction: auditDirection,
+        changes: lines,
+        // A problem already shown is not repeated: the ✖ stays, the line says only what changed.
+        ...(problem && errorChanged ? { error: problem } : {}),
+      }),
+      ...markOf(settings, problem),
     };
     if (write.close) {
       const hasData = !isEmptyCrmWrite({ ...write, sync: {}, close: undefined });
@@ -460,9 +495,25 @@ async function syncPair(
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
     crmVersion: deal.modifiedAt ?? null,
-    error: null,
+    error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
-  return result(current, changed ? 'changed' : 'unchanged', direction, runDiff);
+  return {
+    ...result(current, changed ? 'changed' : 'unchanged', direction, runDiff),
+    ...(problem ? { problem: { message: problem.message, fix: problem.fix } } : {}),
+  };
+}
+
+/** The referral was created from this deal (by this sync or one that was interrupted before its write-back). */
+function isOwnReferral(referral: Referral, deal: Deal): boolean {
+  return referral.direction === 'Outgoing' && referral.externalReferenceId === deal.id;
+}
+
+/** The first audit words of a pair whose CRM record does not carry its Referral Identifier yet. */
+function linkedLine(referral: Referral, deal: Deal, createdNow: boolean): string {
+  const id = String(referral.id);
+  if (createdNow) return `created referral ${id}`;
+  if (isOwnReferral(referral, deal)) return `created referral ${id} (written back after an interruption)`;
+  return `linked to referral ${id}`;
 }
 
 /**
@@ -564,8 +615,9 @@ function runDiffOf(diff: SnapshotDiff): RunFieldChange[] {
     });
 }
 
-function markOk(settings: EngineSettings): Pick<SyncWrite, 'mark'> {
-  return settings.displayCheckMark ? { mark: 'ok' } : {};
+function markOf(settings: EngineSettings, problem?: SyncProblem | null): Pick<SyncWrite, 'mark'> {
+  if (!settings.displayCheckMark) return {};
+  return { mark: problem ? 'error' : 'ok' };
 }
 
 function result(

@@ -112,7 +112,9 @@ describe('crash between the Partner Center POST and the link commit', () => {
     const opp = await sf.read('Opportunity', opportunityId);
     expect(opp.Referral_Identifier__c).toBe(posted.id);
     expect(String(opp.Name)).toBe('Tailspin fleet ✔');
-    expect(String(opp.Audit__c)).toMatch(/linked to referral .* \(created before an interruption\)/);
+    expect(String(opp.Audit__c)).toMatch(
+      /CRM->PC: created referral .* \(written back after an interruption\)/,
+    );
     const link = await restarted.store.linkByCrm('salesforce', opportunityId);
     expect(link?.referralId).toBe(posted.id);
     expect(await restarted.store.pendingCreateIntent(link!.id)).toBeNull();

@@ -58,13 +58,27 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(settings: EngineSettingsInput = TEST_ENGINE_SETTINGS): Promise<Harness> {
+export interface HarnessOptions {
+  /** The CRM org: multi-currency (default) or a single-currency org in `currency`. */
+  crmOrg?: { multiCurrency: boolean; currency?: string };
+}
+
+export async function startHarness(
+  settings: EngineSettingsInput = TEST_ENGINE_SETTINGS,
+  options: HarnessOptions = {},
+): Promise<Harness> {
   const pc = await startPartnerCenterEmulator({
     port: 0,
     host: '127.0.0.1',
     webhookRetryDelaysMs: [20, 50, 100],
   });
-  const sf = await startSalesforceEmulator({ port: 0, host: '127.0.0.1', multiCurrency: true });
+  const org = options.crmOrg ?? { multiCurrency: true };
+  const sf = await startSalesforceEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    multiCurrency: org.multiCurrency,
+    ...(org.currency ? { currency: org.currency } : {}),
+  });
   const dir = await mkdtemp(join(tmpdir(), 'cosell-engine-e2e-'));
   const storeFile = join(dir, 'cosell.db');
   const tokenKey = randomBytes(32);

@@ -9,7 +9,17 @@
 //   solution rows, leads) plus one query mapping related records to their deals.
 
 import { appendAuditLine } from '../../core/audit.ts';
-import type { Account, AccountInput, Contact, ContactInput, Deal, SolutionRef } from '../../core/deal.ts';
+import type {
+  Account,
+  AccountInput,
+  Contact,
+  ContactInput,
+  Deal,
+  DealKind,
+  SolutionRef,
+} from '../../core/deal.ts';
+import type { FieldLimits } from '../../core/fit.ts';
+import { STATUS_MARKS } from '../../core/normalize.ts';
 import {
   type AccountMatch,
   type ChangeFeedOptions,
@@ -17,6 +27,7 @@ import {
   type CreateDealResult,
   type CrmAdapter,
   CrmError,
+  type CurrencySupport,
   type DealChange,
   type DealPatch,
   type DealRef,
@@ -27,6 +38,7 @@ import {
 import {
   type CompositeSubrequest,
   type CompositeSubresponse,
+  type DescribeResult,
   type QueryPage,
   SalesforceClient,
   type SalesforceClientOptions,
@@ -72,6 +84,9 @@ const {
   contactRole: CONTACT_ROLE,
 } = STANDARD_OBJECTS;
 
+/** How long the enabled currencies are trusted before they are read again. */
+const CURRENCY_CACHE_MS = 5 * 60_000;
+
 const REASON_PRIORITY: Record<DealChange['reason'], number> = {
   deal: 0,
   account: 1,
@@ -93,6 +108,9 @@ export class SalesforceAdapter implements CrmAdapter {
   readonly client: SalesforceClient;
   readonly settings: SalesforceSettings;
   private org: OrgShape | undefined;
+  private limits: Record<DealKind, FieldLimits> | undefined;
+  private readonly describes = new Map<string, Promise<DescribeResult>>();
+  private currencySupport: { value: CurrencySupport; readAt: number } | undefined;
 
   constructor(client: SalesforceClient, settings: SalesforceSettings) {
     this.client = client;
@@ -113,9 +131,9 @@ export class SalesforceAdapter implements CrmAdapter {
     if (this.org) return this.org;
     const f = this.settings.fields;
     const [opportunity, account, lead] = await Promise.all([
-      this.client.describe(OPPORTUNITY),
-      this.client.describe(ACCOUNT),
-      this.client.describe(LEAD),
+      this.describeOnce(OPPORTUNITY),
+      this.describeOnce(ACCOUNT),
+      this.describeOnce(LEAD),
     ]);
     const has = (fields: { name: string }[], name: string) => fields.some((x) => x.name === name);
     const accountCountryField = has(account.fields, f.accountCountry)
@@ -137,6 +155,94 @@ export class SalesforceAdapter implements CrmAdapter {
       accountDunsField: f.accountDuns && has(account.fields, f.accountDuns) ? f.accountDuns : null,
     };
     return this.org;
+  }
+
+  /** Field lengths from describe (four describes, once per adapter). The opportunity name keeps room for the
+   *  ✔/✖ mark the adapter appends. */
+  async fieldLimits(kind: DealKind): Promise<FieldLimits> {
+    if (!this.limits) {
+      const [opportunity, account, lead, contact] = await Promise.all(
+        [OPPORTUNITY, ACCOUNT, LEAD, CONTACT].map((type) => this.describeOnce(type)),
+      );
+      const length = (d: { fields: { name: string; length?: number }[] } | undefined, name: string) => {
+        const n = d?.fields.find((x) => x.name === name)?.length;
+        return typeof n === 'number' && n > 0 ? n : undefined;
+      };
+      const markRoom = this.settings.displayCheckMark ? 1 + STATUS_MARKS.ok.length : 0;
+      const nameMax = length(opportunity, 'Name') ?? FIELD_LIMITS.opportunityName;
+      const contactLimits = {
+        firstName: length(contact, 'FirstName'),
+        lastName: length(contact, 'LastName'),
+        email: length(contact, 'Email'),
+        phone: length(contact, 'Phone'),
+      };
+      const accountLimits = {
+        name: length(account, 'Name'),
+        street: length(account, 'BillingStreet'),
+        city: length(account, 'BillingCity'),
+        state: length(account, 'BillingState'),
+        postalCode: length(account, 'BillingPostalCode'),
+      };
+      this.limits = {
+        opportunity: {
+          deal: { name: nameMax - markRoom, notes: length(opportunity, 'Description') },
+          contact: contactLimits,
+          account: accountLimits,
+        },
+        lead: {
+          deal: { name: length(lead, 'Company'), notes: length(lead, 'Description') },
+          contact: {
+            firstName: length(lead, 'FirstName'),
+            lastName: length(lead, 'LastName'),
+            email: length(lead, 'Email'),
+            phone: length(lead, 'Phone'),
+          },
+          account: {
+            name: length(lead, 'Company'),
+            street: length(lead, 'Street'),
+            city: length(lead, 'City'),
+            state: length(lead, 'State'),
+            postalCode: length(lead, 'PostalCode'),
+          },
+        },
+      };
+    }
+    return this.limits[kind];
+  }
+
+  /** A single-currency org holds every amount in Organization.DefaultCurrencyIsoCode; a multi-currency org
+   *  lists its enabled currencies as CurrencyType rows (reference/crm.md §B). One query, cached. */
+  async currencies(): Promise<CurrencySupport> {
+    const now = Date.now();
+    if (this.currencySupport && now - this.currencySupport.readAt < CURRENCY_CACHE_MS)
+      return this.currencySupport.value;
+    const org = await this.orgShape();
+    let value: CurrencySupport;
+    if (org.currencyField) {
+      const rows = await this.client.query(
+        select({
+          fields: ['IsoCode', 'IsCorporate'],
+          from: 'CurrencyType',
+          where: { field: 'IsActive', op: '=', value: true },
+        }),
+        'read currencies',
+      );
+      const enabled = rows.map((r) => String(r.IsoCode).toUpperCase());
+      const corporate = rows.find((r) => r.IsCorporate === true);
+      value = {
+        corporate: corporate ? String(corporate.IsoCode).toUpperCase() : (enabled[0] ?? ''),
+        enabled,
+      };
+    } else {
+      const rows = await this.client.query(
+        select({ fields: ['DefaultCurrencyIsoCode'], from: 'Organization' }),
+        'read currency',
+      );
+      const corporate = String(rows[0]?.DefaultCurrencyIsoCode ?? '').toUpperCase();
+      value = { corporate, enabled: corporate ? [corporate] : [] };
+    }
+    this.currencySupport = { value, readAt: now };
+    return value;
   }
 
   // ---- reading ---------------------------------------------------------------------------------------------
@@ -650,6 +756,17 @@ export class SalesforceAdapter implements CrmAdapter {
   }
 
   // ---- helpers ---------------------------------------------------------------------------------------------
+
+  /** Describes change only when an admin deploys: one per object and adapter (a failed one is asked again). */
+  private describeOnce(type: string): Promise<DescribeResult> {
+    let pending = this.describes.get(type);
+    if (!pending) {
+      pending = this.client.describe(type);
+      pending.catch(() => this.describes.delete(type));
+      this.describes.set(type, pending);
+    }
+    return pending;
+  }
 
   /** Runs up to five named queries in one /composite call and follows paging of each. */
   private async queries<Q extends Record<string, string | undefined>>(
