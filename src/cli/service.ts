@@ -91,11 +91,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     const certificates = createCertificateCache();
     const server = await buildServer({
       engine,
-      verifySignature: (event) =>
+      verifySignature: (event, { allowDownload }) =>
         verifyWebhookSignature(event, {
           allowedCertificateHosts: webhook.allowedCertificateHosts,
           trustAnchorsPem: webhook.trustAnchorsPem,
           cache: certificates,
+          allowDownload,
         }),
       checkStore: async () => {
         await store.getCursor('healthz');

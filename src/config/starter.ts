@@ -32,7 +32,8 @@ partnerCenter:
     # The public HTTPS URL Partner Center posts events to: your reverse proxy in front of
     # server.host:server.port + server.webhookPath. \`cosell webhooks register --config <this file>\` registers it.
     # publicUrl: https://cosell.example.com${DEFAULT_WEBHOOK_PATH}
-    # Exact hosts the webhook signing certificate may be downloaded from (no wildcards).
+    # Exact hosts the webhook signing certificate may be downloaded from over https: \`host\` means port 443 only,
+    # \`host:port\` that port only; no wildcards, and IP addresses only as written plainly (127.0.0.1, not 127.1).
     allowedCertificateHosts:
       - ${MICROSOFT_CERTIFICATE_HOST}
     # PEM file(s) of the root certificate Partner Center's signing certificate must chain to. cosell does not

@@ -3,7 +3,12 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateCache, isAllowedHost, verifyWebhookSignature } from './signature.ts';
+import {
+  createCertificateCache,
+  isAllowedHost,
+  nonCanonicalHost,
+  verifyWebhookSignature,
+} from './signature.ts';
 
 // Certificates are made here, per run: a test CA (the trust anchor), leaves under it, and impostors.
 interface Issued {
@@ -109,7 +114,8 @@ beforeAll(async () => {
     { key: tlsServer.key.export({ type: 'pkcs8', format: 'pem' }), cert: tlsServer.pem },
     (req, res) => {
       hits.push(req.url ?? '');
-      const body = served[req.url ?? ''];
+      // Like blob storage, an unknown query string does not change what is served.
+      const body = served[(req.url ?? '').split('?')[0]!];
       if (!body) {
         res.writeHead(404).end();
         return;
@@ -143,7 +149,7 @@ function headers(path: string, signature = signWith(leaf.key), extra: Record<str
 }
 
 const options = () => ({
-  allowedCertificateHosts: ['127.0.0.1'],
+  allowedCertificateHosts: [new URL(origin).host],
   trustAnchorsPem: [ca.pem],
   cache: createCertificateCache(),
 });
@@ -310,14 +316,113 @@ describe('verifyWebhookSignature', () => {
   });
 });
 
+describe('the certificate cache under forged traffic (R2)', () => {
+  const forged = (path: string) =>
+    verifyWebhookSignature(
+      { rawBody: body, headers: headers(path, Buffer.from('forged').toString('base64')) },
+      { ...options(), cache },
+    );
+  let cache = createCertificateCache();
+
+  it('R2 a query string does not name another certificate: one download for any number of ?bogus=N', async () => {
+    cache = createCertificateCache();
+    const before = hits.length;
+    for (let i = 0; i < 50; i++) {
+      expect(await forged(`/leaf.cer?bogus=${i}`)).toMatchObject({ ok: false, code: 'bad-signature' });
+    }
+    expect(hits.length - before).toBe(1);
+    expect(cache.size).toBe(1);
+  });
+
+  it('R2 a failed download and an untrusted certificate are remembered: asked again, nothing is fetched', async () => {
+    cache = createCertificateCache({ failureTtlMs: 60_000 });
+    const before = hits.length;
+    for (let round = 0; round < 3; round++) {
+      expect(await forged('/missing.cer')).toMatchObject({ code: 'certificate-fetch-failed' });
+      expect(await forged('/contoso.cer')).toMatchObject({ code: 'certificate-not-microsoft' });
+    }
+    expect(hits.length - before).toBe(2);
+  });
+
+  it('R2 the cache is bounded: the least recently used entries go first', async () => {
+    cache = createCertificateCache({ maxEntries: 8 });
+    for (let i = 0; i < 40; i++) await forged(`/missing-${i}.cer`);
+    expect(cache.size).toBe(8);
+    expect(cache.downloads).toBe(40);
+  });
+
+  it('R2 downloads at once are capped: a new URL beyond the cap is refused, not queued', async () => {
+    cache = createCertificateCache({ maxConcurrentDownloads: 2 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => forged(`/slow-missing-${i}.cer`)));
+    expect(cache.downloads).toBeLessThanOrEqual(2 + 8);
+    expect(
+      results.filter((r) => !r.ok && /Too many certificate downloads at once/.test(r.reason)).length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('R2 without downloads allowed only a trusted certificate is used', async () => {
+    cache = createCertificateCache();
+    const refused = await verifyWebhookSignature(
+      { rawBody: body, headers: headers('/leaf.cer') },
+      { ...options(), cache, allowDownload: false },
+    );
+    expect(refused).toMatchObject({ ok: false, code: 'certificate-download-refused' });
+    expect(
+      await verifyWebhookSignature({ rawBody: body, headers: headers('/leaf.cer') }, { ...options(), cache }),
+    ).toMatchObject({ ok: true });
+    expect(
+      await verifyWebhookSignature(
+        { rawBody: body, headers: headers('/leaf.cer') },
+        { ...options(), cache, allowDownload: false },
+      ),
+    ).toMatchObject({ ok: true });
+  });
+
+  it('R2 an IP literal written another way is refused before anything is fetched', async () => {
+    const port = new URL(origin).port;
+    const result = await verifyWebhookSignature(
+      {
+        rawBody: body,
+        headers: { ...headers('/leaf.cer'), 'x-ms-certificate-url': `https://127.1:${port}/leaf.cer` },
+      },
+      options(),
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-host-not-allowed' });
+  });
+});
+
 describe('isAllowedHost', () => {
   it.each([
-    ['https://127.0.0.1:8443/x', ['127.0.0.1'], true],
+    ['https://127.0.0.1:8443/x', ['127.0.0.1'], false],
+    ['https://127.0.0.1/x', ['127.0.0.1'], true],
+    ['https://127.0.0.1:443/x', ['127.0.0.1'], true],
     ['https://127.0.0.1:8443/x', ['127.0.0.1:8443'], true],
     ['https://127.0.0.1:8443/x', ['127.0.0.1:9443'], false],
+    ['https://[::1]:8443/x', ['[::1]:8443'], true],
+    ['https://[::1]:8444/x', ['[::1]:8443'], false],
     ['https://3PSOSTORAGEACCT.blob.core.windows.net/x', ['3psostorageacct.blob.core.windows.net'], true],
+    [
+      'https://3psostorageacct.blob.core.windows.net:8080/x',
+      ['3psostorageacct.blob.core.windows.net'],
+      false,
+    ],
     ['https://a.3psostorageacct.blob.core.windows.net/x', ['3psostorageacct.blob.core.windows.net'], false],
+    ['http://127.0.0.1/x', ['127.0.0.1'], false],
   ] as const)('R2 %s against %j -> %s', (url, allowList, expected) => {
     expect(isAllowedHost(new URL(url), [...allowList])).toBe(expected);
+  });
+});
+
+describe('nonCanonicalHost', () => {
+  it.each([
+    ['https://127.0.0.1:8443/cert', null],
+    ['https://127.0.0.1:443/cert', null],
+    ['https://Example.COM/cert', null],
+    ['https://127.1:8443/cert', '127.1:8443'],
+    ['https://2130706433/cert', '2130706433'],
+    ['https://0x7f.0.0.1/cert', '0x7f.0.0.1'],
+    ['https://0177.0.0.1/cert', '0177.0.0.1'],
+  ] as const)('R2 %s -> %j', (text, expected) => {
+    expect(nonCanonicalHost(text, new URL(text))).toBe(expected);
   });
 });

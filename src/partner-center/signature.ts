@@ -18,6 +18,7 @@ export type SignatureFailureCode =
   | 'certificate-url-not-https'
   | 'certificate-host-not-allowed'
   | 'certificate-fetch-failed'
+  | 'certificate-download-refused'
   | 'certificate-unreadable'
   | 'certificate-not-yet-valid'
   | 'certificate-expired'
@@ -31,45 +32,161 @@ export type SignatureResult =
 
 export type HeaderBag = Headers | Record<string, string | string[] | undefined>;
 
+/** What a certificate URL led to: the served chain, trusted when it was downloaded, or why not. */
+export type CertificateLookup =
+  | { ok: true; chain: X509Certificate[] }
+  | { ok: false; code: SignatureFailureCode; reason: string };
+
 export interface CertificateCache {
-  get(url: string): X509Certificate[] | undefined;
-  set(url: string, chain: X509Certificate[]): void;
+  /**
+   * The chain behind `url`: from memory while fresh, else downloaded (once per certificate however many callers
+   * ask at the same time). `trust` decides, at download, whether the chain is worth keeping; a refused or failed
+   * download is remembered too, for a shorter time, so a flood of bogus URLs costs one download each at most.
+   * `allowDownload: false` answers only from memory (`certificate-download-refused` otherwise).
+   */
+  lookup(
+    url: URL,
+    download: (url: URL) => Promise<Buffer>,
+    trust: (chain: X509Certificate[]) => SignatureResult | undefined,
+    options?: { allowDownload?: boolean },
+  ): Promise<CertificateLookup>;
+  /** Entries held now (bounded by `maxEntries`). */
+  readonly size: number;
+  /** Downloads started since the cache was made. */
+  readonly downloads: number;
 }
 
+export interface CertificateCacheOptions {
+  /** How long a trusted chain is kept (its validity is still checked on every use). */
+  ttlMs?: number;
+  /** How long a failed download or an untrusted chain is remembered. */
+  failureTtlMs?: number;
+  /** Entries kept at most, least recently used dropped first. */
+  maxEntries?: number;
+  /** Downloads running at once at most; a further new URL is refused, not queued. */
+  maxConcurrentDownloads?: number;
+  now?: () => number;
+}
+
+/** A certificate is named by where it lives: scheme, host, port and path. The query and fragment are not part of
+ *  its name, so `cert?bogus=1`, `cert?bogus=2`, … are one entry and one download. */
+export function certificateKeyOf(url: URL): string {
+  return `${url.protocol}//${url.host.toLowerCase()}${url.pathname}`;
+}
+
+/** In-memory, bounded certificate cache (see CertificateCache). */
+export function createCertificateCache(
+  ttlOrOptions: number | CertificateCacheOptions = {},
+  nowArg?: () => number,
+): CertificateCache {
+  const options: CertificateCacheOptions =
+    typeof ttlOrOptions === 'number'
+      ? { ttlMs: ttlOrOptions, ...(nowArg ? { now: nowArg } : {}) }
+      : ttlOrOptions;
+  const ttlMs = options.ttlMs ?? 60 * 60 * 1000;
+  const failureTtlMs = options.failureTtlMs ?? 60 * 1000;
+  const maxEntries = options.maxEntries ?? 64;
+  const maxConcurrent = options.maxConcurrentDownloads ?? 4;
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, { result: CertificateLookup; expiresAt: number }>();
+  const inFlight = new Map<string, Promise<CertificateLookup>>();
+  let downloads = 0;
+
+  const remember = (key: string, result: CertificateLookup) => {
+    entries.delete(key);
+    entries.set(key, { result, expiresAt: now() + (result.ok ? ttlMs : failureTtlMs) });
+    while (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+  };
+
+  return {
+    get size() {
+      return entries.size;
+    },
+    get downloads() {
+      return downloads;
+    },
+    async lookup(url, download, trust, lookupOptions = {}) {
+      const key = certificateKeyOf(url);
+      const entry = entries.get(key);
+      if (entry && entry.expiresAt > now()) {
+        // Most recently used last: the LRU order of the Map.
+        entries.delete(key);
+        entries.set(key, entry);
+        return entry.result;
+      }
+      if (entry) entries.delete(key);
+      const pending = inFlight.get(key);
+      if (pending) return pending;
+      if (lookupOptions.allowDownload === false) {
+        return {
+          ok: false,
+          code: 'certificate-download-refused',
+          reason:
+            'Too many refused webhooks from this caller: a certificate not already trusted is not downloaded for it now.',
+        };
+      }
+      if (inFlight.size >= maxConcurrent) {
+        return {
+          ok: false,
+          code: 'certificate-fetch-failed',
+          reason: `Too many certificate downloads at once (${maxConcurrent}); not fetched.`,
+        };
+      }
+      downloads++;
+      const job = (async (): Promise<CertificateLookup> => {
+        let result: CertificateLookup;
+        try {
+          const bytes = await download(url);
+          let chain: X509Certificate[] = [];
+          try {
+            chain = parseCertificates(bytes);
+          } catch {
+            chain = [];
+          }
+          if (chain.length === 0) {
+            result = {
+              ok: false,
+              code: 'certificate-unreadable',
+              reason: 'The certificate URL did not serve a DER or PEM X.509 certificate.',
+            };
+          } else {
+            const refused = trust(chain);
+            result = refused && !refused.ok ? refused : { ok: true, chain };
+          }
+        } catch (error) {
+          result = {
+            ok: false,
+            code: 'certificate-fetch-failed',
+            reason: `Could not download the certificate: ${(error as Error).message}.`,
+          };
+        }
+        remember(key, result);
+        return result;
+      })();
+      inFlight.set(key, job);
+      try {
+        return await job;
+      } finally {
+        inFlight.delete(key);
+      }
+    },
+  };
+}
+
+const defaultCache = createCertificateCache();
+
 export interface VerifyOptions {
-  /** Exact host names (optionally `host:port`) the certificate may be downloaded from. No suffix matching. */
+  /** Where the certificate may be downloaded from: `host` (port 443) or `host:port`, matched exactly. */
   allowedCertificateHosts: string[];
   /** PEM certificates the signing certificate must chain to. */
   trustAnchorsPem: string[];
   /** Replaces the HTTPS download (returns the raw DER or PEM bytes). */
   fetchCertificate?: (url: URL) => Promise<Buffer>;
   cache?: CertificateCache;
+  /** False for a caller refused too often lately: only certificates already trusted are used (no download). */
+  allowDownload?: boolean;
   now?: () => Date;
 }
-
-/** In-memory certificate cache by URL with a TTL; validity and chain are still checked on every use. */
-export function createCertificateCache(
-  ttlMs = 60 * 60 * 1000,
-  now: () => number = Date.now,
-): CertificateCache {
-  const entries = new Map<string, { chain: X509Certificate[]; expiresAt: number }>();
-  return {
-    get(url) {
-      const entry = entries.get(url);
-      if (!entry) return undefined;
-      if (entry.expiresAt <= now()) {
-        entries.delete(url);
-        return undefined;
-      }
-      return entry.chain;
-    },
-    set(url, chain) {
-      entries.set(url, { chain, expiresAt: now() + ttlMs });
-    },
-  };
-}
-
-const defaultCache = createCertificateCache();
 
 export async function verifyWebhookSignature(
   event: { rawBody: Buffer; headers: HeaderBag },
@@ -108,6 +225,13 @@ export async function verifyWebhookSignature(
       `Certificate URL must be https, got ${certificateUrl.protocol}.`,
     );
   }
+  const oddHost = nonCanonicalHost(certificateUrlText, certificateUrl);
+  if (oddHost !== null) {
+    return fail(
+      'certificate-host-not-allowed',
+      `Certificate URL host '${oddHost}' is not written plainly (it reads as ${certificateUrl.host}): refused.`,
+    );
+  }
   if (
     certificateUrl.username ||
     certificateUrl.password ||
@@ -122,45 +246,20 @@ export async function verifyWebhookSignature(
   const anchors: X509Certificate[] = [];
   for (const pem of options.trustAnchorsPem) anchors.push(...parseCertificates(Buffer.from(pem)));
 
-  const cache = options.cache ?? defaultCache;
-  let chain = cache.get(certificateUrl.href);
-  if (!chain) {
-    let bytes: Buffer;
-    try {
-      bytes = await (
-        options.fetchCertificate ?? ((url) => downloadCertificate(url, options.trustAnchorsPem))
-      )(certificateUrl);
-    } catch (error) {
-      return fail(
-        'certificate-fetch-failed',
-        `Could not download the certificate: ${(error as Error).message}.`,
-      );
-    }
-    try {
-      chain = parseCertificates(bytes);
-    } catch {
-      chain = [];
-    }
-    if (chain.length === 0)
-      return fail(
-        'certificate-unreadable',
-        'The certificate URL did not serve a DER or PEM X.509 certificate.',
-      );
-    cache.set(certificateUrl.href, chain);
-  }
-
-  const leaf = chain[0]!;
   const now = (options.now ?? (() => new Date()))();
-  const validity = checkValidity(leaf, now);
-  if (validity) return validity;
-  if (!subjectOrganizations(leaf).includes(SIGNING_CERTIFICATE_ORGANIZATION)) {
-    return fail(
-      'certificate-not-microsoft',
-      `Certificate subject is not O=${SIGNING_CERTIFICATE_ORGANIZATION} (${leaf.subject.replaceAll('\n', ', ')}).`,
-    );
-  }
-  const trust = checkChain(leaf, chain.slice(1), anchors, now);
-  if (trust) return trust;
+  const cache = options.cache ?? defaultCache;
+  const lookup = await cache.lookup(
+    certificateUrl,
+    options.fetchCertificate ?? ((url) => downloadCertificate(url, options.trustAnchorsPem)),
+    (chain) => checkCertificate(chain, anchors, now),
+    { allowDownload: options.allowDownload !== false },
+  );
+  if (!lookup.ok) return fail(lookup.code, lookup.reason);
+  const chain = lookup.chain;
+  const leaf = chain[0]!;
+  // Checked on every use: a cached chain can expire, and the clock moves on.
+  const refused = checkCertificate(chain, anchors, now);
+  if (refused) return refused;
 
   // rsa-sha256 is the only documented scheme; an EC key would verify a different algorithm than announced.
   if (leaf.publicKey.asymmetricKeyType !== 'rsa') {
@@ -170,6 +269,24 @@ export async function verifyWebhookSignature(
     return fail('bad-signature', 'The signature does not match the request body and certificate.');
   }
   return { ok: true, certificate: leaf };
+}
+
+/** The leaf is valid now, issued to Microsoft, and chains to a trust anchor; undefined when all holds. */
+function checkCertificate(
+  chain: X509Certificate[],
+  anchors: X509Certificate[],
+  now: Date,
+): SignatureResult | undefined {
+  const leaf = chain[0]!;
+  const validity = checkValidity(leaf, now);
+  if (validity) return validity;
+  if (!subjectOrganizations(leaf).includes(SIGNING_CERTIFICATE_ORGANIZATION)) {
+    return fail(
+      'certificate-not-microsoft',
+      `Certificate subject is not O=${SIGNING_CERTIFICATE_ORGANIZATION} (${leaf.subject.replaceAll('\n', ', ')}).`,
+    );
+  }
+  return checkChain(leaf, chain.slice(1), anchors, now);
 }
 
 function fail(code: SignatureFailureCode, reason: string): SignatureResult {
@@ -193,16 +310,41 @@ function parseSignature(value: string): Buffer | undefined {
   return bytes.length > 0 ? bytes : undefined;
 }
 
-/** Exact match on the host: an entry with a port matches that host:port, one without matches any port. */
+/**
+ * Exact match on scheme, host and port: an entry `host` allows that host on port 443 only, `host:port` that port
+ * only (`[::1]:8443` for IPv6). A host that matches no entry, even on another port of an allowed host, is refused:
+ * otherwise a caller could make cosell fetch from any service on that machine.
+ */
 export function isAllowedHost(url: URL, allowList: string[]): boolean {
-  const hostname = url.hostname.toLowerCase();
-  const host = url.host.toLowerCase();
+  if (url.protocol !== 'https:') return false;
+  const host = url.hostname.toLowerCase();
+  const port = url.port || '443';
   return allowList.some((entry) => {
-    const allowed = entry.trim().toLowerCase();
-    return allowed.includes(':') && !allowed.startsWith('[')
-      ? allowed === host
-      : allowed === hostname || allowed === host;
+    const allowed = parseHostEntry(entry);
+    return allowed !== null && allowed.host === host && allowed.port === port;
   });
+}
+
+function parseHostEntry(entry: string): { host: string; port: string } | null {
+  try {
+    const url = new URL(`https://${entry.trim()}`);
+    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return null;
+    return { host: url.hostname.toLowerCase(), port: url.port || '443' };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The host as written in the header, when it differs from what a URL parser makes of it: `127.1`, `2130706433`,
+ * `0x7f.0.0.1` all parse as 127.0.0.1. Only the plain form is accepted, so an allow-list entry means exactly what
+ * it says. Returns null for a plainly written host.
+ */
+export function nonCanonicalHost(text: string, url: URL): string | null {
+  const raw = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text.trim())?.[1]?.toLowerCase();
+  if (raw === undefined) return null;
+  const written = raw.endsWith(':443') && url.protocol === 'https:' ? raw.slice(0, -4) : raw;
+  return written === url.host.toLowerCase() ? null : raw;
 }
 
 export function parseCertificates(bytes: Buffer): X509Certificate[] {

@@ -13,6 +13,7 @@ import {
 } from '../partner-center/signature.ts';
 import { buildServer } from './app.ts';
 import { createLogger } from './logger.ts';
+import { RefusalLimiter } from './refusals.ts';
 
 type Emulator = Awaited<ReturnType<typeof startPartnerCenterEmulator>>;
 
@@ -46,11 +47,12 @@ beforeAll(async () => {
         return { duplicate };
       },
     },
-    verifySignature: async (event) => {
+    verifySignature: async (event, { allowDownload }) => {
       const result = await verifyWebhookSignature(event, {
-        allowedCertificateHosts: ['127.0.0.1'],
+        allowedCertificateHosts: [new URL(emulator.info.certificateUrl).host],
         trustAnchorsPem,
         cache: createCertificateCache(),
+        allowDownload,
       });
       if (result.ok) verified.push(event);
       return result;
@@ -239,5 +241,74 @@ describe('health checks', () => {
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ status: 'error', store: expect.stringContaining('SQLITE') });
     expect((await fetch(url.replace('/webhooks/partner-center', '/readyz'))).status).toBe(503);
+  });
+});
+
+describe('a flood of forged webhooks (R2)', () => {
+  it('R2 forged events with fresh certificate URLs cost one download each at most, then none; memory stays bounded; real events still get in', async () => {
+    const real = await signedDelivery();
+    const certificateUrl = new URL(real.headers['x-ms-certificate-url']!);
+    const certificates = createCertificateCache();
+    const refusals = new RefusalLimiter({ maxRefusals: 20, windowMs: 60_000 });
+    const taken: string[] = [];
+    const flooded = await buildServer({
+      engine: {
+        async acceptWebhook(rawBody) {
+          taken.push(rawBody);
+          return { duplicate: false };
+        },
+      },
+      verifySignature: (event, { allowDownload }) =>
+        verifyWebhookSignature(event, {
+          allowedCertificateHosts: [certificateUrl.host],
+          trustAnchorsPem: [emulator.caCertificatePem],
+          cache: certificates,
+          allowDownload,
+        }),
+      refusals,
+      checkStore: async () => {},
+      logger: createLogger({ level: 'silent' }),
+      webhookPath: '/webhooks/partner-center',
+      bodyLimit: 4096,
+    });
+    const target = `${await flooded.listen({ port: 0, host: '127.0.0.1' })}/webhooks/partner-center`;
+    const send = (body: Buffer | string, headers: Record<string, string>) =>
+      fetch(target, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    try {
+      // The real certificate is trusted before the flood, as it is after Partner Center's first event.
+      expect((await send(real.rawBody, real.headers)).status).toBe(200);
+      const statuses = new Map<number, number>();
+      const total = 2_000;
+      for (let batch = 0; batch < total; batch += 50) {
+        const responses = await Promise.all(
+          Array.from({ length: 50 }, (_, k) => {
+            const i = batch + k;
+            const url =
+              i % 2 === 0
+                ? `${certificateUrl.origin}${certificateUrl.pathname}?bogus=${i}`
+                : `${certificateUrl.origin}/cert/bogus-${i}.cer`;
+            return send(real.rawBody, {
+              ...real.headers,
+              'x-ms-signature': `Signature ${Buffer.from(`forged ${i}`).toString('base64')}`,
+              'x-ms-certificate-url': url,
+            });
+          }),
+        );
+        for (const r of responses) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        // A real event in the middle of the flood, from the same address, is still verified and taken.
+        if (batch === total / 2) expect((await send(real.rawBody, real.headers)).status).toBe(200);
+      }
+      expect([...statuses.keys()].sort()).toEqual([401, 429]);
+      // `?bogus=N` names the trusted certificate (no download; the forged signature fails, 401); fresh paths
+      // are refused 429 once the caller used up its refusals, without a download.
+      expect(statuses.get(429)).toBeGreaterThan(total / 2 - 30);
+      // One download for the real certificate, then at most the caller's refusals' worth.
+      expect(certificates.downloads).toBeLessThanOrEqual(1 + 20);
+      expect(certificates.size).toBeLessThanOrEqual(64);
+      expect(refusals.size).toBe(1);
+      expect(taken).toHaveLength(2);
+    } finally {
+      await flooded.close();
+    }
   });
 });

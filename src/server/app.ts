@@ -8,11 +8,18 @@ import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import type { HeaderBag, SignatureResult } from '../partner-center/signature.ts';
+import { RefusalLimiter } from './refusals.ts';
 
 export interface ServerDeps {
   engine: Pick<Engine, 'acceptWebhook'>;
-  /** `verifyWebhookSignature` bound to the configured allow-list and trust anchors. */
-  verifySignature: (event: { rawBody: Buffer; headers: HeaderBag }) => Promise<SignatureResult>;
+  /** `verifyWebhookSignature` bound to the configured allow-list, trust anchors and certificate cache;
+   *  `allowDownload: false` for a caller refused too often lately (only certificates already trusted). */
+  verifySignature: (
+    event: { rawBody: Buffer; headers: HeaderBag },
+    options: { allowDownload: boolean },
+  ) => Promise<SignatureResult>;
+  /** Who was refused lately; default: 20 refusals a minute per caller address. */
+  refusals?: RefusalLimiter;
   /** Resolves when the store answers; throws when it does not (`/healthz`). */
   checkStore: () => Promise<void>;
   /** True once the engine runs (`/readyz`). Default: always ready. */
@@ -33,6 +40,7 @@ function errorBody(code: string, message: string): ErrorBody {
 export type CosellServer = Awaited<ReturnType<typeof buildServer>>;
 
 export async function buildServer(deps: ServerDeps) {
+  const refusals = deps.refusals ?? new RefusalLimiter();
   const app = Fastify({
     loggerInstance: deps.logger,
     // Per-request lines for health probes would drown the log; webhook outcomes are logged below.
@@ -67,8 +75,20 @@ export async function buildServer(deps: ServerDeps) {
     );
     scope.post(deps.webhookPath, async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const verdict = await deps.verifySignature({ rawBody, headers: request.headers });
+      const caller = request.ip;
+      const verdict = await deps.verifySignature(
+        { rawBody, headers: request.headers },
+        { allowDownload: !refusals.isLimited(caller) },
+      );
+      if (!verdict.ok && verdict.code === 'certificate-download-refused') {
+        // Not counted again: the caller is already limited, and nothing was fetched for it.
+        return reply
+          .code(429)
+          .header('retry-after', String(refusals.retryAfterSeconds(caller)))
+          .send(errorBody(verdict.code, verdict.reason));
+      }
       if (!verdict.ok) {
+        refusals.recordRefusal(caller);
         request.log.warn(
           {
             event: 'webhook-refused',

@@ -142,7 +142,11 @@ export async function startHarness(
     const rawBody = request.body as Buffer;
     const verdict = await verifyWebhookSignature(
       { rawBody, headers: request.headers as Record<string, string> },
-      { allowedCertificateHosts: ['127.0.0.1'], trustAnchorsPem: [pc.caCertificatePem], cache },
+      {
+        allowedCertificateHosts: [new URL(pc.info.certificateUrl).host],
+        trustAnchorsPem: [pc.caCertificatePem],
+        cache,
+      },
     );
     if (!verdict.ok) return reply.code(401).send({ error: verdict.code });
     const body = rawBody.toString('utf8');

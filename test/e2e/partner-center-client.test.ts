@@ -402,13 +402,14 @@ describe('Partner Center client against the emulator', () => {
       10_000,
       'referral-created delivery',
     );
-    const certificateHost = new URL(String(delivery.headers['x-ms-certificate-url'])).hostname;
+    const certificateUrl = new URL(String(delivery.headers['x-ms-certificate-url']));
+    const certificateHost = certificateUrl.host;
     const options = {
       allowedCertificateHosts: [certificateHost],
       trustAnchorsPem: [emulator.caCertificatePem],
       cache: createCertificateCache(),
     };
-    expect(certificateHost).toBe('127.0.0.1');
+    expect(certificateUrl.hostname).toBe('127.0.0.1');
     const verified = await verifyWebhookSignature(delivery, options);
     expect(verified).toMatchObject({ ok: true });
 

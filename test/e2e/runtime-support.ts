@@ -70,7 +70,7 @@ partnerCenter:
   webhooksUrl: ${pc.webhooks}
   authorityHost: ${pc.authorityHost}
   webhook:
-    allowedCertificateHosts: [127.0.0.1]
+    allowedCertificateHosts: ['${new URL(pc.certificateUrl).host}']
     trustAnchors: [emulator-ca.pem]
 crm:
   kind: salesforce

@@ -118,7 +118,11 @@ async function demoConfig(pc: Info, sf: Info, workDir: string): Promise<Config> 
         referralsUrl: pc['referrals'],
         webhooksUrl: pc['webhooks'],
         authorityHost: pc['authorityHost'],
-        webhook: { allowedCertificateHosts: ['127.0.0.1'], trustAnchors: ['emulator-ca.pem'] },
+        webhook: {
+          // The emulator's certificate server, host and port exactly (never any port of the host).
+          allowedCertificateHosts: [new URL(String(pc['certificateUrl'])).host],
+          trustAnchors: ['emulator-ca.pem'],
+        },
       },
       crm: {
         kind: 'salesforce',
