@@ -1,6 +1,6 @@
 // `--config <file>` for every command that runs against a deployment: the file named, else COSELL_CONFIG,
 // else cosell.config.yaml / .yml / .json in the working directory.
-import { findConfigFile, loadConfig } from '../config/load.ts';
+import { findConfigFile, type LoadOptions, loadConfig } from '../config/load.ts';
 import { CONFIG_FILE_NAMES, type Config } from '../config/schema.ts';
 import { CliError } from './errors.ts';
 
@@ -20,6 +20,7 @@ export function usesConfigFile(
 export async function loadConfigFromFlags(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
 ): Promise<Config> {
   const file = findConfigFile(explicit, env);
   if (!file) {
@@ -28,5 +29,5 @@ export async function loadConfigFromFlags(
       'Run `cosell init` to write a commented starter config, or `npm start` to try cosell on the built-in emulators.',
     );
   }
-  return loadConfig(file, env);
+  return loadConfig(file, env, options);
 }

@@ -102,6 +102,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         await store.getCursor('healthz');
       },
       isReady: () => ready,
+      pausedApis: () => engine.pausedApis(),
       logger: logger.child({ component: 'server' }),
       webhookPath: config.server.webhookPath,
       bodyLimit: config.server.bodyLimit,

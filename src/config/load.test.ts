@@ -145,6 +145,28 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('R23 a command that never talks to the CRM (login, webhooks) loads the file without its secrets', async () => {
+    const file = await write('nosecret-login.yaml', minimal);
+    const config = await loadConfig(file, {}, { crmSecrets: false });
+    expect(config.partnerCenter.clientId).toBe('0c1a5e3d');
+    expect(JSON.stringify(config)).not.toContain('not-in-the-file');
+  });
+
+  it.each(['XXX', 'XAU', 'usd', 'ABC'])(
+    'R21 engine.defaultCurrency %s is refused: not a real ISO 4217 currency',
+    async (code) => {
+      const error = await problemsOf(
+        await write(`currency-${code}.yaml`, `${minimal}engine: { defaultCurrency: ${code} }\n`),
+      );
+      expect(error.problems).toEqual([
+        expect.objectContaining({
+          path: 'engine.defaultCurrency',
+          message: expect.stringContaining('ISO 4217 code of a real currency'),
+        }),
+      ]);
+    },
+  );
+
   it('reads trust anchors relative to the file and refuses one that is not a PEM certificate', async () => {
     await write('not-a-cert.pem', 'hello');
     const file = await write(

@@ -33,7 +33,19 @@ export function findConfigFile(
   return undefined;
 }
 
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+export interface LoadOptions {
+  /** False for commands that never talk to the CRM (`cosell login`): its secrets are not asked for. */
+  crmSecrets?: boolean;
+}
+
+/** What stands in for a CRM secret a command does not use (it never reaches a CRM call). */
+export const CRM_SECRET_NOT_LOADED = '<not loaded: this command does not talk to the CRM>';
+
+export async function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Promise<Config> {
   const path = resolve(file);
   let text: string;
   try {
@@ -66,11 +78,12 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       FIX,
     );
   }
-  return configFromObject(raw as Record<string, unknown>, env, {
-    file: path,
-    baseDir: dirname(path),
-    lineOf: (at) => lineOf(document, lines, at),
-  });
+  return configFromObject(
+    raw as Record<string, unknown>,
+    env,
+    { file: path, baseDir: dirname(path), lineOf: (at) => lineOf(document, lines, at) },
+    options,
+  );
 }
 
 export interface ConfigSource {
@@ -86,6 +99,7 @@ export async function configFromObject(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   source: ConfigSource,
+  options: LoadOptions = {},
 ): Promise<Config> {
   const at = (path: (string | number)[], message: string): ConfigProblem => {
     const line = source.lineOf?.(path);
@@ -112,7 +126,7 @@ export async function configFromObject(
   }
   if (problems.length > 0) throw new ConfigError(source.file, problems, FIX);
 
-  const withSecrets = injectSecrets(structuredClone(raw), env);
+  const withSecrets = injectSecrets(structuredClone(raw), env, options.crmSecrets !== false);
   const parsed = configFileSchema.safeParse(withSecrets, { error: describeIssue });
   if (!parsed.success) {
     throw new ConfigError(
@@ -230,7 +244,11 @@ function moveTo(variable: string): string {
 }
 
 /** Puts the environment's secrets where the embedded schemas expect them. */
-function injectSecrets(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+function injectSecrets(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  crmSecrets: boolean,
+): Record<string, unknown> {
   const crm = raw['crm'] as Record<string, unknown> | undefined;
   const salesforce = crm?.['salesforce'] as Record<string, unknown> | undefined;
   const connection = salesforce?.['connection'] as Record<string, unknown> | undefined;
@@ -244,6 +262,12 @@ function injectSecrets(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Re
     // The variable holds the PEM itself, or a path to it (as `cosell doctor` reads it).
     if (key.includes('-----BEGIN')) fields['privateKey'] = key;
     else fields['privateKeyPath'] = resolve(key);
+  }
+  if (!crmSecrets) {
+    if (fields['grant'] === 'client-credentials' && !fields['clientSecret'])
+      fields['clientSecret'] = CRM_SECRET_NOT_LOADED;
+    if (fields['grant'] === 'jwt-bearer' && !fields['privateKey'] && !fields['privateKeyPath'])
+      fields['privateKey'] = CRM_SECRET_NOT_LOADED;
   }
   return raw;
 }

@@ -305,8 +305,10 @@ class SyncEngine implements Engine {
 
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[] {
     const now = this.now().getTime();
+    // A credentials pause lasts until a probe succeeds, not until its timer runs out: health must not flicker
+    // green between two refused probes while nobody has signed in again.
     return [...this.pauses.entries()]
-      .filter(([, p]) => p.until > now)
+      .filter(([, p]) => p.until > now || p.reason === 'credentials')
       .map(([api, p]) => ({ api, until: new Date(p.until), reason: p.reason, fix: p.fix }));
   }
 

@@ -1,6 +1,7 @@
 // The `engine:` section of the config file: how the sync behaves (seed flags, worker, retries, polling,
 // reconcile). Every key has a default, so `engine: {}` (or no section) is a working configuration.
 import { z } from 'zod';
+import { isCurrencyCode } from '../core/currencies.ts';
 import type { RetryPolicy } from '../lib/retry.ts';
 
 const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
@@ -49,10 +50,11 @@ const schema = z.object({
   displayCheckMark: z.boolean().default(true),
   /** Seed "Sync Co-sell opportunity": Yes = only co-sell opportunities come from Partner Center, no leads. */
   syncCoSellOnly: z.boolean().default(false),
-  /** The CRM's currency when a deal carries none (a single-currency org has no currency field). */
+  /** The currency of a deal that carries none, when the CRM cannot say (a CRM that names its own corporate
+   *  currency — Salesforce's Organization, Dataverse's base currency — is asked first). */
   defaultCurrency: z
     .string()
-    .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as USD')
+    .refine(isCurrencyCode, 'must be the ISO 4217 code of a real currency, upper case, such as USD or EUR')
     .nullable()
     .default('USD'),
   worker: workerSchema.prefault({}),

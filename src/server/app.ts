@@ -24,6 +24,8 @@ export interface ServerDeps {
   checkStore: () => Promise<void>;
   /** True once the engine runs (`/readyz`). Default: always ready. */
   isReady?: () => boolean;
+  /** APIs whose work is paused now (credentials, budget, throttling), each with its fix (`/readyz`). */
+  pausedApis?: () => { api: string; reason: string; until: Date; fix: string }[];
   logger: Logger;
   webhookPath: string;
   bodyLimit: number;
@@ -132,12 +134,33 @@ export async function buildServer(deps: ServerDeps) {
     }
   });
 
+  // Ready = syncing. Webhook intake works whatever this says (events are stored while an API is paused), so
+  // route traffic on /healthz and alert on /readyz: a paused API needs someone (login) or time (budget, 429).
   app.get('/readyz', async (_request, reply) => {
-    if (deps.isReady && !deps.isReady()) return reply.code(503).send({ status: 'starting' });
-    return { status: 'ready' };
+    if (deps.isReady && !deps.isReady()) return reply.code(503).send({ status: 'starting', paused: [] });
+    const paused = (deps.pausedApis?.() ?? []).map((p) => ({
+      api: p.api,
+      reason: p.reason,
+      until: p.until.toISOString(),
+      message: pauseMessage(p.api, p.reason),
+      fix: p.fix,
+    }));
+    if (paused.length > 0) return reply.code(503).send({ status: 'paused', paused });
+    return { status: 'ready', paused: [] };
   });
 
   return app;
+}
+
+const PAUSE_REASONS: Record<string, string> = {
+  credentials: 'its credentials were refused; work waits for a new sign-in',
+  budget: 'its API budget is used up; work resumes when it frees',
+  throttled: 'it is throttling us (429); work resumes after its Retry-After',
+};
+
+function pauseMessage(api: string, reason: string): string {
+  const name = api === 'partner-center' ? 'Partner Center' : 'The CRM';
+  return `${name} sync is paused: ${PAUSE_REASONS[reason] ?? reason}.`;
 }
 
 /** Partner Center sends PascalCase (`EventName`), its Swagger camelCase; only used for the log line. */

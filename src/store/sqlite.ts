@@ -7,7 +7,7 @@
 // waits on an `await` to commit — a deadlock until busy_timeout. A transaction with no await in it cannot
 // interleave, and IMMEDIATE takes the write lock up front, so a read-then-write (find-or-create, claim)
 // cannot be overtaken by another process between its read and its write (no SQLITE_BUSY_SNAPSHOT).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Compilable, Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
@@ -81,9 +81,20 @@ interface Connection {
 const PURGE_BATCH = 500;
 const STATEMENT_CACHE_SIZE = 500;
 
+/**
+ * The store holds customer e-mail addresses and the encrypted token cache: owner-only (0600), in a folder only
+ * the owner can list when cosell creates it. SQLite gives its -wal and -shm files the database file's mode.
+ * An existing file readable by others is tightened.
+ */
+function createPrivateFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+}
+
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
-  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  if (options.file !== ':memory:') createPrivateFile(options.file);
   const sqlite = new Database(options.file, { timeout: busyTimeoutMs });
   try {
     // Durability (R2: an acknowledged webhook is on disk before the 2xx): WAL with synchronous=FULL

@@ -1,7 +1,9 @@
 // `cosell start --config` as an admin runs it: the emulators as `cosell emulate` processes, `cosell login
 // --config` (token cache into the store), `cosell webhooks register --config`, then the service — and a real
 // SIGKILL in the middle of a Partner Center create, followed by a restart.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -45,6 +47,14 @@ afterAll(async () => {
   await emulators?.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 function inboxRowsMentioning(text: string): number {
   const db = new Database(join(dir, 'data/cosell.db'), { readonly: true });
@@ -199,6 +209,71 @@ describe('cosell start --config against the emulators', () => {
       `/ui/Opportunity/${opportunityId}`,
     );
     expect(String(row['Name'])).toMatch(/✔$/);
+  });
+
+  it('R3 R28 R23 revoked credentials: /readyz and doctor say Partner Center is paused and how to fix it; a login without any CRM secret resumes it', async () => {
+    // The same deployment on a known port, so doctor can ask the running service.
+    await cosell!.process.stop('SIGTERM');
+    const port = await freePort();
+    const fixed = join(dir, 'cosell.fixed-port.yaml');
+    // A short credentials pause, so the resume after the new login is seen within the test (default 1 min).
+    await writeFile(
+      fixed,
+      (await readFile(configFile, 'utf8'))
+        .replace(/port: 0/, `port: ${port}`)
+        .replace(/^engine:\n/m, 'engine:\n  credentialPauseMs: 500\n'),
+    );
+    cosell = await startCosell(fixed, env, dir);
+    const readyz = `${cosell.line.url}/readyz`;
+    expect((await fetch(readyz)).status).toBe(200);
+
+    await control(emulators.pc.control, 'POST', '/tokens/revoke');
+    await sendMicrosoftReferral(emulators.pc.control);
+    const paused = (await until(
+      async () => {
+        const response = await fetch(readyz);
+        return response.status === 503 ? ((await response.json()) as Record<string, unknown>) : null;
+      },
+      20_000,
+      '/readyz to report the paused API',
+    )) as { status: string; paused: { api: string; reason: string; message: string; fix: string }[] };
+    expect(paused.status).toBe('paused');
+    expect(paused.paused).toEqual([
+      expect.objectContaining({
+        api: 'partner-center',
+        reason: 'credentials',
+        message: expect.stringContaining('Partner Center sync is paused'),
+        fix: expect.stringContaining('cosell login'),
+      }),
+    ]);
+    expect((await fetch(cosell.line.healthz)).status).toBe(200);
+
+    const doctor = await runCli(['doctor', '--config', fixed], { env, cwd: dir });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(
+      /FAIL partner-center referrals api: Partner Center refused the credentials/,
+    );
+    expect(doctor.stdout).toContain(`fix: Run \`cosell login --config ${fixed}\``);
+    expect(doctor.stdout).toMatch(/FAIL service partner-center paused: Partner Center sync is paused/);
+    expect(doctor.stdout).toMatch(/ok {3}salesforce token/);
+
+    // Signing in to Partner Center needs no Salesforce secret (R23): only the token key.
+    const login = await runCli(['login', '--config', fixed], {
+      env: { COSELL_TOKEN_KEY: env.COSELL_TOKEN_KEY, COSELL_SF_CLIENT_SECRET: '' },
+      cwd: dir,
+    });
+    expect(login.code, login.stderr).toBe(0);
+    await until(async () => (await fetch(readyz)).status === 200, 20_000, '/readyz to turn ready again');
+    const healthy = await runCli(['doctor', '--config', fixed], { env, cwd: dir });
+    expect(healthy.code, healthy.stdout).toBe(0);
+    expect(healthy.stdout).toMatch(/ok {3}partner-center referrals api: Signed in as/);
+    expect(healthy.stdout).toMatch(/ok {3}service running: .* is ready/);
+  });
+
+  it('the store holds customer data: its files are readable by the owner only', () => {
+    for (const name of ['cosell.db', 'cosell.db-wal']) {
+      expect((statSync(join(dir, 'data', name)).mode & 0o777).toString(8), name).toBe('600');
+    }
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -1,10 +1,17 @@
 // `cosell doctor`: checks what cosell needs before it runs and prints one line per problem with its fix
-// (R18, R23, R28). For now only the Salesforce part exists, and its connection comes from flags and env;
-// the config file (next issue) will feed the same `salesforceConnectionSchema`.
+// (R18, R23, R28). With flags and env it checks a Salesforce org; with a config file (`--config`) it checks the
+// whole deployment: Partner Center sign-in and access, the CRM, and the running service's paused APIs (R3, R27).
 import type { Command } from 'commander';
-import { type DoctorResult, runSalesforceDoctor } from '../../crm/salesforce/doctor.ts';
+import type { Config } from '../../config/schema.ts';
+import { type DoctorLine, type DoctorResult, runSalesforceDoctor } from '../../crm/salesforce/doctor.ts';
 import { type SalesforceConnection, salesforceConnectionSchema } from '../../crm/salesforce/settings.ts';
+import { readTokenKey } from '../../partner-center/auth.ts';
+import { PartnerCenterAuthError, PartnerCenterError } from '../../partner-center/errors.ts';
+import { ReferralsClient } from '../../partner-center/referrals.ts';
+import { openStore } from '../../store/open.ts';
+import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
 import { CliError } from '../errors.ts';
+import { storeTokenProvider } from '../store-tokens.ts';
 
 export interface DoctorOptions {
   sfLoginUrl?: string;
@@ -12,6 +19,7 @@ export interface DoctorOptions {
   sfUsername?: string;
   sfPrivateKey?: string;
   sfApiVersion?: string;
+  config?: string;
   json?: boolean;
 }
 
@@ -55,12 +63,13 @@ export function salesforceConnectionFrom(
   return parsed.data;
 }
 
-export function formatDoctorResult(result: DoctorResult): string {
-  const lines = result.lines.map((line) =>
-    line.ok
-      ? `ok   salesforce ${line.check}: ${line.message}`
-      : `FAIL salesforce ${line.check}: ${line.message}${line.fix ? `\n       fix: ${line.fix}` : ''}`,
-  );
+export function formatDoctorResult(result: DoctorResult, system = 'salesforce'): string {
+  const lines = result.lines.map((line) => {
+    const where = `${line.system ?? system} ${line.check}`;
+    return line.ok
+      ? `ok   ${where}: ${line.message}`
+      : `FAIL ${where}: ${line.message}${line.fix ? `\n       fix: ${line.fix}` : ''}`;
+  });
   return `${lines.join('\n')}\n`;
 }
 
@@ -70,13 +79,15 @@ export async function runDoctor(
   io: { out?: (text: string) => void; env?: NodeJS.ProcessEnv } = {},
 ): Promise<DoctorResult> {
   const out = io.out ?? ((text: string) => process.stdout.write(text));
-  const connection = salesforceConnectionFrom(options, io.env ?? process.env);
-  const result = await runSalesforceDoctor(connection);
+  const env = io.env ?? process.env;
+  const result = options.config
+    ? await runDeploymentDoctor(await loadConfigFromFlags(options.config, env), env)
+    : await runSalesforceDoctor(salesforceConnectionFrom(options, env));
   out(options.json ? `${JSON.stringify(result)}\n` : formatDoctorResult(result));
   if (!result.ok) {
     const problems = result.lines.filter((l) => !l.ok).length;
     throw new CliError(
-      `doctor found ${problems} problem${problems === 1 ? '' : 's'} with Salesforce.`,
+      `doctor found ${problems} problem${problems === 1 ? '' : 's'}${options.config ? '' : ' with Salesforce'}.`,
       'Apply the fixes above and run cosell doctor again.',
     );
   }
@@ -103,9 +114,141 @@ export function registerDoctorCommand(program: Command): void {
       '--sf-api-version <version>',
       `Salesforce API version, e.g. 66.0 (env ${SALESFORCE_ENV.apiVersion})`,
     )
+    .option(
+      '--config <file>',
+      `${CONFIG_OPTION_HELP}: check the whole deployment (Partner Center, CRM, service)`,
+    )
     .option('--json', 'print the result as one JSON object')
     .addHelpText('after', `\nClient credentials: set ${SALESFORCE_ENV.clientSecret} in the environment.`)
     .action(async (options: DoctorOptions) => {
       await runDoctor(options);
     });
+}
+
+// ---- a configured deployment ----------------------------------------------------------------------------
+
+/** Partner Center, the CRM and the running service, as `cosell start --config` would meet them. */
+export async function runDeploymentDoctor(config: Config, env: NodeJS.ProcessEnv): Promise<DoctorResult> {
+  const lines: DoctorLine[] = [...(await checkPartnerCenter(config, env))];
+  if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
+    const crm = await runSalesforceDoctor(config.crm.salesforce.connection);
+    lines.push(...crm.lines.map((line) => ({ ...line, system: 'salesforce' })));
+  }
+  lines.push(...(await checkService(config)));
+  return { ok: lines.every((l) => l.ok), lines };
+}
+
+const LOGIN_FIX = (config: Config) =>
+  `Run \`cosell login --config ${config.file}\` as a user with the Referrals Admin role (MFA); the running service resumes by itself.`;
+
+async function checkPartnerCenter(config: Config, env: NodeJS.ProcessEnv): Promise<DoctorLine[]> {
+  const line = (ok: boolean, check: string, message: string, fix?: string): DoctorLine => ({
+    ok,
+    system: 'partner-center',
+    check,
+    message,
+    ...(fix ? { fix } : {}),
+  });
+  let tokenKey: Buffer;
+  try {
+    tokenKey = readTokenKey(env);
+  } catch (error) {
+    return [line(false, 'token key', (error as Error).message, (error as { fix?: string }).fix)];
+  }
+  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  try {
+    const tokens = storeTokenProvider(config, store, tokenKey);
+    const user = await tokens.currentUser();
+    if (!user)
+      return [
+        line(
+          false,
+          'sign-in',
+          'Nobody is signed in to Partner Center for this deployment.',
+          LOGIN_FIX(config),
+        ),
+      ];
+    const referrals = new ReferralsClient({
+      tokens,
+      baseUrl: config.partnerCenter.referralsUrl,
+      retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 },
+    });
+    try {
+      for await (const _page of referrals.listPages({ top: 1 })) break;
+      return [line(true, 'referrals api', `Signed in as ${user}; the Referrals API answers.`)];
+    } catch (error) {
+      if (
+        error instanceof PartnerCenterAuthError ||
+        (error instanceof PartnerCenterError && [401, 403].includes(error.status))
+      ) {
+        return [
+          line(
+            false,
+            'referrals api',
+            `Partner Center refused the credentials of ${user}: ${(error as Error).message}`,
+            LOGIN_FIX(config),
+          ),
+        ];
+      }
+      if (error instanceof PartnerCenterError && error.status === 429) {
+        const wait = error.retryAfterMs === undefined ? '' : ` for ${Math.ceil(error.retryAfterMs / 1000)} s`;
+        return [
+          line(
+            false,
+            'referrals api',
+            `Partner Center is throttling this tenant (429)${wait}.`,
+            'Nothing to do: work resumes after the Retry-After; if it persists, lower engine.worker.concurrency.',
+          ),
+        ];
+      }
+      return [
+        line(
+          false,
+          'referrals api',
+          `Partner Center did not answer: ${(error as Error).message}`,
+          (error as { fix?: string }).fix ?? 'Check partnerCenter.referralsUrl and the network path to it.',
+        ),
+      ];
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** The running service's own view: which APIs it has paused and why (GET /readyz). */
+async function checkService(config: Config): Promise<DoctorLine[]> {
+  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}/readyz`;
+  let body: { status?: string; paused?: { api: string; reason: string; message: string; fix: string }[] };
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    body = (await response.json()) as typeof body;
+  } catch {
+    return [
+      {
+        ok: true,
+        system: 'service',
+        check: 'running',
+        message: `No cosell service answers at ${url} (not running here).`,
+      },
+    ];
+  }
+  const paused = body.paused ?? [];
+  if (paused.length === 0) {
+    return [
+      {
+        ok: body.status === 'ready',
+        system: 'service',
+        check: 'running',
+        message: `The service at ${url} is ${body.status ?? 'unknown'}.`,
+      },
+    ];
+  }
+  return paused.map((p) => ({
+    ok: false,
+    system: 'service',
+    check: `${p.api} paused`,
+    message: p.message,
+    fix: p.fix,
+  }));
 }

@@ -48,7 +48,8 @@ export function registerLoginCommand(program: Command): void {
 }
 
 async function loginWithConfig(file: string | undefined): Promise<void> {
-  const config = await loadConfigFromFlags(file);
+  // Signing in to Partner Center needs no CRM secret.
+  const config = await loadConfigFromFlags(file, process.env, { crmSecrets: false });
   const tokenKey = readTokenKey();
   const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
   try {

@@ -27,7 +27,8 @@ interface Session {
 
 async function openSession(flags: WebhooksFlags): Promise<Session> {
   if (usesConfigFile(flags)) {
-    const config = await loadConfigFromFlags(flags.config);
+    // The webhook registration talks to Partner Center only: no CRM secret is asked for.
+    const config = await loadConfigFromFlags(flags.config, process.env, { crmSecrets: false });
     const tokenKey = readTokenKey();
     const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
     const tokens = storeTokenProvider(config, store, tokenKey);

@@ -17,6 +17,8 @@ import { literal } from './soql.ts';
 
 export interface DoctorLine {
   ok: boolean;
+  /** Which system the line is about, when a doctor run covers several (default: the CRM's). */
+  system?: string;
   check: string;
   message: string;
   fix?: string;
