@@ -29,6 +29,9 @@ export const RULE_IDS = [
   'create-only-field-changed',
   'qualification-deal-value-required',
   'qualification-closing-date-required',
+  'deal-value-invalid',
+  'closing-date-out-of-range',
+  'notes-control-characters',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -67,6 +70,10 @@ export const PARTNER_CENTER_MESSAGES: Readonly<Record<RuleId, string>> = {
   'create-only-field-changed': 'The field can only be set when the referral is created',
   'qualification-deal-value-required': 'Deal value is required to qualify a lead',
   'qualification-closing-date-required': 'Closing date is required to qualify a lead',
+  // Ours (value-rules.ts): checked before sending, so a typo never reaches Microsoft sellers.
+  'deal-value-invalid': 'The deal value is not a plausible amount',
+  'closing-date-out-of-range': 'The closing date is out of range',
+  'notes-control-characters': 'The notes contain control characters',
 };
 
 /** Organisation id Partner Center uses for Microsoft as inviter or target (reference §3). */

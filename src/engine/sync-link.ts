@@ -15,6 +15,7 @@ import {
   writesToReferral,
 } from '../core/diff.ts';
 import { fitReferralValues } from '../core/fit.ts';
+import { checkValuesForPartnerCenter } from '../core/value-rules.ts';
 import { referralValueOf, type Values } from '../core/mapping.ts';
 import type { PatchOperation } from '../core/patchable.ts';
 import { fromJsonPointer, setPath } from '../core/paths.ts';
@@ -299,7 +300,10 @@ async function syncDealOnly(
 
   const crmValues = dealValues(deal, { defaultCurrency });
   const desired = referralFromDeal(deal, { defaultCurrency });
-  const problems = validateReferralForCreate(desired).filter((p) => p.severity === 'error');
+  const problems = [
+    ...validateReferralForCreate(desired),
+    ...checkValuesForPartnerCenter(desired, { now: ctx.now() }),
+  ].filter((p) => p.severity === 'error');
   if (problems.length > 0) {
     throw new SyncRefusal(
       problems.map((p) => p.rule).join(','),
@@ -393,7 +397,15 @@ async function syncPair(
   const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
   const warnings: string[] = [];
   if (ops.length > 0 || createOnly.length > 0) {
-    const problems = validateReferralUpdate(referral, desiredReferral(referral, ops, createOnly));
+    const desired = desiredReferral(referral, ops, createOnly);
+    const problems = [
+      ...validateReferralUpdate(referral, desired),
+      // Only the fields about to be sent: an odd value already in Partner Center blocks nothing else.
+      ...checkValuesForPartnerCenter(desired, {
+        now: ctx.now(),
+        paths: ops.map((op) => fromJsonPointer(op.path)),
+      }),
+    ];
     const errors = problems.filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       throw new SyncRefusal(

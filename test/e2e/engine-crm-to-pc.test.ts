@@ -254,6 +254,54 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     expect(final[final.length - 1]).toMatch(/CRM->PC: created referral/);
   });
 
+  it('R12 R20 implausible values are stopped before Partner Center: a negative deal value, a close date in 1900, a control character in the notes; each named with its fix, and the corrected deal syncs', async () => {
+    const { opportunityId } = await seller.opportunity();
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    await until(async () => String((await opportunity(opportunityId)).Name).endsWith('✔'), 5_000, 'the ✔');
+    const patches = countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals');
+
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ Amount: -5_000 }, /The deal value -5000 of deal 'Northwind migration \d+' is negative/],
+      [
+        { Amount: 120_000, CloseDate: '1900-01-01' },
+        /The close date 1900-01-01 of deal .* is outside 2000-01-01 to/,
+      ],
+      [
+        { CloseDate: '2027-06-30', Description: 'Pasted \u0007 from a terminal' },
+        /control character \(U\+0007 at position 8\)/,
+      ],
+    ];
+    for (const [edit, message] of cases) {
+      const before = (await seller.auditLines(opportunityId)).length;
+      await sf.edit('Opportunity', opportunityId, edit);
+      await until(
+        async () => (await seller.auditLines(opportunityId)).length > before,
+        10_000,
+        `the audit line for ${JSON.stringify(edit)}`,
+      );
+      const last = (await seller.auditLines(opportunityId)).at(-1)!;
+      expect(last).toMatch(/CRM->PC ✖/);
+      expect(last).toMatch(message);
+      expect(String((await opportunity(opportunityId)).Name)).toMatch(/✖$/);
+    }
+    // Nothing implausible reached Microsoft.
+    expect(countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals')).toBe(patches);
+    expect((await pc.referral(id)).details?.dealValue).toBe(120_000);
+
+    await sf.edit('Opportunity', opportunityId, { Description: 'Pasted as plain text', Amount: 99_000.5 });
+    await until(
+      async () => Number((await pc.referral(id)).details?.dealValue) === 99_000.5,
+      10_000,
+      'the fix',
+    );
+    await until(
+      async () => String((await opportunity(opportunityId)).Name).endsWith('✔'),
+      5_000,
+      'the ✔ again',
+    );
+  });
+
   it('R19 our own writes cause zero further API writes over an idle window', async () => {
     const { opportunityId } = await seller.opportunity({});
     await sharedReferral(opportunityId);
