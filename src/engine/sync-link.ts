@@ -15,11 +15,11 @@ import {
   writesToReferral,
 } from '../core/diff.ts';
 import { fitReferralValues } from '../core/fit.ts';
-import { checkValuesForPartnerCenter } from '../core/value-rules.ts';
 import { referralValueOf, type Values } from '../core/mapping.ts';
 import type { PatchOperation } from '../core/patchable.ts';
 import { fromJsonPointer, setPath } from '../core/paths.ts';
 import type { Referral } from '../core/referral.ts';
+import { checkValuesForPartnerCenter } from '../core/value-rules.ts';
 import type { CrmAdapter, CrmKind, SyncWrite } from '../crm/port.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
