@@ -14,6 +14,7 @@
 //   engine.pollCrmOnce()            one change-feed poll -> hints queued
 //   engine.reconcileOnce()          one reconcile sweep + re-check of failed links -> links queued
 //   engine.resubmit(target)         R25: failed / dead work queued again -> jobs queued
+//   engine.pruneOnce()              succeeded jobs and runs past the retention settings deleted
 //   engine.events                   'run' (Run) after every recorded run
 //   engine.pausedApis()             APIs paused by the credential / budget circuit, for health and doctor
 //
@@ -81,6 +82,8 @@ export interface Engine {
   pollCrmOnce(): Promise<number>;
   reconcileOnce(): Promise<number>;
   resubmit(target: ResubmitTarget): Promise<number>;
+  /** Deletes succeeded jobs and runs older than the retention settings; returns how many of each. */
+  pruneOnce(): Promise<{ jobs: number; runs: number }>;
   /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
   readonly events: EventEmitter;
@@ -243,6 +246,15 @@ class SyncEngine implements Engine {
     return queued;
   }
 
+  async pruneOnce(): Promise<{ jobs: number; runs: number }> {
+    const now = this.now().getTime();
+    const { succeededJobsMs, runsMs } = this.settings.retention;
+    const jobs = await this.store.pruneJobs(new Date(now - succeededJobsMs));
+    const runs = await this.store.pruneRuns(new Date(now - runsMs));
+    if (jobs + runs > 0) this.logger.info({ event: 'pruned', jobs, runs });
+    return { jobs, runs };
+  }
+
   async resubmit(target: ResubmitTarget): Promise<number> {
     const jobs = await this.store.resubmit(target, this.now());
     if (jobs.length > 0) this.wake();
@@ -265,6 +277,10 @@ class SyncEngine implements Engine {
     this.every('reconcile', 0, async () => {
       if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
       return this.settings.reconcile.intervalMs;
+    });
+    this.every('retention', 0, async () => {
+      await this.pruneOnce();
+      return this.settings.retention.everyMs;
     });
     this.every('revalidate', this.settings.revalidateFailedEveryMs, async () => {
       await requeueFailedLinks(this.intake);

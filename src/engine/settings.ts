@@ -43,6 +43,15 @@ const reconcileSchema = z.object({
   initialLookbackMs: ms(24 * HOUR),
 });
 
+const retentionSchema = z.object({
+  /** Succeeded jobs are deleted this long after they finished (the runs keep the history). */
+  succeededJobsMs: positiveMs(24 * HOUR),
+  /** Run history (R25) is kept this long; personal data in it has its own, shorter purge (R33). */
+  runsMs: positiveMs(30 * 24 * HOUR),
+  /** How often old rows are pruned. */
+  everyMs: positiveMs(HOUR),
+});
+
 const schema = z.object({
   /** R24: compute and record what would change, write nothing. */
   dryRun: z.boolean().default(false),
@@ -61,6 +70,7 @@ const schema = z.object({
   retry: retrySchema.prefault({}),
   crmPoll: crmPollSchema.prefault({}),
   reconcile: reconcileSchema.prefault({}),
+  retention: retentionSchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
   /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
@@ -80,6 +90,7 @@ export interface EngineSettings {
   retry: RetryPolicy;
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
+  retention: { succeededJobsMs: number; runsMs: number; everyMs: number };
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;
   budgetPauseMs: number;

@@ -179,4 +179,49 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.pruneJobs(time.at(-1))).toBe(1);
     expect(await store.getJob(job!.id)).toBeNull();
   });
+
+  it('R25 a link failing on every re-check keeps one failed row: its newest failure, not one per attempt', async () => {
+    for (let i = 0; i < 25; i++) {
+      await store.enqueueJob(link.id, 'reconcile', time.at(i * 1_000));
+      const [job] = await store.claimJobs('worker-a', time.at(i * 1_000), 1, LEASE);
+      if (i % 2 === 0) await store.failJob(job!, `refused ${i}`);
+      else await store.deadLetterJob(job!, `dead ${i}`);
+    }
+    await store.enqueueJob(other.id, 'reconcile', time.at(0));
+    const [otherJob] = await store.claimJobs('worker-a', time.at(30_000), 1, LEASE);
+    await store.failJob(otherJob!, 'other link');
+    const jobs = await store.listJobs({ linkId: link.id, limit: 100 });
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ state: 'failed', lastError: 'refused 24' });
+    expect(await store.listJobs({ linkId: other.id, limit: 100 })).toHaveLength(1);
+  });
+
+  it('R25 succeeded jobs and runs past their retention are pruned; newer ones stay', async () => {
+    const start = time.clock().getTime();
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) time.advance(10_000);
+      await store.enqueueJob(link.id, 'reconcile', time.clock());
+      const [job] = await store.claimJobs('worker-a', time.clock(), 1, LEASE);
+      await store.completeJob(job!);
+      await store.recordRun({
+        jobId: job!.id,
+        linkId: link.id,
+        referralId: 'r-1',
+        crmId: null,
+        trigger: 'reconcile',
+        outcome: 'unchanged',
+        direction: 'none',
+        error: null,
+        apiCalls: {},
+        durationMs: 5,
+        diff: [],
+        startedAt: time.clock(),
+      });
+    }
+    const cutoff = new Date(start + 5_000);
+    expect(await store.pruneJobs(cutoff)).toBe(1);
+    expect(await store.pruneRuns(cutoff)).toBe(1);
+    expect(await store.listJobs({ linkId: link.id, limit: 10 })).toHaveLength(1);
+    expect((await store.listRuns({ linkId: link.id })).runs).toHaveLength(1);
+  });
 });

@@ -875,6 +875,21 @@ export class SqliteStore implements Store {
           .set({ state, last_error: error, lease_expires_at: null, updated_at: this.now() })
           .where('id', '=', job.id),
       );
+      if (state !== 'succeeded') {
+        // The newest failure stands for the link (resubmit works by link): a link failing on every re-check
+        // keeps one row, not one per attempt. The runs keep the history.
+        const row = this.first(this.db.selectFrom('jobs').select('link_id').where('id', '=', job.id));
+        if (row) {
+          this.run(
+            this.db
+              .deleteFrom('jobs')
+              .where('tenant_id', '=', this.tenantId)
+              .where('link_id', '=', row.link_id)
+              .where('state', 'in', ['failed', 'dead'])
+              .where('id', '!=', job.id),
+          );
+        }
+      }
       return true;
     });
   }
@@ -1015,6 +1030,17 @@ export class SqliteStore implements Store {
     }
     if (filter.linkId !== undefined) query = query.where('link_id', '=', filter.linkId);
     return this.all(query.orderBy('id', 'desc').limit(clampLimit(filter.limit, 100, 10_000))).map(toJob);
+  }
+
+  async pruneRuns(olderThan: Date): Promise<number> {
+    return this.transaction(() =>
+      this.run(
+        this.db
+          .deleteFrom('runs')
+          .where('tenant_id', '=', this.tenantId)
+          .where('started_at', '<', iso(olderThan)),
+      ),
+    );
   }
 
   async pruneJobs(olderThan: Date): Promise<number> {

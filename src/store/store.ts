@@ -344,8 +344,11 @@ export interface Store {
   resubmit(target: ResubmitTarget, now?: Date): Promise<Job[]>;
   getJob(jobId: number): Promise<Job | null>;
   listJobs(filter?: JobFilter): Promise<Job[]>;
-  /** Deletes succeeded jobs last updated before `olderThan`; returns how many. */
+  /** Deletes succeeded jobs last updated before `olderThan`; returns how many. A link keeps at most one
+   *  failed or dead job (its newest failure) whatever this is given. */
   pruneJobs(olderThan: Date): Promise<number>;
+  /** Deletes runs started before `olderThan` (run history retention); returns how many. */
+  pruneRuns(olderThan: Date): Promise<number>;
 
   // create intents
   /** Persist before POSTing a referral. Returns the link's pending intent if there already is one. */

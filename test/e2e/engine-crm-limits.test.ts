@@ -3,9 +3,16 @@
 // of a long name is never read as a seller's change.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
-import type { Run } from '../../src/store/store.ts';
+import type { Link, Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import { type Harness, pcControl, sfControl, startHarness, TEST_ENGINE_SETTINGS } from './engine-harness.ts';
+import {
+  type Harness,
+  pcControl,
+  sellerDesk,
+  sfControl,
+  startHarness,
+  TEST_ENGINE_SETTINGS,
+} from './engine-harness.ts';
 
 let h: Harness;
 let pc: ReturnType<typeof pcControl>;
@@ -138,5 +145,28 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
     await pc.editAsMicrosoft(id, { details: { notes: 'Please call the customer.' } });
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity after the fix')) as Deal;
     expect(deal.notes).toBe('Please call the customer.');
+  });
+
+  it('R25 R12 a co-sell failing on every re-check keeps one failed job row, not one per attempt', async () => {
+    const seller = sellerDesk(sf);
+    const { opportunityId } = await seller.opportunity({ country: null });
+    const link = (await until(
+      async () => {
+        const l = await h.store.linkByCrm('salesforce', opportunityId);
+        return l && (await h.store.getSnapshot(l.id))?.error ? l : null;
+      },
+      10_000,
+      'the refused co-sell',
+    )) as Link;
+    for (let i = 0; i < 6; i++) {
+      expect(await h.engine.reconcileOnce()).toBeGreaterThanOrEqual(1);
+      await h.engine.drain({ timeoutMs: 2_000 });
+    }
+    expect(runs.filter((r) => r.linkId === link.id && r.outcome === 'failed').length).toBeGreaterThanOrEqual(
+      6,
+    );
+    const jobs = await h.store.listJobs({ linkId: link.id, limit: 100 });
+    expect(jobs.filter((j) => j.state === 'failed' || j.state === 'dead')).toHaveLength(1);
+    expect(jobs.length).toBeLessThanOrEqual(2);
   });
 });
