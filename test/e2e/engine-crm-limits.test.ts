@@ -30,7 +30,7 @@ beforeAll(async () => {
   await h.engine.start();
 });
 afterEach(async () => {
-  await fetch(`${h.sf.info.control}/faults`, { method: 'DELETE' });
+  await sf.clearFaults();
 });
 afterAll(async () => {
   await h?.close();
@@ -111,11 +111,7 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
       message: 'Region is required for new opportunities.',
       count: 10_000,
     };
-    await fetch(`${h.sf.info.control}/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(refusal),
-    });
+    await sf.fault(refusal);
     const referral = await pc.sendIncoming({
       name: 'Wingtip refused',
       details: { dealValue: 700, currency: 'USD' },
@@ -141,7 +137,7 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
     expect(page.runs.filter((r) => r.referralId === id)).toHaveLength(1);
 
     // The admin fixes the org; the Microsoft seller's next edit brings the referral in.
-    await fetch(`${h.sf.info.control}/faults`, { method: 'DELETE' });
+    await sf.clearFaults();
     await pc.editAsMicrosoft(id, { details: { notes: 'Please call the customer.' } });
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity after the fix')) as Deal;
     expect(deal.notes).toBe('Please call the customer.');

@@ -64,18 +64,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Partner Center control: faults (the emulator's documented control API). */
-async function fault(body: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${h.pc.info.control}/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status).toBe(201);
-}
-async function clearFaults(): Promise<void> {
-  await fetch(`${h.pc.info.control}/faults`, { method: 'DELETE' });
-}
+const fault = (spec: Record<string, unknown>) => pc.fault(spec);
+const clearFaults = () => pc.clearFaults();
 
 /** A seller's co-sell opportunity, shared and synced: its referral exists and ✔ is on the name. */
 async function sharedOpportunity(): Promise<{ opportunityId: string; referralId: string; link: Link }> {

@@ -202,11 +202,24 @@ async function call<T>(base: string, method: string, path: string, body?: unknow
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** The emulators' documented fault control: the next `count` matching requests fail or wait. */
+function faultControl(control: string) {
+  return {
+    fault: async (spec: Record<string, unknown>) => {
+      await call(control, 'POST', '/faults', spec);
+    },
+    clearFaults: async () => {
+      await call(control, 'DELETE', '/faults');
+    },
+  };
+}
+
 /** Partner Center control API: act as a Microsoft seller, read state, count calls. */
 export function pcControl(h: Harness) {
   const c = <T>(method: string, path: string, body?: unknown) =>
     call<T>(h.pc.info.control, method, path, body);
   return {
+    ...faultControl(h.pc.info.control),
     sendIncoming: (referral: Record<string, unknown>) => c<Referral>('POST', '/incoming-referrals', referral),
     editAsMicrosoft: (id: string, patch: Record<string, unknown>) =>
       c<Referral>('PATCH', `/referrals/${id}`, patch),
@@ -228,6 +241,7 @@ export function sfControl(h: Harness) {
   const c = <T>(method: string, path: string, body?: unknown) =>
     call<T>(h.sf.info.control, method, path, body);
   return {
+    ...faultControl(h.sf.info.control),
     create: async (sobject: string, record: Record<string, unknown>) =>
       (await c<{ id: string }>('POST', `/ui/${sobject}`, record)).id,
     edit: (sobject: string, id: string, record: Record<string, unknown>) =>

@@ -34,20 +34,11 @@ beforeAll(async () => {
   await engine.start();
 });
 afterEach(async () => {
-  await fetch(`${h.sf.info.control}/faults`, { method: 'DELETE' });
+  await sf.clearFaults();
 });
 afterAll(async () => {
   await h?.close();
 });
-
-async function crmFault(body: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${h.sf.info.control}/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status).toBe(201);
-}
 
 const referralsOf = async (opportunityId: string) =>
   (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
@@ -66,7 +57,7 @@ const healed = (opportunityId: string) =>
 describe('the write-back after a referral create (engine over HTTP)', () => {
   it('R10 R19 R20 a CRM outage right after the create is retried: identifiers, ✔ and one audit line, one referral', async () => {
     // The write-back PATCH fails more often than the client retries once (5), less than the engine's 3 attempts do.
-    await crmFault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 7 });
+    await sf.fault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 7 });
     const { opportunityId } = await seller.opportunity();
     const o = await healed(opportunityId);
     const referrals = await referralsOf(opportunityId);
@@ -81,7 +72,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
 
   it('R10 R25 R19 an outage that outlasts every retry heals by itself once the CRM is back: no false ✖, one referral', async () => {
     // Every write to the opportunity fails, the ✖ included, until the outage ends.
-    await crmFault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 10_000 });
+    await sf.fault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 10_000 });
     const { opportunityId } = await seller.opportunity();
     const link = (await until(
       async () => {
@@ -98,7 +89,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
     expect(stuck.Referral_Identifier__c ?? null).toBeNull();
 
     // The outage ends. Nobody resubmits: the periodic re-check of failed links finds it.
-    await fetch(`${h.sf.info.control}/faults`, { method: 'DELETE' });
+    await sf.clearFaults();
     expect(await engine.reconcileOnce()).toBeGreaterThanOrEqual(1);
     const o = await healed(opportunityId);
     const referrals = await referralsOf(opportunityId);
