@@ -83,7 +83,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       crmKind: config.crm.kind,
       settings,
       logger: logger.child({ component: 'engine' }),
-      ...(crm instanceof SalesforceAdapter ? { crmCallCount: () => crm.client.apiCalls } : {}),
     });
 
     let ready = false;

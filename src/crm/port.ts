@@ -2,9 +2,7 @@
 // src/core/deal.ts; each adapter maps them to its own objects and field names, which come from settings
 // (R21), so the engine never names a CRM field.
 import type {
-  Account,
   AccountInput,
-  Contact,
   ContactInput,
   Deal,
   DealFields,
@@ -17,8 +15,9 @@ import type { FieldLimits } from '../core/fit.ts';
 
 export type CrmKind = 'salesforce' | 'dynamics';
 
-/** How a caller names a deal: by the CRM's id, or by the Partner Center referral id stored on it. */
-export type DealRef = { kind?: DealKind; id: string } | { kind?: DealKind; referralId: string };
+/** How a caller names a deal: by the CRM's id, or by the Partner Center referral id stored on it. The kind is
+ *  always given: an id alone says nothing about it in every CRM (Dataverse ids are GUIDs). */
+export type DealRef = { kind: DealKind; id: string } | { kind: DealKind; referralId: string };
 
 /**
  * The link and status fields written together with the data they describe, in the same update (R19, R20).
@@ -81,8 +80,11 @@ export interface DealChange {
 
 export interface ChangeFeedPage {
   changes: DealChange[];
-  /** Opaque; store it and pass it back. Never moves backwards. */
+  /** Opaque (a timestamp, a delta link…); store it and pass it back. Never moves backwards. */
   cursor: string;
+  /** ISO time: changes stamped before it will not be listed again by later polls (a feed that re-lists an
+   *  overlap window says how far it reaches, so remembered hints can be forgotten). Absent: nothing re-listed. */
+  relistsAfter?: string;
 }
 
 export interface ChangeFeedOptions {
@@ -136,16 +138,19 @@ export interface CrmAdapter {
   createDeal(input: NewDeal, sync?: SyncWrite): Promise<CreateDealResult>;
   /** Writes `patch` and `sync` in one update. `current` is the deal as just read (for the audit and name). */
   updateDeal(current: Deal, patch: DealPatch, sync?: SyncWrite): Promise<void>;
-  /** Sets the won/lost stage (the CRM derives closed/won from it) with the sync fields. */
-  closeDeal(current: Deal, outcome: 'won' | 'lost', sync?: SyncWrite): Promise<void>;
+  /**
+   * Closes an opportunity won or lost the CRM's own way (Salesforce: the won/lost stage; Dataverse: the
+   * WinOpportunity / LoseOpportunity actions), with `patch` and `sync` in the same change, so the audit line
+   * never lands without the close it describes.
+   */
+  closeDeal(current: Deal, outcome: 'won' | 'lost', patch?: DealPatch, sync?: SyncWrite): Promise<void>;
 
-  findAccount(match: AccountMatch): Promise<Account | null>;
-  findOrCreateAccount(account: AccountInput): Promise<{ account: Account; created: boolean }>;
-  findOrCreateContacts(accountId: string, contacts: ContactInput[]): Promise<Contact[]>;
-  addSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutions: SolutionRef[]): Promise<void>;
-  removeSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutionIds: string[]): Promise<void>;
-
+  /** Hints of deals that may have changed since `cursor` (null: first poll). */
   listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;
+  /** One cheap read that needs the credentials and changes nothing (no cursor moves): the circuit's probe. */
+  probe(): Promise<void>;
+  /** Requests sent to the CRM's API so far by this adapter (run history counts calls per run, R25). */
+  apiCallCount(): number;
   /** How long each text field the sync writes may be, so values are cut (and the cut audited) before the CRM
    *  would refuse the record. */
   fieldLimits(kind: DealKind): Promise<FieldLimits>;

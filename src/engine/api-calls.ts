@@ -56,22 +56,23 @@ export function countReferralCalls(client: ReferralsClient): ReferralsClient {
 }
 
 /**
- * The CRM adapter counting calls by the adapter's own counter (`callCount`), read around each method. Under
+ * The CRM adapter counting calls by the adapter's own counter (`apiCallCount`), read around each method. Under
  * worker concurrency a method's count can include calls another run started meanwhile: the figure is exact
  * with one worker and an upper bound otherwise.
  */
-export function countCrmCalls(adapter: CrmAdapter, key: string, callCount?: () => number): CrmAdapter {
+export function countCrmCalls(adapter: CrmAdapter, key: string): CrmAdapter {
+  const callCount = () => adapter.apiCallCount();
   return new Proxy(adapter, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
+      if (typeof value !== 'function' || prop === 'apiCallCount') return value;
       const fn = value as (...args: unknown[]) => unknown;
       return async (...args: unknown[]) => {
-        const before = callCount?.() ?? 0;
+        const before = callCount();
         try {
           return await fn.apply(target, args);
         } finally {
-          add(key, callCount ? callCount() - before : 1);
+          add(key, callCount() - before);
         }
       };
     },

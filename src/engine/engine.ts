@@ -5,7 +5,7 @@
 //   engineSettingsSchema / EngineSettings     the `engine:` config section (zod, every key defaulted)
 //   createEngine(deps: EngineDeps): Engine
 //     deps: { store, referrals (ReferralsClient), crm (CrmAdapter), crmKind, settings, logger,
-//             tenantId?, now?, workerId?, referralLinkFor?(referralId), crmCallCount?() }
+//             tenantId?, now?, workerId?, referralLinkFor?(referralId) }
 //   engine.acceptWebhook(rawBody)   a signature-verified Partner Center event: on disk in the inbox and its
 //                                   job queued when this resolves -> { duplicate }; the server answers 2xx after
 //   engine.start() / engine.stop()  worker loop, adaptive CRM change-feed poller, reconcile sweep, re-check of
@@ -68,8 +68,6 @@ export interface EngineDeps {
   workerId?: string;
   /** The Partner Center page of a referral, written to the CRM's Referral Link field. */
   referralLinkFor?: (referralId: string) => string;
-  /** The CRM client's running call count (Salesforce: `() => adapter.client.apiCalls`), for run history. */
-  crmCallCount?: () => number;
 }
 
 export interface Engine {
@@ -144,7 +142,7 @@ class SyncEngine implements Engine {
     this.now = deps.now ?? (() => new Date());
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
     const referrals = countReferralCalls(deps.referrals);
-    const crm = countCrmCalls(deps.crm, deps.crmKind, deps.crmCallCount);
+    const crm = countCrmCalls(deps.crm, deps.crmKind);
     this.sync = {
       store: this.store,
       referrals,
@@ -644,7 +642,7 @@ class SyncEngine implements Engine {
     if (api === 'partner-center') {
       for await (const _page of this.sync.referrals.listPages({ top: 1 })) break;
     } else {
-      await this.sync.crm.listChangedDeals(this.now().toISOString(), { overlapMs: 0, now: this.now() });
+      await this.sync.crm.probe();
     }
   }
 

@@ -158,7 +158,13 @@ export class SeenChanges {
 
   remember(change: DealChange): void {
     this.seen.set(keyOf(change), Date.parse(change.modifiedAt ?? ''));
+    // A feed that never says what it re-lists (or a burst) must not grow this without bound: forgetting a
+    // hint costs at most one extra job, never a lost change.
+    while (this.seen.size > SeenChanges.MAX_ENTRIES)
+      this.seen.delete(this.seen.keys().next().value as string);
   }
+
+  static readonly MAX_ENTRIES = 50_000;
 
   /** Changes stamped before `at` can no longer be listed (they are behind cursor - overlap). */
   forgetBefore(at: number): void {
@@ -194,8 +200,9 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
     seen.remember(change);
   }
   await store.setCursor(CURSORS.crmChangeFeed, page.cursor);
-  const listedFrom = Date.parse(page.cursor) - ctx.settings.crmPoll.overlapMs;
-  if (!Number.isNaN(listedFrom)) seen.forgetBefore(listedFrom - 1_000);
+  // The cursor is the adapter's own (a timestamp, a delta link): only the adapter says what is re-listed.
+  const relisted = page.relistsAfter ? Date.parse(page.relistsAfter) : Number.NaN;
+  if (!Number.isNaN(relisted)) seen.forgetBefore(relisted - 1_000);
   return queued;
 }
 

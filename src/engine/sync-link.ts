@@ -155,7 +155,9 @@ async function syncReferralOnly(
       await store.enqueueJob(joined.link.id, trigger, ctx.now());
       return result(joined.link, 'skipped', 'none', [], `Joined the link of CRM record ${crmId}.`);
     }
-    const deal = await ctx.crm.findDeal({ id: crmId });
+    // The referral's category says which kind of record it names (a converted lead's referral is relinked to
+    // its opportunity, R9).
+    const deal = await ctx.crm.findDeal({ kind: isLead(referral) ? 'lead' : 'opportunity', id: crmId });
     if (!deal) {
       // R16: ignored, not failed — nothing to resubmit, no ✖ anywhere; the run and the log say why.
       const ignored = {
@@ -492,9 +494,7 @@ async function syncPair(
       ...markOf(settings, problem),
     };
     if (write.close) {
-      const hasData = !isEmptyCrmWrite({ ...write, sync: {}, close: undefined });
-      if (hasData) await ctx.crm.updateDeal(deal, write.patch);
-      await ctx.crm.closeDeal(deal, write.close, sync);
+      await ctx.crm.closeDeal(deal, write.close, write.patch, sync);
     } else {
       await ctx.crm.updateDeal(deal, write.patch, sync);
     }

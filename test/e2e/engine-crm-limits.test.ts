@@ -36,7 +36,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const dealOf = (referralId: string) => h.crm.findDeal({ referralId });
+const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
 const auditOf = async (id: string) => String((await sf.read('Opportunity', id)).Audit__c ?? '').split('\n');
 
 describe('what the CRM cannot hold (engine over HTTP)', () => {
@@ -95,7 +95,15 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
       10_000,
       'the note synced',
     );
-    const audit = await auditOf(deal.id);
+    // The audit line is written to the CRM right after the Partner Center update.
+    const audit = await until(
+      async () => {
+        const lines = await auditOf(deal.id);
+        return lines.length >= 2 ? lines : null;
+      },
+      5_000,
+      'the audit line of the note',
+    );
     expect(audit).toHaveLength(2);
     expect(audit[1]).toMatch(/CRM->PC: notes$/);
     expect(audit.join('\n')).not.toMatch(/changed in the CRM/);

@@ -27,7 +27,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const dealOf = (referralId: string) => h.crm.findDeal({ referralId });
+const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
 
 describe('a single-currency USD org (engine over HTTP)', () => {
   it.each([
@@ -71,7 +71,15 @@ describe('a single-currency USD org (engine over HTTP)', () => {
       expect(countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals')).toBe(patchesBefore + 1);
 
       // The ✖ stays and the currency problem is not written again on every sync (R19).
-      const lines = String((await sf.read('Opportunity', deal.id)).Audit__c).split('\n');
+      // The audit line is written to the CRM right after the Partner Center update.
+      const lines = await until(
+        async () => {
+          const all = String((await sf.read('Opportunity', deal.id)).Audit__c).split('\n');
+          return all.length >= 2 ? all : null;
+        },
+        5_000,
+        'the audit line of the edit',
+      );
       expect(lines).toHaveLength(2);
       expect(lines[1]).toMatch(/CRM->PC: notes$/);
       expect((await dealOf(id))?.mark).toBe('error');

@@ -360,7 +360,11 @@ describe('engine failure paths (over HTTP)', () => {
       details: { dealValue: 7_000, currency: 'USD' },
     });
     const incomingId = String(incoming.id);
-    const deal = await until(() => h.crm.findDeal({ referralId: incomingId }), 10_000, 'the incoming deal');
+    const deal = await until(
+      () => h.crm.findDeal({ kind: 'opportunity', referralId: incomingId }),
+      10_000,
+      'the incoming deal',
+    );
     await until(
       async () => (await pc.referral(incomingId)).externalReferenceId === deal.id,
       5_000,
@@ -437,7 +441,7 @@ describe('engine failure paths (over HTTP)', () => {
       "the seller's edit in Partner Center",
     );
     await until(
-      async () => (await h.crm.findDeal({ referralId: incomingId }))?.value === 8_000,
+      async () => (await h.crm.findDeal({ kind: 'opportunity', referralId: incomingId }))?.value === 8_000,
       10_000,
       "the Microsoft seller's edit in the CRM",
     );

@@ -122,7 +122,6 @@ export async function startHarness(
       crmKind: 'salesforce',
       settings: parseEngineSettings({ ...settings, ...own }),
       logger,
-      crmCallCount: () => adapter.client.apiCalls,
       ...rest,
     });
     engines.push(engine);

@@ -20,7 +20,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const dealOf = (referralId: string) => h.crm.findDeal({ referralId });
+const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
 const opportunitiesWith = async (referralId: string) =>
   h.crm.client.query(`SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${referralId}'`);
 

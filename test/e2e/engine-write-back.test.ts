@@ -108,7 +108,15 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
       10_000,
       'the edit in Partner Center',
     );
-    const after = await seller.auditLines(opportunityId);
+    const after = await until(
+      async () => {
+        const lines = await seller.auditLines(opportunityId);
+        return lines.length >= 2 ? lines : null;
+      },
+      5_000,
+      'the audit line of the edit',
+    );
+    expect(after[1]).toMatch(/CRM->PC: deal value 120000 -> 150000$/);
     expect(after.join('\n')).not.toMatch(/✖|visible/);
     expect(String((await sf.read('Opportunity', opportunityId)).Name)).toMatch(/✔$/);
     expect((await store.getSnapshot(link.id))?.error ?? null).toBeNull();

@@ -145,7 +145,7 @@ describe('Salesforce adapter over HTTP', () => {
     expect(result).toMatchObject({ kind: 'opportunity', created: true, accountCreated: true });
     expect((await calls()).apiCalls).toBe(2);
 
-    const deal = await a.findDeal({ id: result.id });
+    const deal = await a.findDeal({ kind: 'opportunity', id: result.id });
     expect(deal).toMatchObject({
       kind: 'opportunity',
       name: 'Contoso cloud migration',
@@ -167,9 +167,12 @@ describe('Salesforce adapter over HTTP', () => {
     // The org has no country picklists: the two-letter code is stored as the country name (R21).
     expect((await uiRead('Account', String(result.accountId))).BillingCountry).toBe('United States');
 
-    const byReferral = await a.findDeal({ referralId: 'a1b2c3d4-0000-4000-8000-000000000001' });
+    const byReferral = await a.findDeal({
+      kind: 'opportunity',
+      referralId: 'a1b2c3d4-0000-4000-8000-000000000001',
+    });
     expect(byReferral?.id).toBe(result.id);
-    expect(await a.findDeal({ referralId: 'no-such-referral' })).toBeNull();
+    expect(await a.findDeal({ kind: 'opportunity', referralId: 'no-such-referral' })).toBeNull();
   });
 
   it('R4 the same create sent twice gives one opportunity (idempotent by Referral Identifier)', async () => {
@@ -245,7 +248,7 @@ describe('Salesforce adapter over HTTP', () => {
   it('R19 R20 writes data, the audit line and the mark in one update; ✖ replaces ✔', async () => {
     const a = await adapter();
     const { id } = await a.createDeal(newDeal(), { auditLine: 'line 1', mark: 'ok' });
-    const deal = (await a.findDeal({ id }))!;
+    const deal = (await a.findDeal({ kind: 'opportunity', id }))!;
     await clearCalls();
     await a.updateDeal(
       deal,
@@ -263,7 +266,7 @@ describe('Salesforce adapter over HTTP', () => {
     });
 
     // Nothing to write (same mark, no line, no fields) -> no call at all.
-    const unchanged = (await a.findDeal({ id }))!;
+    const unchanged = (await a.findDeal({ kind: 'opportunity', id }))!;
     await clearCalls();
     await a.updateDeal(unchanged, { addSolutions: [{ id: 'SOL-34104-EBB' }] }, { mark: 'error' });
     expect((await calls()).apiCalls).toBe(0);
@@ -272,20 +275,23 @@ describe('Salesforce adapter over HTTP', () => {
   it('R15 R13 adds and removes solutions and contacts on an existing deal', async () => {
     const a = await adapter();
     const { id } = await a.createDeal(newDeal());
-    let deal = (await a.findDeal({ id }))!;
+    let deal = (await a.findDeal({ kind: 'opportunity', id }))!;
     await a.updateDeal(deal, {
       addSolutions: [{ id: 'SOL-2', name: 'Second' }],
       removeSolutions: ['SOL-34104-EBB'],
       addContacts: [{ lastName: 'Turing', email: 'alan@contoso.example' }],
     });
-    deal = (await a.findDeal({ id }))!;
+    deal = (await a.findDeal({ kind: 'opportunity', id }))!;
     expect(deal.solutions.map((s) => s.id)).toEqual(['SOL-2']);
     expect(deal.contacts.map((c) => c.email).sort()).toEqual(['ada@contoso.example', 'alan@contoso.example']);
 
     await a.addSolutions(deal, [{ id: 'SOL-3' }, { id: 'SOL-2' }]);
-    expect((await a.findDeal({ id }))!.solutions.map((s) => s.id).sort()).toEqual(['SOL-2', 'SOL-3']);
+    expect((await a.findDeal({ kind: 'opportunity', id }))!.solutions.map((s) => s.id).sort()).toEqual([
+      'SOL-2',
+      'SOL-3',
+    ]);
     await a.removeSolutions(deal, ['SOL-2', 'SOL-3']);
-    expect((await a.findDeal({ id }))!.solutions).toEqual([]);
+    expect((await a.findDeal({ kind: 'opportunity', id }))!.solutions).toEqual([]);
     // The catalogue keeps its rows (admins curate it, R15).
     expect(await a.client.query('SELECT Id FROM Microsoft_Solution_Detail__c')).toHaveLength(3);
   });
@@ -293,11 +299,20 @@ describe('Salesforce adapter over HTTP', () => {
   it('R13 closes a deal won or lost by stage', async () => {
     const a = await adapter();
     const { id } = await a.createDeal(newDeal());
-    await a.closeDeal((await a.findDeal({ id }))!, 'won', { auditLine: 'won', mark: 'ok' });
-    expect(await a.findDeal({ id })).toMatchObject({ stage: 'Closed Won', isClosed: true, isWon: true });
+    await a.closeDeal(
+      (await a.findDeal({ kind: 'opportunity', id }))!,
+      'won',
+      {},
+      { auditLine: 'won', mark: 'ok' },
+    );
+    expect(await a.findDeal({ kind: 'opportunity', id })).toMatchObject({
+      stage: 'Closed Won',
+      isClosed: true,
+      isWon: true,
+    });
     const other = await a.createDeal(newDeal({ referralId: 'r-lost' }));
-    await a.closeDeal((await a.findDeal({ id: other.id }))!, 'lost');
-    expect(await a.findDeal({ id: other.id })).toMatchObject({
+    await a.closeDeal((await a.findDeal({ kind: 'opportunity', id: other.id }))!, 'lost');
+    expect(await a.findDeal({ kind: 'opportunity', id: other.id })).toMatchObject({
       stage: 'Closed Lost',
       isClosed: true,
       isWon: false,
@@ -319,7 +334,7 @@ describe('Salesforce adapter over HTTP', () => {
       contacts: [{ lastName: 'Lovelace', email: 'ada@contoso.example' }],
       account: { address: { country: 'US' } },
     });
-    expect(await a.findDeal({ id: lead.id })).toMatchObject({ kind: 'lead' });
+    expect(await a.findDeal({ kind: 'lead', id: lead.id })).toMatchObject({ kind: 'lead' });
   });
 
   it('R9 a lead converted by a seller shows its new opportunity and appears in the change feed', async () => {
@@ -327,7 +342,7 @@ describe('Salesforce adapter over HTTP', () => {
     const lead = await a.createDeal(newDeal({ kind: 'lead', referralId: 'lead-ref-2' }));
     const cursor = await nextWholeSecond();
     const converted = await control<{ opportunityId: string }>('POST', `/ui/Lead/${lead.id}/convert`, {});
-    expect(await a.findDeal({ id: lead.id })).toMatchObject({
+    expect(await a.findDeal({ kind: 'lead', id: lead.id })).toMatchObject({
       kind: 'lead',
       isClosed: true,
       convertedOpportunityId: converted.opportunityId,
@@ -346,7 +361,11 @@ describe('Salesforce adapter over HTTP', () => {
     );
     const { id } = await a.createDeal(newDeal(), { mark: 'ok' });
     expect((await uiRead('Opportunity', id)).Name).toBe('Contoso cloud migration');
-    await a.updateDeal((await a.findDeal({ id }))!, {}, { mark: 'error', auditLine: 'failed' });
+    await a.updateDeal(
+      (await a.findDeal({ kind: 'opportunity', id }))!,
+      {},
+      { mark: 'error', auditLine: 'failed' },
+    );
     expect((await uiRead('Opportunity', id)).Name).toBe('Contoso cloud migration');
   });
 
@@ -422,7 +441,7 @@ describe('Salesforce adapter over HTTP', () => {
     const a = await adapter();
     await control('PATCH', '/limits', { dailyApiLimit: 100, used: 100 });
     await clearCalls();
-    const error = await a.findDeal({ referralId: 'x' }).catch((e: unknown) => e);
+    const error = await a.findDeal({ kind: 'opportunity', referralId: 'x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CrmError);
     expect(error).toMatchObject({
       budgetExhausted: true,
@@ -439,7 +458,7 @@ describe('Salesforce adapter over HTTP', () => {
   it('INVALID_SESSION_ID re-mints the token once and repeats the call', async () => {
     const a = await adapter('jwt-bearer');
     await control('POST', '/tokens/expire');
-    const found = await a.findDeal({ referralId: 'none' });
+    const found = await a.findDeal({ kind: 'opportunity', referralId: 'none' });
     expect(found).toBeNull();
     const summary = await calls();
     expect(summary.recent.filter((c) => c.path.includes('/oauth2/token'))).toHaveLength(1);
@@ -453,7 +472,7 @@ describe('Salesforce adapter over HTTP', () => {
       errorCode: 'INVALID_SESSION_ID',
       count: 5,
     });
-    const error = await a.findDeal({ referralId: 'none' }).catch((e: unknown) => e);
+    const error = await a.findDeal({ kind: 'opportunity', referralId: 'none' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ authFailed: true, code: 'INVALID_SESSION_ID', status: 401 });
     const pending = await control<{ pending: { count: number }[] }>('POST', '/faults', {
       path: '/never',
@@ -470,7 +489,7 @@ describe('Salesforce adapter over HTTP', () => {
       { ...noSleep, onRetry: (e) => retries.push(String(e.code)) },
     );
     const { id } = await a.createDeal(newDeal());
-    const deal = (await a.findDeal({ id }))!;
+    const deal = (await a.findDeal({ kind: 'opportunity', id }))!;
     await control('POST', '/faults', {
       method: 'PATCH',
       path: '/sobjects/Opportunity',
@@ -488,7 +507,7 @@ describe('Salesforce adapter over HTTP', () => {
       { fields: { dealValue: 'Not_There__c' } },
       noSleep,
     );
-    const error = await a.findDeal({ referralId: 'x' }).catch((e: unknown) => e);
+    const error = await a.findDeal({ kind: 'opportunity', referralId: 'x' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'INVALID_FIELD' });
     expect((error as CrmError).fix).toMatch(/sf project deploy start/);
   });
@@ -521,7 +540,7 @@ describe('Salesforce adapter on a multi-currency org', () => {
       noSleep,
     );
     const { id } = await a.createDeal(newDeal({ fields: { ...newDeal().fields, currency: 'EUR' } }));
-    expect(await a.findDeal({ id })).toMatchObject({ currency: 'EUR', value: 250000 });
+    expect(await a.findDeal({ kind: 'opportunity', id })).toMatchObject({ currency: 'EUR', value: 250000 });
     const error = await a
       .createDeal(newDeal({ referralId: 'r-xxx', fields: { ...newDeal().fields, currency: 'XTS' } }))
       .catch((e: unknown) => e);

@@ -545,7 +545,12 @@ export class SalesforceAdapter implements CrmAdapter {
     await this.createOverflow(plan, current.id);
   }
 
-  async closeDeal(current: Deal, outcome: 'won' | 'lost', sync: SyncWrite = {}): Promise<void> {
+  async closeDeal(
+    current: Deal,
+    outcome: 'won' | 'lost',
+    patch: DealPatch = {},
+    sync: SyncWrite = {},
+  ): Promise<void> {
     if (current.kind === 'lead') {
       throw new CrmError({
         crm: 'salesforce',
@@ -555,8 +560,17 @@ export class SalesforceAdapter implements CrmAdapter {
         fix: 'Convert the lead in Salesforce; cosell relinks the referral to the new opportunity.',
       });
     }
+    // Salesforce derives IsClosed/IsWon from the stage: the close is one more field of the same update.
     const stage = outcome === 'won' ? this.settings.stages.won : this.settings.stages.lost;
-    await this.updateDeal(current, { fields: { stage } }, sync);
+    await this.updateDeal(current, { ...patch, fields: { ...patch.fields, stage } }, sync);
+  }
+
+  async probe(): Promise<void> {
+    await this.client.query(select({ fields: ['Id'], from: 'Organization', limit: 1 }), 'probe');
+  }
+
+  apiCallCount(): number {
+    return this.client.apiCalls;
   }
 
   async addSolutions(deal: Pick<Deal, 'kind' | 'id'>, solutions: SolutionRef[]): Promise<void> {
@@ -721,7 +735,12 @@ export class SalesforceAdapter implements CrmAdapter {
         String(row.SystemModstamp);
       add({ kind: 'opportunity', id, reason, modifiedAt: stamp });
     }
-    return { changes: [...changes.values()], cursor: new Date(newest).toISOString() };
+    // The next poll starts `overlap` before this cursor: changes stamped earlier are never listed again.
+    return {
+      changes: [...changes.values()],
+      cursor: new Date(newest).toISOString(),
+      relistsAfter: new Date(newest - overlap).toISOString(),
+    };
   }
 
   private async syncedDealsAmong(
