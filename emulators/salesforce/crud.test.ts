@@ -119,6 +119,18 @@ describe('Salesforce emulator: sObject CRUD', () => {
     expect((currency.body as ErrorItem[])[0]?.errorCode).toBe('INVALID_FIELD');
   });
 
+  it('a create whose body carries Id answers the documented "Example of an error" exactly', async () => {
+    const result = await org.api(
+      'POST',
+      '/sobjects/Opportunity',
+      opportunityBody({ Id: '006000000000001AAA' }),
+    );
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual([
+      { message: 'The Id field should not be specified in the sobject data.', errorCode: 'INVALID_FIELD' },
+    ]);
+  });
+
   it('INVALID_FIELD_FOR_INSERT_UPDATE for read-only fields', async () => {
     const result = await org.api(
       'POST',

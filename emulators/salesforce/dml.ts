@@ -315,6 +315,9 @@ function autoNumber(format: string, n: number): string {
 }
 
 export function createRecord(ctx: DmlContext, object: ObjectDef, body: unknown): StoredRecord {
+  // The documented "Example of an error" of Create a Record, to the letter.
+  if (body !== null && typeof body === 'object' && Object.keys(body).some((k) => k.toLowerCase() === 'id'))
+    throw apiError(400, 'INVALID_FIELD', 'The Id field should not be specified in the sobject data.');
   if (!object.createable)
     throw dmlError('INSUFFICIENT_ACCESS_OR_READONLY', `You cannot create ${object.name} records`);
   const given = readBody(ctx, object, body, 'create');
