@@ -298,6 +298,33 @@ describe('PATCH', () => {
     expect(back.body.error.message).toContain("cannot move from status 'Active' to 'New'");
   });
 
+  it('R9 a Microsoft-sent lead is qualified only with a deal value and a closing date', async () => {
+    const lead = (
+      await emu.control<Json>('/incoming-referrals', {
+        method: 'POST',
+        body: {
+          type: 'Independent',
+          qualification: 'SalesQualified',
+          details: { dealValue: null, closingDateTime: null },
+        },
+      })
+    ).body;
+    const qualify = [
+      { op: 'replace', path: '/status', value: 'Active' },
+      { op: 'replace', path: '/substatus', value: 'Accepted' },
+    ];
+    const refused = await patch(String(lead.id), qualify);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('Deal value is required to qualify a lead.');
+    expect(refused.body.error.message).toContain('Closing date is required to qualify a lead.');
+    const accepted = await patch(String(lead.id), [
+      { op: 'replace', path: '/details/dealValue', value: 25_000 },
+      { op: 'replace', path: '/details/closingDateTime', value: '2027-03-31T00:00:00Z' },
+      ...qualify,
+    ]);
+    expect(accepted.status).toBe(204);
+  });
+
   it('R17 closed referrals are immutable', async () => {
     const created = await create(privateReferral());
     const won = await patch(

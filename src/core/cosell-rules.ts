@@ -1,6 +1,6 @@
 // The co-sell rules (R9, R11, R12, R14, R17) as pure checks that return every problem found.
-// The engine runs them before calling Partner Center and writes the messages to the CRM Audit field;
-// the Partner Center emulator runs the same checks and answers with PARTNER_CENTER_MESSAGES.
+// The engine runs them before calling Partner Center and writes the messages to the CRM Audit field. The
+// Partner Center emulator has its own, independent rules (emulators/partner-center/rules.ts).
 import { countryCodeFromName, isCountryCode } from './countries.ts';
 import { isCurrencyCode } from './currencies.ts';
 import { canonicalJson, normalizeMoney, normalizeText } from './normalize.ts';
