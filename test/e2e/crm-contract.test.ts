@@ -1,0 +1,150 @@
+// The CRM port's contract, one test body for every CRM adapter against its emulator over real HTTP: what the
+// engine relies on and nothing CRM-specific. A new adapter is done with the port when it passes here.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NewDeal } from '../../src/crm/port.ts';
+import { until } from '../helpers/until.ts';
+import { CRM_ORGS, type TestOrg } from './crm-orgs.ts';
+
+let seq = 0;
+function newDeal(overrides: Partial<NewDeal> = {}): NewDeal {
+  seq++;
+  return {
+    kind: 'opportunity',
+    referralId: `contract-${seq}-${Date.now()}`,
+    fields: {
+      name: `Contract deal ${seq}`,
+      closeDate: '2027-03-31',
+      value: 1_000,
+      currency: 'USD',
+      notes: 'v1',
+    },
+    account: { name: `Contract account ${seq}`, address: { postalCode: '98052', country: 'US' } },
+    contacts: [{ firstName: 'Ada', lastName: 'Lovelace', email: `ada${seq}@contract.example` }],
+    solutions: [{ id: 'SOL-CONTRACT-1', name: 'Contract solution' }],
+    ...overrides,
+  };
+}
+
+describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
+  let org: TestOrg;
+  beforeAll(async () => {
+    org = await start();
+  });
+  afterAll(async () => {
+    await org?.close();
+  });
+
+  it('R4 R5 a create is idempotent by referral id and reads back by id and by referral id, with its account, contact and solution', async () => {
+    const input = newDeal();
+    const first = await org.adapter.createDeal(input, { auditLine: 'created', mark: 'ok' });
+    const again = await org.adapter.createDeal(input, { auditLine: 'created', mark: 'ok' });
+    expect(first.created).toBe(true);
+    expect(again).toMatchObject({ id: first.id, created: false });
+    const byId = await org.adapter.findDeal({ kind: 'opportunity', id: first.id });
+    const byReferral = await org.adapter.findDeal({ kind: 'opportunity', referralId: input.referralId });
+    expect(byReferral?.id).toBe(first.id);
+    expect(byId).toMatchObject({
+      kind: 'opportunity',
+      name: input.fields.name,
+      referralId: input.referralId,
+      value: 1_000,
+      notes: 'v1',
+      mark: 'ok',
+      audit: 'created',
+      account: { name: input.account?.name, address: { country: 'US' } },
+    });
+    expect(byId?.contacts.map((c) => c.email)).toEqual([input.contacts?.[0]?.email]);
+    expect(byId?.solutions.map((s) => s.id)).toEqual(['SOL-CONTRACT-1']);
+    expect(await org.adapter.findDeal({ kind: 'opportunity', id: `${first.id.slice(0, -3)}zzz` })).toBeNull();
+  });
+
+  it('R13 R19 an update writes data, contacts, solutions and the audit line together; the audit keeps earlier lines', async () => {
+    const { id } = await org.adapter.createDeal(newDeal(), { auditLine: 'line 1' });
+    const deal = (await org.adapter.findDeal({ kind: 'opportunity', id }))!;
+    await org.adapter.updateDeal(
+      deal,
+      {
+        fields: { notes: 'v2', value: 2_000 },
+        addContacts: [{ lastName: 'Hopper', email: 'grace@contract.example' }],
+        addSolutions: [{ id: 'SOL-CONTRACT-2', name: 'Second' }],
+        removeSolutions: ['SOL-CONTRACT-1'],
+      },
+      { auditLine: 'line 2', mark: 'error' },
+    );
+    const after = (await org.adapter.findDeal({ kind: 'opportunity', id }))!;
+    expect(after).toMatchObject({ notes: 'v2', value: 2_000, mark: 'error', audit: 'line 1\nline 2' });
+    expect(after.contacts.map((c) => c.email).sort()).toEqual(
+      [deal.contacts[0]!.email, 'grace@contract.example'].sort(),
+    );
+    expect(after.solutions.map((s) => s.id)).toEqual(['SOL-CONTRACT-2']);
+  });
+
+  it.each(['won', 'lost'] as const)(
+    'R13 closing %s carries the data and the audit line in the same change',
+    async (outcome) => {
+      const { id } = await org.adapter.createDeal(newDeal());
+      const deal = (await org.adapter.findDeal({ kind: 'opportunity', id }))!;
+      await org.adapter.closeDeal(
+        deal,
+        outcome,
+        { fields: { value: 3_000 } },
+        { auditLine: `closed ${outcome}` },
+      );
+      expect(await org.adapter.findDeal({ kind: 'opportunity', id })).toMatchObject({
+        isClosed: true,
+        isWon: outcome === 'won',
+        value: 3_000,
+        audit: `closed ${outcome}`,
+      });
+    },
+  );
+
+  it('R26 R31 the change feed lists a seller edit and a deletion after the cursor it gave, with an opaque cursor', async () => {
+    const { id } = await org.adapter.createDeal(newDeal());
+    const { id: doomed } = await org.adapter.createDeal(newDeal());
+    const start = await org.adapter.listChangedDeals(null, { overlapMs: 0 });
+    expect(typeof start.cursor).toBe('string');
+    await org.seller.editDeal(id, { notes: 'edited by the seller' });
+    await org.seller.deleteDeal(doomed);
+    const seen = await until(
+      async () => {
+        const page = await org.adapter.listChangedDeals(start.cursor, { overlapMs: 0 });
+        const edited = page.changes.some((c) => c.id === id && !c.deleted);
+        const deleted = page.changes.some((c) => c.id === doomed && c.deleted);
+        return edited && deleted ? page : null;
+      },
+      5_000,
+      'the edit and the deletion in the change feed',
+    );
+    expect(seen.changes.find((c) => c.id === id)).toMatchObject({ kind: 'opportunity', reason: 'deal' });
+  });
+
+  it('R3 R25 R21 the probe, the call counter, the currencies and the field limits', async () => {
+    const before = org.adapter.apiCallCount();
+    await org.adapter.probe();
+    expect(org.adapter.apiCallCount()).toBeGreaterThan(before);
+    const currencies = await org.adapter.currencies();
+    expect(currencies.enabled).toContain(currencies.corporate);
+    expect(currencies.corporate).toMatch(/^[A-Z]{3}$/);
+    const limits = await org.adapter.fieldLimits('opportunity');
+    expect(limits.deal.name).toBeGreaterThan(10);
+    expect(limits.deal.notes).toBeGreaterThan(1_000);
+    expect(limits.contact.email).toBeGreaterThan(10);
+  });
+
+  it('R18 the shipped schema is found complete', async () => {
+    const report = await org.adapter.describeSchema();
+    expect(report.problems).toEqual([]);
+  });
+});
+
+describe.each(CRM_ORGS)('a single-currency org on $kind', ({ start }) => {
+  it('R21 names its one currency', async () => {
+    const org = await start({ multiCurrency: false, currency: 'EUR' });
+    try {
+      expect(await org.adapter.currencies()).toEqual({ corporate: 'EUR', enabled: ['EUR'] });
+    } finally {
+      await org.close();
+    }
+  });
+});

@@ -1,0 +1,80 @@
+// One emulated CRM org per CRM kind, behind the same small interface, so suites run one body on every CRM
+// (describe.each(CRM_ORGS)). Each factory starts its emulator on port 0 and connects the real adapter to it over
+// HTTP; `seller` acts in the CRM's UI (the emulator's control API, never counted as API calls).
+import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
+import type { CrmAdapter, CrmKind } from '../../src/crm/port.ts';
+import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
+import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
+
+/** What a seller does by hand, in CRM-neutral words. */
+export interface CrmSeller {
+  /** Edits a deal as a seller would (notes, value), bumping its modified stamp. */
+  editDeal(id: string, fields: { notes?: string; value?: number }): Promise<void>;
+  deleteDeal(id: string): Promise<void>;
+}
+
+export interface TestOrg {
+  kind: CrmKind;
+  adapter: CrmAdapter;
+  seller: CrmSeller;
+  close(): Promise<void>;
+}
+
+export interface TestOrgOptions {
+  multiCurrency?: boolean;
+  /** Corporate currency of a single-currency org. */
+  currency?: string;
+}
+
+async function control(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function salesforceOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
+  const emulator = await startSalesforceEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    multiCurrency: options.multiCurrency ?? true,
+    ...(options.currency ? { currency: options.currency } : {}),
+  });
+  const info = emulator.info;
+  const adapter = await SalesforceAdapter.connect(
+    salesforceConnectionSchema.parse({
+      loginUrl: info.loginUrl,
+      apiVersion: info.apiVersion,
+      auth: { grant: 'client-credentials', clientId: info.clientId, clientSecret: info.clientSecret },
+    }),
+    {},
+    { sleep: async () => {}, random: () => 0 },
+  );
+  const ui = (method: string, path: string, body?: unknown) => control(info.control, method, path, body);
+  return {
+    kind: 'salesforce',
+    adapter,
+    seller: {
+      async editDeal(id, fields) {
+        await ui('PATCH', `/ui/Opportunity/${id}`, {
+          ...(fields.notes !== undefined ? { Description: fields.notes } : {}),
+          ...(fields.value !== undefined ? { Amount: fields.value } : {}),
+        });
+      },
+      async deleteDeal(id) {
+        await ui('DELETE', `/ui/Opportunity/${id}`);
+      },
+    },
+    close: () => emulator.close(),
+  };
+}
+
+/** Every CRM cosell supports, by kind; Dynamics 365 joins when its emulator and adapter exist (issue 8). */
+export const CRM_ORGS: readonly { kind: CrmKind; start: (options?: TestOrgOptions) => Promise<TestOrg> }[] = [
+  { kind: 'salesforce', start: salesforceOrg },
+];
