@@ -79,6 +79,8 @@ describe('cosell doctor (Salesforce)', () => {
     expect(error).toBeUndefined();
     expect(text).not.toContain('FAIL');
     expect(text).toContain('Every object and field of packaging/salesforce is present');
+    // R21: the currencies a referral's deal value may be written in.
+    expect(text).toMatch(/ok {3}salesforce currencies: Amounts are in USD \(corporate USD\)/);
   });
 
   it('R28 without the permission set, doctor names field-level security and the assign command', async () => {

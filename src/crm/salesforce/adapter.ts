@@ -43,6 +43,7 @@ import {
   SalesforceClient,
   type SalesforceClientOptions,
 } from './client.ts';
+import { readCurrencySupport } from './currencies.ts';
 import { checkPackageSchema } from './doctor.ts';
 import {
   COMPOSITE_MAX_QUERIES,
@@ -217,30 +218,7 @@ export class SalesforceAdapter implements CrmAdapter {
     if (this.currencySupport && now - this.currencySupport.readAt < CURRENCY_CACHE_MS)
       return this.currencySupport.value;
     const org = await this.orgShape();
-    let value: CurrencySupport;
-    if (org.currencyField) {
-      const rows = await this.client.query(
-        select({
-          fields: ['IsoCode', 'IsCorporate'],
-          from: 'CurrencyType',
-          where: { field: 'IsActive', op: '=', value: true },
-        }),
-        'read currencies',
-      );
-      const enabled = rows.map((r) => String(r.IsoCode).toUpperCase());
-      const corporate = rows.find((r) => r.IsCorporate === true);
-      value = {
-        corporate: corporate ? String(corporate.IsoCode).toUpperCase() : (enabled[0] ?? ''),
-        enabled,
-      };
-    } else {
-      const rows = await this.client.query(
-        select({ fields: ['DefaultCurrencyIsoCode'], from: 'Organization' }),
-        'read currency',
-      );
-      const corporate = String(rows[0]?.DefaultCurrencyIsoCode ?? '').toUpperCase();
-      value = { corporate, enabled: corporate ? [corporate] : [] };
-    }
+    const value = await readCurrencySupport(this.client, org.currencyField !== null);
     this.currencySupport = { value, readAt: now };
     return value;
   }
@@ -566,7 +544,8 @@ export class SalesforceAdapter implements CrmAdapter {
   }
 
   async probe(): Promise<void> {
-    await this.client.query(select({ fields: ['Id'], from: 'Organization', limit: 1 }), 'probe');
+    // An object the integration user must read anyway, so the probe fails only when the credentials do.
+    await this.client.query(select({ fields: ['Id'], from: OPPORTUNITY, limit: 1 }), 'probe');
   }
 
   apiCallCount(): number {

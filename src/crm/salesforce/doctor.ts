@@ -5,6 +5,7 @@
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
 import { type DescribeResult, SalesforceClient, type SalesforceClientOptions } from './client.ts';
+import { readCurrencySupport } from './currencies.ts';
 import { assignPermissionSetCommand, deployCommand, PERMISSION_SET } from './fields.ts';
 import {
   DESCRIBE_TYPE_OF,
@@ -244,6 +245,25 @@ export async function runSalesforceDoctor(
     for (const problem of report.problems) {
       lines.push({ ok: false, check: 'schema', message: problem.message, fix: problem.fix });
     }
+    // The engine reads the org's currencies before every referral it writes (R21): it must be allowed to.
+    const opportunity = await client.describe('Opportunity');
+    const currencies = await readCurrencySupport(
+      client,
+      opportunity.fields.some((f) => f.name === 'CurrencyIsoCode'),
+    );
+    lines.push({
+      ok: currencies.enabled.length > 0,
+      check: 'currencies',
+      message:
+        currencies.enabled.length > 0
+          ? `Amounts are in ${currencies.enabled.join(', ')} (corporate ${currencies.corporate}); a referral in another currency is synced without its deal value and shows ✖.`
+          : 'The org named no currency (Organization.DefaultCurrencyIsoCode / CurrencyType).',
+      ...(currencies.enabled.length > 0
+        ? {}
+        : {
+            fix: 'Give the integration user read access to Organization and CurrencyType (View Setup and Configuration).',
+          }),
+    });
     const usage = client.apiUsage;
     if (usage)
       lines.push({
