@@ -3,7 +3,12 @@
 // ticked, and one co-sell whose account has no country (cosell refuses to send it and says why).
 
 /** A JSON call to an emulator's control API (no auth, never counted as an API call). */
-async function control<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+export async function control<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const response = await fetch(`${base}${path}`, {
     method,
     ...(body === undefined

@@ -2,6 +2,7 @@
 // (describe.each(CRM_ORGS)). Each factory starts its emulator on port 0 and connects the real adapter to it over
 // HTTP; `seller` acts in the CRM's UI (the emulator's control API, never counted as API calls).
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
+import { control } from '../../src/cli/demo-story.ts';
 import type { CrmAdapter, CrmKind } from '../../src/crm/port.ts';
 import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
 import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
@@ -24,18 +25,6 @@ export interface TestOrgOptions {
   multiCurrency?: boolean;
   /** Corporate currency of a single-currency org. */
   currency?: string;
-}
-
-async function control(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
 }
 
 async function salesforceOrg(options: TestOrgOptions = {}): Promise<TestOrg> {

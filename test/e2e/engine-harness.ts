@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { startPartnerCenterEmulator } from '../../emulators/partner-center/index.ts';
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
+import { control } from '../../src/cli/demo-story.ts';
 import type { Referral } from '../../src/core/referral.ts';
 import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
 import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
@@ -189,17 +190,7 @@ export async function startHarness(
   };
 }
 
-async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = control;
 
 /** The emulators' documented fault control: the next `count` matching requests fail or wait. */
 function faultControl(control: string) {

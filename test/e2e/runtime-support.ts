@@ -3,7 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { control } from '../../src/cli/demo-story.ts';
 import { type LongRunning, startCli } from '../helpers/cli.ts';
+
+/** JSON calls to an emulator's control API: the demo's own helper. */
+export { control };
 
 export interface PartnerCenterLine {
   emulator: 'partner-center';
@@ -112,23 +116,6 @@ export async function startCosell(
   );
   const line = JSON.parse(child.lines.find((l) => l.includes('"cosell":"started"'))!) as StartLine;
   return { process: child, line };
-}
-
-export async function control<T = unknown>(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 /** SOQL over the Salesforce REST API with the demo connected app (client credentials). */
