@@ -119,7 +119,7 @@ describe('Salesforce emulator: sObject CRUD', () => {
     expect((currency.body as ErrorItem[])[0]?.errorCode).toBe('INVALID_FIELD');
   });
 
-  it('a create whose body carries Id answers the documented "Example of an error" exactly', async () => {
+  it('R24 a create whose body carries Id answers the documented "Example of an error" exactly', async () => {
     const result = await org.api(
       'POST',
       '/sobjects/Opportunity',

@@ -54,17 +54,23 @@ const healed = (opportunityId: string) =>
     'the identifiers and ✔ on the opportunity',
   );
 
+/** Healed: identifiers and ✔ on the opportunity, exactly one referral (the one it names), one audit line. */
+async function healedWithOneReferral(opportunityId: string) {
+  const o = await healed(opportunityId);
+  const referrals = await referralsOf(opportunityId);
+  expect(referrals).toHaveLength(1);
+  expect(o.Referral_Identifier__c).toBe(String(referrals[0]!.id));
+  const audit = await seller.auditLines(opportunityId);
+  expect(audit).toHaveLength(1);
+  return { o, referrals, audit };
+}
+
 describe('the write-back after a referral create (engine over HTTP)', () => {
   it('R10 R19 R20 a CRM outage right after the create is retried: identifiers, ✔ and one audit line, one referral', async () => {
     // The write-back PATCH fails more often than the client retries once (5), less than the engine's 3 attempts do.
     await sf.fault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 7 });
     const { opportunityId } = await seller.opportunity();
-    const o = await healed(opportunityId);
-    const referrals = await referralsOf(opportunityId);
-    expect(referrals).toHaveLength(1);
-    expect(o.Referral_Identifier__c).toBe(String(referrals[0]!.id));
-    const audit = await seller.auditLines(opportunityId);
-    expect(audit).toHaveLength(1);
+    const { o, referrals, audit } = await healedWithOneReferral(opportunityId);
     expect(audit[0]).toMatch(new RegExp(`CRM->PC: created referral ${referrals[0]!.id}`));
     // Partner Center's own decision at the create (a co-sell is visible) came back, not read as a seller's change.
     expect(o.Referral_Visibility__c).toBeTruthy();
@@ -91,12 +97,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
     // The outage ends. Nobody resubmits: the periodic re-check of failed links finds it.
     await sf.clearFaults();
     expect(await engine.reconcileOnce()).toBeGreaterThanOrEqual(1);
-    const o = await healed(opportunityId);
-    const referrals = await referralsOf(opportunityId);
-    expect(referrals).toHaveLength(1);
-    expect(o.Referral_Identifier__c).toBe(String(referrals[0]!.id));
-    const audit = await seller.auditLines(opportunityId);
-    expect(audit).toHaveLength(1);
+    const { o, referrals, audit } = await healedWithOneReferral(opportunityId);
     expect(audit[0]).toMatch(
       new RegExp(`CRM->PC: created referral ${referrals[0]!.id} \\(written back after an interruption\\)`),
     );

@@ -270,7 +270,7 @@ describe('cosell start --config against the emulators', () => {
     expect(healthy.stdout).toMatch(/ok {3}service running: .* is ready/);
   });
 
-  it('the store holds customer data: its files are readable by the owner only', () => {
+  it('R33 the store holds customer data: its files are readable by the owner only', () => {
     for (const name of ['cosell.db', 'cosell.db-wal']) {
       expect((statSync(join(dir, 'data', name)).mode & 0o777).toString(8), name).toBe('600');
     }
