@@ -1,6 +1,8 @@
 // Fault injection (429 with Retry-After, 5xx, latency) and per-route API call counters.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { CallLog } from '../shared/calls.ts';
+import { delay, FaultQueue } from '../shared/faults.ts';
 import { CONTROL_PREFIX, REFERRALS_PREFIX, WEBHOOKS_PREFIX } from './constants.ts';
 import { codeForStatus, errorBody, sendError } from './http.ts';
 
@@ -25,39 +27,40 @@ export interface Fault {
   delayMs?: number;
 }
 
+type QueuedFault = Omit<Fault, 'id' | 'remaining'> & { count: number };
+
 /** Without a path a fault targets the two Partner Center APIs, not the token endpoint. */
 const API_PREFIXES = [REFERRALS_PREFIX, WEBHOOKS_PREFIX];
 
 /** `:id` (fastify) to `{id}` (how the counters read: `GET /v1.0/engagements/referrals/{id}`). */
 const routeKey = (method: string, pattern: string) => `${method} ${pattern.replace(/:(\w+)/g, '{$1}')}`;
 
+const shown = ({ count, ...rest }: QueuedFault & { id: number }): Fault => ({ ...rest, remaining: count });
+
 export class FaultsAndCalls {
-  private faults: Fault[] = [];
-  private nextId = 1;
-  private calls = new Map<string, number>();
+  private readonly faults = new FaultQueue<QueuedFault>();
+  private readonly calls = new CallLog();
 
   add(input: z.output<typeof faultInputSchema>): Fault {
-    const path = input.path?.replace(/^https?:\/\/[^/]+/i, '');
-    const fault: Fault = { id: this.nextId++, remaining: input.count };
+    const fault: QueuedFault = { count: input.count };
     if (input.method) fault.method = input.method;
-    if (path) fault.path = path;
+    if (input.path) fault.path = input.path;
     if (input.status !== undefined) fault.status = input.status;
     if (input.retryAfter !== undefined) fault.retryAfter = input.retryAfter;
     if (input.delayMs !== undefined) fault.delayMs = input.delayMs;
-    this.faults.push(fault);
-    return fault;
+    return shown(this.faults.add(fault));
   }
 
   list(): Fault[] {
-    return this.faults.map((fault) => ({ ...fault }));
+    return this.faults.list().map(shown);
   }
 
   clearFaults(): void {
-    this.faults = [];
+    this.faults.clear();
   }
 
   counters(): Record<string, number> {
-    return Object.fromEntries(this.calls);
+    return this.calls.summary().byEndpoint;
   }
 
   clearCalls(): void {
@@ -69,19 +72,8 @@ export class FaultsAndCalls {
     this.clearCalls();
   }
 
-  /** Takes one use of the first fault that matches this call, if any. */
-  private take(method: string, path: string): Fault | undefined {
-    const fault = this.faults.find(
-      (candidate) =>
-        (!candidate.method || candidate.method === method) &&
-        (candidate.path
-          ? path.startsWith(candidate.path)
-          : API_PREFIXES.some((prefix) => path.startsWith(prefix))),
-    );
-    if (!fault) return undefined;
-    fault.remaining--;
-    if (fault.remaining <= 0) this.faults = this.faults.filter((candidate) => candidate !== fault);
-    return fault;
+  private take(method: string, path: string): QueuedFault | undefined {
+    return this.faults.take(method, path, (p) => API_PREFIXES.some((prefix) => p.startsWith(prefix)));
   }
 
   /** Counts every matched non-control call, then applies a pending fault before auth or parsing run. */
@@ -91,12 +83,17 @@ export class FaultsAndCalls {
       if (path.startsWith(CONTROL_PREFIX)) return;
       const pattern = request.routeOptions.url;
       if (pattern) {
-        const key = routeKey(request.method, pattern);
-        this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+        this.calls.record({
+          method: request.method,
+          endpoint: routeKey(request.method, pattern).slice(request.method.length + 1),
+          path,
+          status: 0,
+          countedAsApiCall: true,
+        });
       }
       const fault = this.take(request.method, path);
       if (!fault) return;
-      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault.delayMs) await delay(fault.delayMs);
       if (fault.status === undefined) return;
       if (fault.retryAfter !== undefined) reply.header('Retry-After', String(fault.retryAfter));
       if (fault.status === 429) {

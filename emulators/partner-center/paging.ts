@@ -5,8 +5,8 @@
 // key moved past the cursor may be seen twice, which at-least-once clients handle anyway.
 
 import { z } from 'zod';
+import { compileFilter, compileOrderBy, ODataSyntaxError } from '../shared/odata.ts';
 import { PartnerCenterError } from './http.ts';
-import { compileFilter, compileOrderBy, ODataSyntaxError } from './odata.ts';
 import type { StoredReferral } from './store.ts';
 
 export interface ListQuery {

@@ -1,3 +1,5 @@
+import { FaultQueue } from '../shared/faults.ts';
+
 /** Injected faults: the next `count` matching requests fail with a status/error code and/or are delayed. */
 export interface FaultSpec {
   method?: string;
@@ -22,30 +24,24 @@ const DEFAULT_MESSAGES: Record<string, string> = {
 };
 
 export class FaultInjector {
-  private faults: FaultSpec[] = [];
+  private readonly queue = new FaultQueue<FaultSpec>();
 
   add(spec: FaultSpec): void {
-    this.faults.push({ ...spec });
+    this.queue.add(spec);
   }
 
   clear(): void {
-    this.faults = [];
+    this.queue.clear();
   }
 
   pending(): FaultSpec[] {
-    return this.faults.map((f) => ({ ...f }));
+    return this.queue.list().map(({ id: _id, ...spec }) => spec);
   }
 
   /** Consumes the first fault matching this request, if any. */
   take(method: string, path: string): FaultOutcome | undefined {
-    const index = this.faults.findIndex(
-      (f) =>
-        (!f.method || f.method.toUpperCase() === method.toUpperCase()) && (!f.path || path.includes(f.path)),
-    );
-    const fault = this.faults[index];
+    const fault = this.queue.take(method, path);
     if (!fault) return undefined;
-    fault.count -= 1;
-    if (fault.count <= 0) this.faults.splice(index, 1);
     const delayMs = fault.delayMs ?? 0;
     if (fault.status === undefined && fault.errorCode === undefined) return { delayMs };
     // Lock contention is a DML error (400); anything else unspecified is the platform being unavailable.

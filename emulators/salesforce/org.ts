@@ -1,6 +1,7 @@
 /** The state of one emulated org: schema, records, sessions, API budget, cursors, faults and call counters. */
+
+import { CallLog } from '../shared/calls.ts';
 import { SessionRegistry } from './auth.ts';
-import { CallLog } from './calls.ts';
 import type { DmlContext } from './dml.ts';
 import { FaultInjector } from './faults.ts';
 import { makeId } from './ids.ts';

@@ -1,4 +1,4 @@
-/** API call counters by endpoint pattern, for tests that assert how many calls a sync costs. */
+/** API call counters by endpoint pattern, shared by the emulators, for tests and benchmarks that assert what a sync costs. */
 export interface CallRecord {
   method: string;
   endpoint: string;

@@ -1,14 +1,16 @@
-// The OData v4 `$filter` / `$orderby` subset that Partner Center documents for `GET /referrals`
-// (reference/partner-center.md §2): comparisons, and/or/not, parentheses, datetime literals, nested paths
-// (`customerProfile/address/country`) and the lambda `team/any(t:t/email eq 'x@y.com')`.
+// The OData v4 `$filter` / `$orderby` subset the emulated APIs document: Partner Center's `GET /referrals`
+// (reference/partner-center.md §2) and Dataverse's queries (reference/crm.md §A.5): comparisons, and/or/not,
+// parentheses, datetime literals, GUID literals, nested paths (`customerProfile/address/country`) and the
+// lambda `team/any(t:t/email eq 'x@y.com')`. Shared by the emulators; never imported by the product.
 //
 // A hand-written recursive-descent parser: the grammar is small and the error messages matter more than
 // completeness, because the people reading them are writing a client against the emulator.
 //
 // Choices where OData leaves room (also in the emulator README):
-// - String `eq`/`ne`/`gt`/... are case-sensitive (ordinal). Use `tolower(team/email) eq 'x@y.com'` for a
-//   case-insensitive match. The real service may be more lenient; the emulator would rather surface a
-//   client that depends on it.
+// - String `eq`/`ne`/`gt`/... are case-sensitive (ordinal) unless the emulator compiles with
+//   `caseInsensitive` (Dataverse: SQL Server's default collation ignores case, GUIDs too). Partner Center
+//   clients use `tolower(team/email) eq 'x@y.com'`; the real service may be more lenient, but the emulator
+//   would rather surface a client that depends on it.
 // - Keywords (`and`, `eq`, `true`, `any`, ...) are accepted in any case, as OData 4.01 allows.
 // - `not` negates the whole comparison that follows (`not status eq 'New'` = `not (status eq 'New')`),
 //   which is what people mean; strict OData would bind `not` to `status` alone and reject the filter.
@@ -407,6 +409,15 @@ export function instantTicks(text: string): bigint | undefined {
 
 type Scope = ReadonlyMap<string, unknown>;
 
+export interface CompileOptions {
+  /** Compare strings ignoring case (Dataverse), as the default collation of its database does. */
+  caseInsensitive?: boolean;
+}
+
+/** Set while a compiled predicate runs; evaluation is synchronous, so one flag is enough. */
+let foldCase = false;
+const fold = (v: unknown): unknown => (foldCase && typeof v === 'string' ? v.toLowerCase() : v);
+
 function child(value: unknown, key: string): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   return Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
@@ -437,11 +448,15 @@ function evaluate(node: Node, root: unknown, scope: Scope): unknown {
     case 'not':
       return evaluate(node.operand, root, scope) !== true;
     case 'compare':
-      return compare(node.op, evaluate(node.left, root, scope), evaluate(node.right, root, scope));
+      return compare(
+        node.op,
+        fold(evaluate(node.left, root, scope)),
+        fold(evaluate(node.right, root, scope)),
+      );
     case 'call':
       return call(
         node.name,
-        node.args.map((arg) => evaluate(arg, root, scope)),
+        node.args.map((arg) => fold(evaluate(arg, root, scope))),
       );
     case 'lambda': {
       const collection = evaluate(node.collection, root, scope);
@@ -523,12 +538,20 @@ function compare(op: ComparisonOperator, left: unknown, right: unknown): boolean
   }
 }
 
-/** Compiles a `$filter` expression into a predicate over (camelCase) referral objects.
+/** Compiles a `$filter` expression into a predicate over JSON rows (referrals, Dataverse records).
  *  Throws ODataSyntaxError with the position and what was expected. */
-export function compileFilter(filter: string): (entity: unknown) => boolean {
+export function compileFilter(filter: string, options: CompileOptions = {}): (entity: unknown) => boolean {
   const tree = new Parser(filter, '$filter').parseFilter();
   const empty: Scope = new Map();
-  return (entity) => evaluate(tree, entity, empty) === true;
+  const caseInsensitive = options.caseInsensitive === true;
+  return (entity) => {
+    foldCase = caseInsensitive;
+    try {
+      return evaluate(tree, entity, empty) === true;
+    } finally {
+      foldCase = false;
+    }
+  };
 }
 
 /** Sort order for values of one `$orderby` key: null first (OData's "null is smallest"), then by type. */

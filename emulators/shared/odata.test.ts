@@ -210,3 +210,19 @@ describe('instantTicks', () => {
     expect(instantTicks('not a date')).toBeUndefined();
   });
 });
+
+describe('case-insensitive comparison (Dataverse collation)', () => {
+  const rows = [
+    { name: "O'Neil Ltd", id: 'A1B2C3D4-0000-0000-0000-000000000001' },
+    { name: 'contoso', id: 'a1b2c3d4-0000-0000-0000-000000000002' },
+  ];
+  it('matches strings and GUID literals in any case only when asked', () => {
+    const names = (filter: string, caseInsensitive: boolean) =>
+      rows.filter(compileFilter(filter, { caseInsensitive })).map((r) => r.name);
+    expect(names("name eq 'CONTOSO'", true)).toEqual(['contoso']);
+    expect(names("name eq 'CONTOSO'", false)).toEqual([]);
+    expect(names('id eq a1b2c3d4-0000-0000-0000-000000000001', true)).toEqual(["O'Neil Ltd"]);
+    expect(names("contains(name,'o''neil')", true)).toEqual(["O'Neil Ltd"]);
+    expect(names("startswith(name,'CON')", true)).toEqual(['contoso']);
+  });
+});
