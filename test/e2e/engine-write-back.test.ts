@@ -97,7 +97,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
     // The outage ends. Nobody resubmits: the periodic re-check of failed links finds it.
     await sf.clearFaults();
     expect(await engine.reconcileOnce()).toBeGreaterThanOrEqual(1);
-    const { o, referrals, audit } = await healedWithOneReferral(opportunityId);
+    const { referrals, audit } = await healedWithOneReferral(opportunityId);
     expect(audit[0]).toMatch(
       new RegExp(`CRM->PC: created referral ${referrals[0]!.id} \\(written back after an interruption\\)`),
     );

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from 'commander';
 import { CliError } from '../errors.ts';
 import { stopOnSignals } from '../signals.ts';
 
-export const EMULATED_SYSTEMS = ['partner-center', 'salesforce'] as const;
+export const EMULATED_SYSTEMS = ['partner-center', 'salesforce', 'dynamics'] as const;
 export type EmulatedSystem = (typeof EMULATED_SYSTEMS)[number];
 
 export interface EmulateOptions {
@@ -17,6 +17,7 @@ export interface EmulateOptions {
   multiCurrency?: boolean;
   currency?: string;
   dailyApiLimit?: number;
+  prefix?: string;
 }
 
 export interface RunningEmulator {
@@ -71,7 +72,31 @@ export async function startEmulator(
         ...(options.dailyApiLimit ? { dailyApiLimit: options.dailyApiLimit } : {}),
       });
     }
+    case 'dynamics': {
+      if (options.data) {
+        throw new CliError(
+          'The Dataverse emulator keeps its state in memory only.',
+          'Drop --data; seed rows at start through POST {control}/seed instead.',
+        );
+      }
+      const { startDynamicsEmulator } = await import('../../../emulators/dynamics/index.ts');
+      return startDynamicsEmulator({
+        port: options.port,
+        host: options.host,
+        ...(options.bare ? { bare: true } : {}),
+        ...(options.currency ? { currency: options.currency, multiCurrency: false } : {}),
+        ...(options.prefix ? { prefix: options.prefix } : {}),
+      });
+    }
   }
+}
+
+function parsePrefix(value: string): string {
+  if (!/^[a-z][a-z0-9]{1,7}$/.test(value))
+    throw new InvalidArgumentError(
+      'must be a publisher prefix: 2-8 lower-case letters or digits, e.g. contoso.',
+    );
+  return value;
 }
 
 export function registerEmulateCommand(program: Command): void {
@@ -83,13 +108,21 @@ export function registerEmulateCommand(program: Command): void {
     .argument('<system>', `one of: ${EMULATED_SYSTEMS.join(', ')}`)
     .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 0)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--data <file>', 'keep state in this JSON file across restarts')
+    .option('--data <file>', 'keep state in this JSON file across restarts (partner-center, salesforce)')
     .option('--seed <file>', 'load records from this JSON file at start (partner-center)')
-    .option('--bare', 'standard objects only, without the cosell package schema (salesforce)')
+    .option(
+      '--bare',
+      'standard objects/tables only, without the cosell package or solution (salesforce, dynamics)',
+    )
+    .option(
+      '--prefix <prefix>',
+      'publisher prefix the solution is loaded under, default cosell (dynamics)',
+      parsePrefix,
+    )
     .option('--multi-currency', 'start the org with multi-currency enabled (salesforce)')
     .option(
       '--currency <code>',
-      'corporate currency of a single-currency org, default USD (salesforce)',
+      'corporate currency of a single-currency org, default USD (salesforce; dynamics: the only currency)',
       parseCurrency,
     )
     .option('--daily-api-limit <n>', 'daily API request allocation (salesforce)', parsePositiveInteger)

@@ -1,0 +1,286 @@
+// dynamics-web-api, the library the product uses, runs an ordinary session against the emulator unchanged:
+// the emulator speaks the Web API's wire format (reference/crm.md §A).
+import { DynamicsWebApi } from 'dynamics-web-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { control } from '../../src/cli/demo-story.ts';
+import { type RunningDynamicsEmulator, startDynamicsEmulator } from './index.ts';
+
+let emulator: RunningDynamicsEmulator;
+let api: DynamicsWebApi;
+let token: string;
+
+async function newToken(): Promise<string> {
+  const { info } = emulator;
+  const response = await fetch(info.token, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: info.clientId,
+      client_secret: info.clientSecret,
+      scope: info.scope,
+    }),
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function raw(
+  method: string,
+  path: string,
+  init: { body?: unknown; headers?: Record<string, string> } = {},
+) {
+  const response = await fetch(`${emulator.info.api}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json',
+      'content-type': 'application/json',
+      ...init.headers,
+    },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+beforeAll(async () => {
+  emulator = await startDynamicsEmulator();
+  token = await newToken();
+  api = new DynamicsWebApi({
+    serverUrl: emulator.info.url,
+    onTokenRefresh: async () => token,
+    dataApi: { version: '9.2' },
+  });
+});
+afterAll(async () => {
+  await emulator?.close();
+});
+
+describe('the Dataverse emulator through dynamics-web-api', () => {
+  it('creates, retrieves, updates, upserts by alternate key and deletes', async () => {
+    const accountId = await api.create<Record<string, unknown>, string>({
+      collection: 'accounts',
+      data: { name: 'Contoso', address1_country: 'US' },
+    });
+    expect(accountId).toMatch(/^[0-9a-f-]{36}$/);
+    const id = await api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: {
+        name: 'Deal',
+        estimatedvalue: 1000,
+        'customerid_account@odata.bind': `/accounts(${accountId})`,
+        cosell_referralidentifier: 'R-api-1',
+      },
+    });
+    const read = await api.retrieve({
+      collection: 'opportunities',
+      key: id,
+      select: ['name', 'estimatedvalue', '_customerid_value'],
+    });
+    expect(read).toMatchObject({ name: 'Deal', estimatedvalue: 1000, _customerid_value: accountId });
+    expect(read['@odata.etag']).toMatch(/^W\/"\d+"$/);
+    await api.update({ collection: 'opportunities', key: id, data: { estimatedvalue: 2000 } });
+    await api.upsert({
+      collection: 'opportunities',
+      key: "cosell_referralidentifier='R-api-1'",
+      data: { description: 'upserted' },
+    });
+    const after = await api.retrieve({
+      collection: 'opportunities',
+      key: "cosell_referralidentifier='R-api-1'",
+      select: ['estimatedvalue', 'description'],
+    });
+    expect(after).toMatchObject({ opportunityid: id, estimatedvalue: 2000, description: 'upserted' });
+    await api.deleteRecord({ collection: 'opportunities', key: id });
+    await expect(api.retrieve({ collection: 'opportunities', key: id })).rejects.toMatchObject({
+      status: 404,
+    });
+  });
+
+  it('pages over more than 5,000 rows with maxpagesize and an opaque nextLink; $skip is refused', async () => {
+    await control(emulator.info.control, 'POST', '/seed', { generate: { opportunities: 5_200 } });
+    const all = await api.retrieveAll({ collection: 'opportunities', select: ['name'], maxPageSize: 2_000 });
+    expect(all.value.length).toBeGreaterThanOrEqual(5_200);
+    expect(new Set(all.value.map((r: { opportunityid: string }) => r.opportunityid)).size).toBe(
+      all.value.length,
+    );
+    const skip = await raw('GET', 'opportunities?$skip=10');
+    expect(skip.status).toBe(400);
+    expect(skip.body.error.message).toMatch(/\$skip is not supported/);
+  });
+
+  it('runs a batch whose change set creates an account and an opportunity bound by Content-ID', async () => {
+    api.startBatch();
+    api.create<Record<string, unknown>, string>({
+      collection: 'accounts',
+      data: { name: 'Batch account' },
+      contentId: '1',
+    });
+    api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'Batch deal', 'customerid_account@odata.bind': '$1' },
+    });
+    const results = await api.executeBatch();
+    expect(results).toHaveLength(2);
+    const opportunity = await api.retrieve({
+      collection: 'opportunities',
+      key: String(results[1]),
+      select: ['_customerid_value'],
+    });
+    expect(opportunity._customerid_value).toBe(results[0]);
+  });
+
+  it('rolls a change set back when one of its parts fails', async () => {
+    api.startBatch();
+    api.create<Record<string, unknown>, string>({
+      collection: 'accounts',
+      data: { name: 'Rolled back account' },
+    });
+    api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'x'.repeat(301) },
+    });
+    await expect(api.executeBatch()).rejects.toBeTruthy();
+    const left = await api.retrieveMultiple({
+      collection: 'accounts',
+      filter: "name eq 'Rolled back account'",
+    });
+    expect(left.value).toEqual([]);
+  });
+
+  it('tracks changes: a delta link lists edits and deletions; $filter with track-changes is refused', async () => {
+    const first = await api.retrieveMultiple({
+      collection: 'contacts',
+      select: ['lastname'],
+      trackChanges: true,
+    });
+    expect(first.oDataDeltaLink).toBeTruthy();
+    const kept = await api.create<Record<string, unknown>, string>({
+      collection: 'contacts',
+      data: { lastname: 'Kept' },
+    });
+    const gone = await api.create<Record<string, unknown>, string>({
+      collection: 'contacts',
+      data: { lastname: 'Gone' },
+    });
+    const middle = await api.retrieveMultiple(
+      { collection: 'contacts', select: ['lastname'] },
+      first.oDataDeltaLink,
+    );
+    expect(middle.value.map((r: { contactid: string }) => r.contactid).sort()).toEqual([kept, gone].sort());
+    await api.deleteRecord({ collection: 'contacts', key: gone });
+    const delta = await raw('GET', middle.oDataDeltaLink!.slice(emulator.info.api.length));
+    expect(delta.body.value).toEqual([
+      expect.objectContaining({
+        id: gone,
+        reason: 'deleted',
+        '@odata.context': expect.stringContaining('$deletedEntity'),
+      }),
+    ]);
+    const filtered = await raw('GET', "contacts?$filter=lastname eq 'Kept'", {
+      headers: { prefer: 'odata.track-changes' },
+    });
+    expect(filtered.status).toBe(400);
+    expect(filtered.body.error.message).toMatch(/isn't supported when Change Tracking is enabled/);
+  });
+
+  it('expires a delta token after the change-tracking retention', async () => {
+    const first = await raw('GET', 'accounts?$select=name', { headers: { prefer: 'odata.track-changes' } });
+    await control(emulator.info.control, 'POST', '/clock', { advanceMs: 8 * 86_400_000 });
+    token = await newToken();
+    const expired = await raw('GET', String(first.body['@odata.deltaLink']).slice(emulator.info.api.length));
+    expect(expired.status).toBe(400);
+    expect(expired.body.error.message).toMatch(/expired.*full sync/i);
+  });
+});
+
+describe('the Dataverse emulator refuses what Dataverse refuses', () => {
+  it('conditional writes: If-None-Match * creates only, If-Match * updates only, a stale etag is 412', async () => {
+    const create = await raw('PATCH', "opportunities(cosell_referralidentifier='R-cond')", {
+      body: { name: 'Cond' },
+      headers: { 'if-none-match': '*' },
+    });
+    expect(create.status).toBe(204);
+    const again = await raw('PATCH', "opportunities(cosell_referralidentifier='R-cond')", {
+      body: { name: 'Cond' },
+      headers: { 'if-none-match': '*' },
+    });
+    expect(again.status).toBe(412);
+    const missing = await raw('PATCH', "opportunities(cosell_referralidentifier='R-none')", {
+      body: { name: 'x' },
+      headers: { 'if-match': '*' },
+    });
+    expect(missing.status).toBe(404);
+    const row = await raw('GET', "opportunities(cosell_referralidentifier='R-cond')?$select=name");
+    await raw('PATCH', `opportunities(${row.body.opportunityid})`, { body: { description: 'moved on' } });
+    const stale = await raw('PATCH', `opportunities(${row.body.opportunityid})`, {
+      body: { name: 'late' },
+      headers: { 'if-match': row.body['@odata.etag'] },
+    });
+    expect(stale.status).toBe(412);
+    expect(stale.body.error.message).toMatch(/RowVersion/);
+  });
+
+  it('closing an opportunity by PATCH is refused; WinOpportunity closes it with an opportunityclose', async () => {
+    const id = await api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'To win', estimatedvalue: 500 },
+    });
+    const patch = await raw('PATCH', `opportunities(${id})`, { body: { statecode: 1, statuscode: 3 } });
+    expect(patch.status).toBe(400);
+    expect(patch.body.error.message).toMatch(/WinOpportunityRequest/);
+    await api.callAction({
+      actionName: 'WinOpportunity',
+      action: {
+        Status: 3,
+        OpportunityClose: { subject: 'Won', 'opportunityid@odata.bind': `/opportunities(${id})` },
+      },
+    });
+    const won = await api.retrieve({
+      collection: 'opportunities',
+      key: id,
+      select: ['statecode', 'statuscode', 'actualvalue'],
+    });
+    expect(won).toMatchObject({ statecode: 1, statuscode: 3, actualvalue: 500 });
+  });
+
+  it('answers a throttled client with 429, Retry-After in seconds and the documented code', async () => {
+    await control(emulator.info.control, 'POST', '/faults', {
+      status: 429,
+      retryAfter: 2,
+      count: 1,
+      path: '/accounts',
+    });
+    const throttled = await raw('GET', 'accounts?$select=name');
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toBe('2');
+    expect(throttled.body.error.code).toBe('0x80072322');
+  });
+
+  it('refuses a request without a valid token with 401 and the error envelope', async () => {
+    const response = await fetch(`${emulator.info.api}accounts`, {
+      headers: { authorization: 'Bearer forged' },
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/token/);
+  });
+
+  it('escapes: a hostile string in $filter and in an alternate key matches literally', async () => {
+    const hostile = "O'Neil') or (name ne '";
+    await api.create<Record<string, unknown>, string>({ collection: 'accounts', data: { name: hostile } });
+    const found = await api.retrieveMultiple({
+      collection: 'accounts',
+      filter: `name eq '${hostile.replace(/'/g, "''")}'`,
+    });
+    expect(found.value.map((r: { name: string }) => r.name)).toEqual([hostile]);
+    const key = `cosell_referralidentifier='${"R'1 or 1 eq 1".replace(/'/g, "''")}'`;
+    expect(
+      (await raw('PATCH', `opportunities(${encodeURIComponent(key)})`, { body: { name: 'Quoted key' } }))
+        .status,
+    ).toBe(204);
+    expect(
+      (await raw('GET', `opportunities(${encodeURIComponent(key)})?$select=cosell_referralidentifier`)).body
+        .cosell_referralidentifier,
+    ).toBe("R'1 or 1 eq 1");
+  });
+});
