@@ -4,6 +4,7 @@
 import { compileFilter, ODataSyntaxError } from '../shared/odata.ts';
 import type { ApiResponse } from './api.ts';
 import { badRequest, CODES, DataverseError } from './errors.ts';
+import { splitTopLevel } from './query.ts';
 import type { Column, Table } from './schema.ts';
 import type { DataverseStore } from './store.ts';
 
@@ -173,10 +174,7 @@ export function metadataRequest(
     );
   const body: Record<string, unknown> = selectFields(entity(table), params.get('$select'));
   const expand = params.get('$expand') ?? '';
-  for (const item of expand
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of splitTopLevel(expand, ',')) {
     const nav = item.replace(/\(.*\)$/, '');
     const inner = /\(\s*\$select=([^;)]*)/.exec(item)?.[1] ?? null;
     if (nav === 'Attributes') body.Attributes = attributes().map((r) => selectFields(r, inner));

@@ -54,7 +54,7 @@ export function formatRow(
 }
 
 /** `a,b($select=x;$top=1),c` → top-level items, respecting parentheses. */
-function splitTopLevel(text: string, separator: string): string[] {
+export function splitTopLevel(text: string, separator: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let start = 0;

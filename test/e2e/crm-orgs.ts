@@ -1,8 +1,11 @@
 // One emulated CRM org per CRM kind, behind the same small interface, so suites run one body on every CRM
 // (describe.each(CRM_ORGS)). Each factory starts its emulator on port 0 and connects the real adapter to it over
 // HTTP; `seller` acts in the CRM's UI (the emulator's control API, never counted as API calls).
+import { startDynamicsEmulator } from '../../emulators/dynamics/index.ts';
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
 import { control } from '../../src/cli/demo-story.ts';
+import { DynamicsAdapter } from '../../src/crm/dynamics/adapter.ts';
+import { dynamicsConnectionSchema } from '../../src/crm/dynamics/settings.ts';
 import type { CrmAdapter, CrmKind } from '../../src/crm/port.ts';
 import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
 import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
@@ -63,7 +66,45 @@ async function salesforceOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
   };
 }
 
-/** Every CRM cosell supports, by kind; Dynamics 365 joins when its emulator and adapter exist (issue 8). */
+async function dynamicsOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
+  const emulator = await startDynamicsEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    multiCurrency: options.multiCurrency ?? true,
+    ...(options.currency ? { currency: options.currency } : {}),
+  });
+  const info = emulator.info;
+  const adapter = await DynamicsAdapter.connect(
+    dynamicsConnectionSchema.parse({
+      url: info.url,
+      tenantId: info.tenantId,
+      authorityHost: info.authorityHost,
+      auth: { grant: 'client-secret', clientId: info.clientId, clientSecret: info.clientSecret },
+    }),
+    {},
+    { sleep: async () => {}, random: () => 0 },
+  );
+  const ui = (method: string, path: string, body?: unknown) => control(info.control, method, path, body);
+  return {
+    kind: 'dynamics',
+    adapter,
+    seller: {
+      async editDeal(id, fields) {
+        await ui('PATCH', `/ui/opportunities/${id}`, {
+          ...(fields.notes !== undefined ? { description: fields.notes } : {}),
+          ...(fields.value !== undefined ? { estimatedvalue: fields.value } : {}),
+        });
+      },
+      async deleteDeal(id) {
+        await ui('DELETE', `/ui/opportunities/${id}`);
+      },
+    },
+    close: () => emulator.close(),
+  };
+}
+
+/** Every CRM cosell supports, by kind. */
 export const CRM_ORGS: readonly { kind: CrmKind; start: (options?: TestOrgOptions) => Promise<TestOrg> }[] = [
   { kind: 'salesforce', start: salesforceOrg },
+  { kind: 'dynamics', start: dynamicsOrg },
 ];

@@ -1,0 +1,223 @@
+// Checks a Dataverse environment against the shipped solution (packaging/dynamics): every table, column
+// (type, length), choice value, the referral-identifier alternate key, change tracking on the tables the feed
+// reads, the environment variables, and the application user's security role (R18, R21, R28). One line per
+// problem, each with the fix.
+
+import type { SchemaProblem, SchemaReport } from '../port.ts';
+import type { DataverseClient } from './client.ts';
+import { API_VERSION, ENTITY_SETS, REQUIRED_ROLES, SOLUTION_SOURCE_DIR } from './fields.ts';
+import type { VariableValue } from './mapping.ts';
+import { readSolution, type SolutionColumn, type SolutionSchema, withPrefix } from './package-schema.ts';
+import type { DynamicsSettings } from './settings.ts';
+
+type Row = Record<string, unknown>;
+
+const TYPE_NAMES: Record<SolutionColumn['type'], string> = {
+  nvarchar: 'String',
+  ntext: 'Memo',
+  bit: 'Boolean',
+  picklist: 'Picklist',
+  lookup: 'Lookup',
+  money: 'Money',
+  datetime: 'DateTime',
+  int: 'Integer',
+};
+
+const IMPORT_FIX = `Import the cosell solution: pac solution pack --folder ${SOLUTION_SOURCE_DIR} --zipfile cosell.zip, then pac solution import --path cosell.zip (or run cosell provision --crm dynamics --out <dir>).`;
+
+/** Environment variables of the solution: current value and default value by lower-case schema name. */
+export async function readVariables(
+  client: DataverseClient,
+  prefix: string,
+): Promise<Map<string, VariableValue>> {
+  const page = (await client.run('read environment variables', (api) =>
+    api.retrieveMultiple({
+      collection: ENTITY_SETS.definition,
+      select: ['schemaname', 'defaultvalue'],
+      filter: `startswith(schemaname,'${prefix}_')`,
+      expand: [{ property: 'environmentvariabledefinition_environmentvariablevalue', select: ['value'] }],
+    }),
+  )) as { value?: Row[] };
+  const out = new Map<string, VariableValue>();
+  for (const row of page.value ?? []) {
+    const values = (row.environmentvariabledefinition_environmentvariablevalue as Row[] | undefined) ?? [];
+    out.set(String(row.schemaname).toLowerCase(), {
+      value: typeof values[0]?.value === 'string' ? String(values[0].value) : null,
+      defaultValue: typeof row.defaultvalue === 'string' ? row.defaultvalue : null,
+    });
+  }
+  return out;
+}
+
+async function entityMetadata(client: DataverseClient, table: string): Promise<Row | null> {
+  try {
+    return (await client.run('read table metadata', (api) =>
+      api.retrieveEntity({
+        key: `LogicalName='${table}'`,
+        select: ['LogicalName', 'EntitySetName', 'ChangeTrackingEnabled'],
+        expand: [
+          { property: 'Attributes', select: ['LogicalName', 'AttributeType', 'MaxLength', 'OptionSetName'] },
+          { property: 'Keys', select: ['LogicalName', 'KeyAttributes', 'EntityKeyIndexStatus'] },
+        ],
+      }),
+    )) as Row;
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return null;
+    throw error;
+  }
+}
+
+export async function checkSolutionSchema(
+  client: DataverseClient,
+  settings: DynamicsSettings,
+  solution?: SolutionSchema,
+): Promise<SchemaReport> {
+  const shipped = solution ?? withPrefix(await readSolution(), settings.prefix);
+  const problems: SchemaProblem[] = [];
+  const objects: SchemaReport['objects'] = [];
+  for (const table of shipped.tables) {
+    const meta = await entityMetadata(client, table.name);
+    if (!meta) {
+      objects.push({ name: table.name, present: false, fields: [] });
+      problems.push({
+        kind: 'missing-object',
+        object: table.name,
+        message: `Table ${table.name} (${table.displayName}) does not exist.`,
+        fix: IMPORT_FIX,
+      });
+      continue;
+    }
+    const attributes = new Map(
+      ((meta.Attributes as Row[] | undefined) ?? []).map((a) => [String(a.LogicalName), a]),
+    );
+    objects.push({ name: table.name, present: true, fields: [...attributes.keys()] });
+    if (table.changeTracking && meta.ChangeTrackingEnabled !== true) {
+      problems.push({
+        kind: 'not-readable',
+        object: table.name,
+        message: `Change tracking is off on ${table.name}: cosell cannot see its changes.`,
+        fix: `Power Apps > Tables > ${table.displayName} > Properties > Advanced options > Track changes (or import the solution, which turns it on).`,
+      });
+    }
+    for (const column of table.columns) {
+      const found = attributes.get(column.name);
+      if (!found) {
+        problems.push({
+          kind: 'missing-field',
+          object: table.name,
+          field: column.name,
+          message: `Column ${table.name}.${column.name} (${column.displayName}, ${TYPE_NAMES[column.type]}) does not exist.`,
+          fix: IMPORT_FIX,
+        });
+        continue;
+      }
+      if (found.AttributeType !== TYPE_NAMES[column.type]) {
+        problems.push({
+          kind: 'wrong-type',
+          object: table.name,
+          field: column.name,
+          message: `Column ${table.name}.${column.name} is ${String(found.AttributeType)}; cosell needs ${TYPE_NAMES[column.type]}.`,
+          fix: `Delete the column and import the cosell solution, or point the config at a ${TYPE_NAMES[column.type]} column.`,
+        });
+      }
+      if (
+        column.maxLength !== undefined &&
+        typeof found.MaxLength === 'number' &&
+        found.MaxLength < column.maxLength
+      ) {
+        problems.push({
+          kind: 'wrong-length',
+          object: table.name,
+          field: column.name,
+          message: `Column ${table.name}.${column.name} holds ${found.MaxLength} characters; cosell needs ${column.maxLength}.`,
+          fix: `Raise its maximum length to ${column.maxLength} in Power Apps (Tables > ${table.displayName} > Columns).`,
+        });
+      }
+    }
+    for (const key of table.keys) {
+      const keys = (meta.Keys as Row[] | undefined) ?? [];
+      const present = keys.find((k) => String(k.LogicalName) === key.name);
+      if (!present || present.EntityKeyIndexStatus !== 'Active') {
+        problems.push({
+          kind: 'not-external-id',
+          object: table.name,
+          field: key.columns.join(','),
+          message: present
+            ? `Alternate key ${key.name} on ${table.name} is ${String(present.EntityKeyIndexStatus)}, not Active: creates cannot be made idempotent yet.`
+            : `Alternate key ${key.name} on ${table.name} (${key.columns.join(', ')}) does not exist: a retried create could duplicate the opportunity.`,
+          fix: present
+            ? 'Wait for the key index to finish building, or reactivate it in Power Apps (Tables > Keys).'
+            : IMPORT_FIX,
+        });
+      }
+    }
+  }
+  for (const choice of shipped.choices) {
+    let options: Row[] | null = null;
+    try {
+      const found = (await client.run('read choice', (api) =>
+        api.retrieveGlobalOptionSet({ key: `Name='${choice.name}'`, select: ['Name', 'Options'] }),
+      )) as Row;
+      options = (found.Options as Row[] | undefined) ?? [];
+    } catch (error) {
+      if ((error as { status?: number }).status !== 404) throw error;
+    }
+    if (!options) {
+      problems.push({
+        kind: 'missing-object',
+        object: choice.name,
+        message: `Choice ${choice.name} (${choice.displayName}) does not exist.`,
+        fix: IMPORT_FIX,
+      });
+      continue;
+    }
+    for (const option of choice.options) {
+      if (!options.some((o) => Number(o.Value) === option.value)) {
+        problems.push({
+          kind: 'missing-picklist-value',
+          object: choice.name,
+          field: String(option.value),
+          message: `Choice ${choice.name} has no option ${option.value} (${option.label}).`,
+          fix: `Add the option ${option.value} "${option.label}" to ${choice.displayName}, or import the cosell solution.`,
+        });
+      }
+    }
+  }
+  const variables = await readVariables(client, settings.prefix);
+  for (const variable of shipped.variables) {
+    if (!variables.has(variable.schemaName.toLowerCase())) {
+      problems.push({
+        kind: 'missing-object',
+        object: variable.schemaName,
+        message: `Environment variable ${variable.schemaName} (${variable.displayName}) does not exist.`,
+        fix: IMPORT_FIX,
+      });
+    }
+  }
+  problems.push(...(await roleProblems(client)));
+  return { apiVersion: API_VERSION, objects, problems };
+}
+
+/** R28: the application user needs System Administrator or System Customizer. */
+async function roleProblems(client: DataverseClient): Promise<SchemaProblem[]> {
+  const me = (await client.run('who am I', (api) => api.callFunction({ functionName: 'WhoAmI' }))) as Row;
+  const user = (await client.run('read application user roles', (api) =>
+    api.retrieve({
+      collection: ENTITY_SETS.systemuser,
+      key: String(me.UserId),
+      select: ['fullname'],
+      expand: [{ property: 'systemuserroles_association', select: ['name'] }],
+    }),
+  )) as Row;
+  const roles = ((user.systemuserroles_association as Row[] | undefined) ?? []).map((r) => String(r.name));
+  if (roles.some((r) => (REQUIRED_ROLES as readonly string[]).includes(r))) return [];
+  return [
+    {
+      kind: 'not-editable',
+      object: 'systemuser',
+      field: String(user.fullname ?? me.UserId),
+      message: `The application user ${String(user.fullname ?? me.UserId)} has ${roles.length ? `only ${roles.join(', ')}` : 'no security role'}; cosell needs ${REQUIRED_ROLES.join(' or ')} (R28).`,
+      fix: 'Power Platform admin center > Environments > <environment> > Settings > Users + permissions > Application users > the app > Edit security roles > System Customizer.',
+    },
+  ];
+}
