@@ -61,6 +61,15 @@ export function registerControlRoutes(
       return send(reply, error);
     }
   });
+  app.get(`${prefix}/ui/:set`, async (request, reply) => {
+    const { set } = request.params as { set: string };
+    const query = new URL(request.url, emulator.orgUrl).search;
+    try {
+      return reply200(reply, await ui('GET', `${set}${query}`));
+    } catch (error) {
+      return send(reply, error);
+    }
+  });
   app.get(`${prefix}/ui/:set/:id`, async (request, reply) => {
     const { set, id } = request.params as { set: string; id: string };
     try {

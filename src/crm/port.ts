@@ -76,6 +76,9 @@ export interface DealChange {
   reason: 'deal' | 'account' | 'contact' | 'solution';
   deleted?: boolean;
   modifiedAt?: string;
+  /** The CRM's row version when it has one (Dataverse `versionnumber`): tells apart two changes stamped in the
+   *  same second, which `modifiedAt` (whole seconds in Dataverse) cannot. */
+  version?: string;
 }
 
 export interface ChangeFeedPage {

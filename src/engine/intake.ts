@@ -173,7 +173,7 @@ export class SeenChanges {
 }
 
 const keyOf = (change: DealChange) =>
-  `${change.id}|${change.reason}|${change.modifiedAt ?? ''}|${change.deleted ? 1 : 0}`;
+  `${change.id}|${change.reason}|${change.modifiedAt ?? ''}|${change.version ?? ''}|${change.deleted ? 1 : 0}`;
 
 /** One poll of the CRM change feed; returns how many new hints became jobs. */
 export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Promise<number> {

@@ -9,16 +9,7 @@ import { ReferralsClient } from '../../src/partner-center/referrals.ts';
 import { openStore } from '../../src/store/index.ts';
 import type { Run, Store } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import { type Harness, pcControl, sfControl, startHarness } from './engine-harness.ts';
-
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+import { CRMS, type Harness, pcControl, startHarness } from './engine-harness.ts';
 
 /** A Referrals client whose create reaches Partner Center and then hangs, as if the process died right there. */
 class DyingReferralsClient extends ReferralsClient {
@@ -66,19 +57,25 @@ function killable(store: Store): { store: Store; kill(): void } {
   };
 }
 
-describe('crash between the Partner Center POST and the link commit', () => {
+describe.each(CRMS)('crash between the Partner Center POST and the link commit on $crm', ({ crm }) => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness(undefined, { crm });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
   it('R10 a restarted engine adopts the referral: exactly one referral, identifiers written back', async () => {
     const pc = pcControl(h);
-    const sf = sfControl(h);
-    const accountId = await sf.create('Account', { Name: 'Tailspin Toys', BillingCountry: 'United States' });
-    const opportunityId = await sf.create('Opportunity', {
-      Name: 'Tailspin fleet',
-      StageName: 'Qualification',
-      CloseDate: '2027-01-31',
-      Amount: 42_000,
-      CurrencyIsoCode: 'USD',
-      AccountId: accountId,
-      Sync_with_Partner_Center__c: true,
+    const accountId = await h.desk.createAccount({ name: 'Tailspin Toys', country: 'US' });
+    const opportunityId = await h.desk.createOpportunity(accountId, {
+      name: 'Tailspin fleet',
+      closeDate: '2027-01-31',
+      value: 42_000,
+      currency: 'USD',
+      sync: true,
     });
 
     const dying = new DyingReferralsClient({ baseUrl: h.pc.info.referrals, tokens: h.tokens });
@@ -92,9 +89,9 @@ describe('crash between the Partner Center POST and the link commit', () => {
     const hung = first.engine.drain({ timeoutMs: 30_000 });
     const posted = await until(() => dying.posted, 10_000, 'the first POST to reach Partner Center');
     expect(
-      await first.store.pendingCreateIntent((await first.store.linkByCrm('salesforce', opportunityId))!.id),
+      await first.store.pendingCreateIntent((await first.store.linkByCrm(crm, opportunityId))!.id),
     ).not.toBeNull();
-    expect((await sf.read('Opportunity', opportunityId)).Referral_Identifier__c ?? null).toBeNull();
+    expect((await h.desk.read(opportunityId)).referralId).toBeNull();
     // The process is gone: nothing more of it reaches the store, so its lease is no longer renewed.
     doomed.kill();
 
@@ -109,13 +106,11 @@ describe('crash between the Partner Center POST and the link commit', () => {
     const mine = (await pc.all()).filter((r) => r.externalReferenceId === opportunityId);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.id).toBe(posted.id);
-    const opp = await sf.read('Opportunity', opportunityId);
-    expect(opp.Referral_Identifier__c).toBe(posted.id);
-    expect(String(opp.Name)).toBe('Tailspin fleet ✔');
-    expect(String(opp.Audit__c)).toMatch(
-      /CRM->PC: created referral .* \(written back after an interruption\)/,
-    );
-    const link = await restarted.store.linkByCrm('salesforce', opportunityId);
+    const opp = await h.desk.read(opportunityId);
+    expect(opp.referralId).toBe(posted.id);
+    expect(opp.name).toBe('Tailspin fleet ✔');
+    expect(String(opp.audit)).toMatch(/CRM->PC: created referral .* \(written back after an interruption\)/);
+    const link = await restarted.store.linkByCrm(crm, opportunityId);
     expect(link?.referralId).toBe(posted.id);
     expect(await restarted.store.pendingCreateIntent(link!.id)).toBeNull();
     expect(runs.map((r) => r.outcome)).toContain('changed');

@@ -5,41 +5,39 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
 import type { Link, Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import {
-  type Harness,
-  pcControl,
-  sellerDesk,
-  sfControl,
-  startHarness,
-  TEST_ENGINE_SETTINGS,
-} from './engine-harness.ts';
+import { CRMS, type Harness, pcControl, startHarness, TEST_ENGINE_SETTINGS } from './engine-harness.ts';
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
-const runs: Run[] = [];
+/** The standard field lengths of each CRM's notes and opportunity name (describe / metadata of a new org). */
+const LIMITS = { salesforce: { notes: 32_000, name: 120 }, dynamics: { notes: 2_000, name: 300 } } as const;
 
-beforeAll(async () => {
-  h = await startHarness({
-    ...TEST_ENGINE_SETTINGS,
-    retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 80 },
+describe.each(CRMS)('what the CRM cannot hold on $crm (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+  const runs: Run[] = [];
+  const limits = LIMITS[crm];
+
+  beforeAll(async () => {
+    h = await startHarness(
+      {
+        ...TEST_ENGINE_SETTINGS,
+        retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 80 },
+      },
+      { crm },
+    );
+    pc = pcControl(h);
+    h.engine.events.on('run', (run: Run) => runs.push(run));
+    await h.engine.start();
   });
-  pc = pcControl(h);
-  sf = sfControl(h);
-  h.engine.events.on('run', (run: Run) => runs.push(run));
-  await h.engine.start();
-});
-afterEach(async () => {
-  await sf.clearFaults();
-});
-afterAll(async () => {
-  await h?.close();
-});
+  afterEach(async () => {
+    await h.desk.clearFaults();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
-const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
-const auditOf = async (id: string) => String((await sf.read('Opportunity', id)).Audit__c ?? '').split('\n');
+  const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
+  const auditOf = async (id: string) => String((await h.desk.read(id)).audit ?? '').split('\n');
 
-describe('what the CRM cannot hold (engine over HTTP)', () => {
   it('R4 R19 a 100,000-character note and an e-mail the CRM refuses: the note is cut to the field, the contact created without the address, both said in the audit line', async () => {
     const notes = `Start. ${'x'.repeat(100_000)}`;
     const referral = await pc.sendIncoming({
@@ -53,12 +51,12 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
     });
     const id = String(referral.id);
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
-    expect(deal.notes).toBe(notes.slice(0, 32_000));
+    expect(deal.notes).toBe(notes.slice(0, limits.notes));
     expect(deal.mark).toBe('ok');
     expect(deal.contacts).toEqual([expect.objectContaining({ lastName: 'Prose', email: null })]);
     const audit = await auditOf(deal.id);
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toContain('notes cut to 32000 characters to fit the CRM field');
+    expect(audit[0]).toContain(`notes cut to ${limits.notes} characters to fit the CRM field`);
     expect(audit[0]).toContain(
       "contact Prose: 'pat at proseware' is not a valid e-mail address, so it was left out",
     );
@@ -78,18 +76,21 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
     const referral = await pc.sendIncoming({ name, details: { dealValue: 5_000, currency: 'USD' } });
     const id = String(referral.id);
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
-    const stored = String((await sf.read('Opportunity', deal.id)).Name);
-    expect(stored.length).toBeLessThanOrEqual(120);
+    const stored = (await h.desk.read(deal.id)).name;
+    expect(stored.length).toBeLessThanOrEqual(limits.name);
     expect(stored.endsWith(' ✔')).toBe(true);
     expect(name.startsWith(stored.slice(0, -2))).toBe(true);
-    expect((await auditOf(deal.id))[0]).toMatch(/name cut to 11\d characters to fit the CRM field/);
+    expect((await auditOf(deal.id))[0]).toMatch(
+      // The name keeps room for ' ✔'.
+      new RegExp(`name cut to ${limits.name - 2} characters to fit the CRM field`),
+    );
 
     await until(
       async () => (await pc.referral(id)).externalReferenceId === deal.id,
       5_000,
       'externalReferenceId',
     );
-    await sf.edit('Opportunity', deal.id, { Description: 'Seller note' });
+    await h.desk.edit(deal.id, { notes: 'Seller note' });
     await until(
       async () => (await pc.referral(id)).details?.notes === 'Seller note',
       10_000,
@@ -110,16 +111,13 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
   });
 
   it("R25 R19 a CRM that refuses a new referral's record fails it once, visibly in the run history; the re-check does not loop on it; a change in Partner Center tries again", async () => {
-    // A validation rule of the org refuses every write to the composite API until the admin fixes it.
-    const refusal = {
-      method: 'POST',
-      path: '/composite',
+    // A validation rule (Salesforce) or plug-in (Dataverse) of the org refuses every new record until the admin
+    // fixes it.
+    await h.desk.refuseCreates({
       status: 400,
-      errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
       message: 'Region is required for new opportunities.',
       count: 10_000,
-    };
-    await sf.fault(refusal);
+    });
     const referral = await pc.sendIncoming({
       name: 'Wingtip refused',
       details: { dealValue: 700, currency: 'USD' },
@@ -145,18 +143,17 @@ describe('what the CRM cannot hold (engine over HTTP)', () => {
     expect(page.runs.filter((r) => r.referralId === id)).toHaveLength(1);
 
     // The admin fixes the org; the Microsoft seller's next edit brings the referral in.
-    await sf.clearFaults();
+    await h.desk.clearFaults();
     await pc.editAsMicrosoft(id, { details: { notes: 'Please call the customer.' } });
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity after the fix')) as Deal;
     expect(deal.notes).toBe('Please call the customer.');
   });
 
   it('R25 R12 a co-sell failing on every re-check keeps one failed job row, not one per attempt', async () => {
-    const seller = sellerDesk(sf);
-    const { opportunityId } = await seller.opportunity({ country: null });
+    const { opportunityId } = await h.desk.opportunity({ country: null });
     const link = (await until(
       async () => {
-        const l = await h.store.linkByCrm('salesforce', opportunityId);
+        const l = await h.store.linkByCrm(crm, opportunityId);
         return l && (await h.store.getSnapshot(l.id))?.error ? l : null;
       },
       10_000,

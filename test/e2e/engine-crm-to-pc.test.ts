@@ -1,44 +1,44 @@
-// Salesforce -> Partner Center through the real engine: a seller's opportunity in the Salesforce emulator
-// (control API = the Salesforce UI, not API calls) becomes a referral in the Partner Center emulator; edits,
-// closing, validation failures and their fixes; and our own writes cost no further writes.
+// CRM -> Partner Center through the real engine, on Salesforce and on Dynamics 365: a seller's opportunity in
+// the CRM emulator (control API = the CRM's UI, not API calls) becomes a referral in the Partner Center
+// emulator; edits, closing (Dynamics: Win/LoseOpportunity), validation failures and their fixes; and our own
+// writes cost no further writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Referral } from '../../src/core/referral.ts';
 import type { Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import { countOf, type Harness, pcControl, sellerDesk, sfControl, startHarness } from './engine-harness.ts';
+import type { CrmDesk, SellerFields } from './crm-desk.ts';
+import { CRMS, countOf, crmControl, type Harness, pcControl, startHarness } from './engine-harness.ts';
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
-let seller: ReturnType<typeof sellerDesk>;
-const runs: Run[] = [];
+describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+  let seller: CrmDesk;
+  const runs: Run[] = [];
 
-beforeAll(async () => {
-  h = await startHarness();
-  pc = pcControl(h);
-  sf = sfControl(h);
-  seller = sellerDesk(sf);
-  h.engine.events.on('run', (run: Run) => runs.push(run));
-  await h.engine.start();
-});
-afterAll(async () => {
-  await h?.close();
-});
+  beforeAll(async () => {
+    h = await startHarness(undefined, { crm });
+    pc = pcControl(h);
+    seller = h.desk;
+    h.engine.events.on('run', (run: Run) => runs.push(run));
+    await h.engine.start();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
-const opportunity = (id: string) => sf.read('Opportunity', id);
-const referralsFor = async (opportunityId: string) =>
-  (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
+  const opportunity = (id: string) => seller.read(id);
+  const referralsFor = async (opportunityId: string) =>
+    (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
 
-async function sharedReferral(opportunityId: string): Promise<Referral> {
-  const referralId = (await until(
-    async () => (await opportunity(opportunityId)).Referral_Identifier__c as string | null,
-    10_000,
-    'the Referral Identifier written back',
-  )) as string;
-  return pc.referral(referralId);
-}
+  async function sharedReferral(opportunityId: string): Promise<Referral> {
+    const referralId = (await until(
+      async () => (await opportunity(opportunityId)).referralId,
+      10_000,
+      'the Referral Identifier written back',
+    )) as string;
+    return pc.referral(referralId);
+  }
 
-describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   it('R10 R19 R20 a shared co-sell opportunity becomes a referral within seconds; identifiers, ✔ and one audit line come back', async () => {
     const started = Date.now();
     const { opportunityId } = await seller.opportunity({});
@@ -63,10 +63,10 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     expect(referral.customerProfile?.team?.map((m) => m.email)).toEqual(['nancy1@northwind.example']);
 
     const opp = await opportunity(opportunityId);
-    expect(opp.Name).toBe('Northwind migration 1 ✔');
-    expect(String(opp.Referral_Link__c)).toContain(String(referral.id));
+    expect(opp.name).toBe('Northwind migration 1 ✔');
+    expect(String(opp.referralLink)).toContain(String(referral.id));
     // Partner Center made the co-sell referral visible to Microsoft sellers; the CRM follows (R14).
-    expect(opp.Referral_Visibility__c).toBe(true);
+    expect(opp.visibleToMicrosoft).toBe(true);
     const audit = await seller.auditLines(opportunityId);
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatch(/CRM->PC: created referral/);
@@ -81,11 +81,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     const referral = await sharedReferral(opportunityId);
     const id = String(referral.id);
     const pcBefore = await pc.calls();
-    await sf.edit('Opportunity', opportunityId, {
-      Amount: 150_000,
-      CloseDate: '2027-09-30',
-      Description: 'Now 300 VMs.',
-    });
+    await seller.edit(opportunityId, { value: 150_000, closeDate: '2027-09-30', notes: 'Now 300 VMs.' });
     const updated = await until(
       async () => {
         const r = await pc.referral(id);
@@ -125,7 +121,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   it('R11 a renamed opportunity gets an audit line, not a silent drop; the referral keeps its name', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
-    await sf.edit('Opportunity', opportunityId, { Name: 'Renamed by the seller ✔' });
+    await seller.edit(opportunityId, { name: 'Renamed by the seller ✔' });
     const audit = await until(
       async () => {
         const lines = await seller.auditLines(opportunityId);
@@ -141,7 +137,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
   it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
-    await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Won' });
+    await seller.win(opportunityId);
     await until(
       async () => (await pc.referral(String(referral.id))).substatus === 'Won',
       10_000,
@@ -149,23 +145,23 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     );
     expect((await pc.referral(String(referral.id))).status).toBe('Closed');
 
-    await sf.edit('Opportunity', opportunityId, { Amount: 1 });
+    await seller.edit(opportunityId, { value: 1 });
     const opp = await until(
       async () => {
         const o = await opportunity(opportunityId);
-        return String(o.Name).endsWith('✖') ? o : null;
+        return o.name.endsWith('✖') ? o : null;
       },
       10_000,
       'the ✖ for a change to a closed referral',
     );
-    expect(String(opp.Audit__c)).toMatch(/is closed .* accepts no further changes/);
+    expect(String(opp.audit)).toMatch(/is closed .* accepts no further changes/);
     expect((await pc.referral(String(referral.id))).details?.dealValue).toBe(120_000);
   });
 
   it('R13 Closed Lost closes the referral Lost', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
-    await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Lost' });
+    await seller.lose(opportunityId);
     await until(
       async () => (await pc.referral(String(referral.id))).substatus === 'Lost',
       10_000,
@@ -186,7 +182,7 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     const msx = accepted.trackingInfo?.microsoftMsxId;
     expect(msx).toBeTruthy();
     await until(
-      async () => (await opportunity(opportunityId)).Microsoft_CRM_Identifier__c === msx,
+      async () => (await opportunity(opportunityId)).microsoftCrmId === msx,
       10_000,
       'the Microsoft CRM identifier',
     );
@@ -202,18 +198,18 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     const failed = await until(
       async () => {
         const o = await opportunity(opportunityId);
-        return String(o.Name).endsWith('✖') ? o : null;
+        return o.name.endsWith('✖') ? o : null;
       },
       10_000,
       'the ✖',
     );
-    const lines = String(failed.Audit__c).split('\n');
+    const lines = String(failed.audit).split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/CRM->PC ✖/);
     expect(lines[0]).toMatch(/Solution ID is required/);
     expect(lines[0]).toMatch(/add a customer contact/);
     expect(lines[0]).toMatch(/'Narnia' is not a two-letter ISO 3166 code/);
-    expect(failed.Referral_Identifier__c ?? null).toBeNull();
+    expect(failed.referralId).toBeNull();
 
     // Echoes and re-checks of an unchanged error write nothing (R19).
     await h.engine.reconcileOnce();
@@ -244,12 +240,12 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     expect(await referralsFor(opportunityId)).toHaveLength(0);
 
     // Only the account changes; the opportunity is not touched by the seller.
-    await sf.edit('Account', accountId, { BillingCountry: 'United States' });
+    await seller.editAccountCountry(accountId, 'US');
     const referral = await sharedReferral(opportunityId);
     expect(referral.customerProfile?.address?.country).toBe('US');
     const fixed = await opportunity(opportunityId);
-    expect(String(fixed.Name).endsWith('✔')).toBe(true);
-    const final = String(fixed.Audit__c).split('\n');
+    expect(fixed.name.endsWith('✔')).toBe(true);
+    const final = String(fixed.audit).split('\n');
     expect(final).toHaveLength(narrowed.length + 1);
     expect(final[final.length - 1]).toMatch(/CRM->PC: created referral/);
   });
@@ -258,23 +254,23 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     const { opportunityId } = await seller.opportunity();
     const referral = await sharedReferral(opportunityId);
     const id = String(referral.id);
-    await until(async () => String((await opportunity(opportunityId)).Name).endsWith('✔'), 5_000, 'the ✔');
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 5_000, 'the ✔');
     const patches = countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals');
 
-    const cases: [Record<string, unknown>, RegExp][] = [
-      [{ Amount: -5_000 }, /The deal value -5000 of deal 'Northwind migration \d+' is negative/],
+    const cases: [SellerFields, RegExp][] = [
+      [{ value: -5_000 }, /The deal value -5000 of deal 'Northwind migration \d+' is negative/],
       [
-        { Amount: 120_000, CloseDate: '1900-01-01' },
+        { value: 120_000, closeDate: '1900-01-01' },
         /The close date 1900-01-01 of deal .* is outside 2000-01-01 to/,
       ],
       [
-        { CloseDate: '2027-06-30', Description: 'Pasted \u0007 from a terminal' },
+        { closeDate: '2027-06-30', notes: 'Pasted \u0007 from a terminal' },
         /control character \(U\+0007 at position 8\)/,
       ],
     ];
     for (const [edit, message] of cases) {
       const before = (await seller.auditLines(opportunityId)).length;
-      await sf.edit('Opportunity', opportunityId, edit);
+      await seller.edit(opportunityId, edit);
       await until(
         async () => (await seller.auditLines(opportunityId)).length > before,
         10_000,
@@ -283,23 +279,19 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
       const last = (await seller.auditLines(opportunityId)).at(-1)!;
       expect(last).toMatch(/CRM->PC ✖/);
       expect(last).toMatch(message);
-      expect(String((await opportunity(opportunityId)).Name)).toMatch(/✖$/);
+      expect((await opportunity(opportunityId)).name).toMatch(/✖$/);
     }
     // Nothing implausible reached Microsoft.
     expect(countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals')).toBe(patches);
     expect((await pc.referral(id)).details?.dealValue).toBe(120_000);
 
-    await sf.edit('Opportunity', opportunityId, { Description: 'Pasted as plain text', Amount: 99_000.5 });
+    await seller.edit(opportunityId, { notes: 'Pasted as plain text', value: 99_000.5 });
     await until(
       async () => Number((await pc.referral(id)).details?.dealValue) === 99_000.5,
       10_000,
       'the fix',
     );
-    await until(
-      async () => String((await opportunity(opportunityId)).Name).endsWith('✔'),
-      5_000,
-      'the ✔ again',
-    );
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 5_000, 'the ✔ again');
   });
 
   it('R19 our own writes cause zero further API writes over an idle window', async () => {
@@ -315,37 +307,34 @@ describe('Salesforce -> Partner Center (engine over HTTP)', () => {
     await h.engine.stop();
     await h.engine.drain();
     const stamps = async () => {
-      const rows = await h.crm.client.query('SELECT Id, SystemModstamp FROM Opportunity');
+      const rows = await seller.snapshot();
       const referrals = await pc.all();
       return JSON.stringify({ rows, referrals: referrals.map((r) => [r.id, r.eTag]) });
     };
     const stateBefore = await stamps();
     const pcBefore = await pc.calls();
-    const sfBefore = await sf.calls();
+    const crmBefore = await crmControl(h).calls();
     for (let cycle = 0; cycle < 3; cycle++) {
       await h.engine.pollCrmOnce();
       await h.engine.reconcileOnce();
       await h.engine.drain();
     }
     const pcAfter = await pc.calls();
-    const sfAfter = await sf.calls();
+    const crmAfter = await crmControl(h).calls();
     const pcWrites = ['POST /v1.0', 'PATCH /v1.0', 'PUT /v1.0'].map(
       (p) => countOf(pcAfter, p) - countOf(pcBefore, p),
     );
     expect(pcWrites).toEqual([0, 0, 0]);
-    const sfCalls = sfAfter.recent.slice(sfBefore.recent.length);
-    expect(
-      sfCalls.filter(
-        (c) =>
-          c.method === 'PATCH' ||
-          c.method === 'DELETE' ||
-          (c.method === 'POST' && !c.endpoint.includes('composite')),
-      ),
-    ).toEqual([]);
+    // Writes by endpoint; composite and $batch POSTs carry the reads, and the snapshot below shows they wrote
+    // nothing.
+    const writes = Object.entries(crmAfter.byEndpoint)
+      .filter(([key]) => /^(PATCH|DELETE|PUT) |^POST (?!.*(composite|\$batch))/.test(key))
+      .filter(([key, n]) => n !== (crmBefore.byEndpoint[key] ?? 0));
+    expect(writes).toEqual([]);
     expect(await stamps()).toBe(stateBefore);
     expect(await seller.auditLines(opportunityId)).toEqual(settledAudit);
     console.info(
-      `[measure] idle window (3 poll+reconcile+drain cycles): Partner Center reads ${countOf(pcAfter, 'GET /v1.0') - countOf(pcBefore, 'GET /v1.0')}, Salesforce calls ${sfAfter.apiCalls - sfBefore.apiCalls}, writes 0`,
+      `[measure] idle window (3 poll+reconcile+drain cycles): Partner Center reads ${countOf(pcAfter, 'GET /v1.0') - countOf(pcBefore, 'GET /v1.0')}, ${crm} calls ${crmAfter.apiCalls - crmBefore.apiCalls}, writes 0`,
     );
   });
 });

@@ -5,31 +5,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
 import { until } from '../helpers/until.ts';
 import {
+  CRMS,
   countOf,
   type Harness,
   pcControl,
-  sfControl,
   startHarness,
   TEST_ENGINE_SETTINGS,
 } from './engine-harness.ts';
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
+describe.each(CRMS)('a single-currency USD org on $crm (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
 
-beforeAll(async () => {
-  h = await startHarness(TEST_ENGINE_SETTINGS, { crmOrg: { multiCurrency: false, currency: 'USD' } });
-  pc = pcControl(h);
-  sf = sfControl(h);
-  await h.engine.start();
-});
-afterAll(async () => {
-  await h?.close();
-});
+  beforeAll(async () => {
+    h = await startHarness(TEST_ENGINE_SETTINGS, { crm, crmOrg: { multiCurrency: false, currency: 'USD' } });
+    pc = pcControl(h);
+    await h.engine.start();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
-const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
+  const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
 
-describe('a single-currency USD org (engine over HTTP)', () => {
   it.each([
     ['EUR', 250_000],
     ['JPY', 5_000_000],
@@ -43,10 +41,10 @@ describe('a single-currency USD org (engine over HTTP)', () => {
       const id = String(referral.id);
       const deal = (await until(() => dealOf(id), 10_000, 'the opportunity of the referral')) as Deal;
 
-      const record = await sf.read('Opportunity', deal.id);
-      expect(record.Amount ?? null).toBeNull();
+      const record = await h.desk.read(deal.id);
+      expect(record.value).toBeNull();
       expect(deal.mark).toBe('error');
-      const audit = String(record.Audit__c).split('\n');
+      const audit = String(record.audit).split('\n');
       expect(audit).toHaveLength(1);
       expect(audit[0]).toContain(`created from referral ${id}`);
       expect(audit[0]).toContain(`in ${currency}, which is not enabled in the CRM (enabled: USD)`);
@@ -59,7 +57,7 @@ describe('a single-currency USD org (engine over HTTP)', () => {
         'externalReferenceId',
       );
       const patchesBefore = countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals');
-      await sf.edit('Opportunity', deal.id, { Description: 'v2 from the seller' });
+      await h.desk.edit(deal.id, { notes: 'v2 from the seller' });
       await until(
         async () => (await pc.referral(id)).details?.notes === 'v2 from the seller',
         10_000,
@@ -74,7 +72,7 @@ describe('a single-currency USD org (engine over HTTP)', () => {
       // The audit line is written to the CRM right after the Partner Center update.
       const lines = await until(
         async () => {
-          const all = String((await sf.read('Opportunity', deal.id)).Audit__c).split('\n');
+          const all = String((await h.desk.read(deal.id)).audit).split('\n');
           return all.length >= 2 ? all : null;
         },
         5_000,

@@ -4,92 +4,79 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
 import {
+  CRMS,
   countOf,
+  crmControl,
   type Harness,
   pcControl,
-  sfControl,
   startHarness,
   TEST_ENGINE_SETTINGS,
 } from './engine-harness.ts';
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
-const runs: Run[] = [];
-
-beforeAll(async () => {
-  h = await startHarness({ ...TEST_ENGINE_SETTINGS, dryRun: true });
-  pc = pcControl(h);
-  sf = sfControl(h);
-  h.engine.events.on('run', (run: Run) => runs.push(run));
-});
-afterAll(async () => {
-  await h?.close();
-});
-
 const WRITE_METHODS = ['POST', 'PATCH', 'PUT', 'DELETE'];
-const SOBJECTS = [
-  'Opportunity',
-  'Lead',
-  'Account',
-  'Contact',
-  'OpportunityContactRole',
-  'Microsoft_Partner_Center_Solution__c',
-];
 
-/** Every CRM row we might touch, with its change stamp, and every referral with its eTag. */
-async function everything(): Promise<string> {
-  const crm: Record<string, unknown> = {};
-  for (const sobject of SOBJECTS) {
-    crm[sobject] = await h.crm.client.query(`SELECT Id, SystemModstamp FROM ${sobject} ORDER BY Id`);
+describe.each(CRMS)('dry run on $crm (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+  const runs: Run[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness({ ...TEST_ENGINE_SETTINGS, dryRun: true }, { crm });
+    pc = pcControl(h);
+    h.engine.events.on('run', (run: Run) => runs.push(run));
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** Every CRM row we might touch, with its change stamp, and every referral with its eTag. */
+  async function everything(): Promise<string> {
+    const rows = await h.desk.snapshot();
+    const referrals = (await pc.all()).map((r) => [r.id, r.eTag, r.externalReferenceId]);
+    return JSON.stringify({ rows, referrals });
   }
-  const referrals = (await pc.all()).map((r) => [r.id, r.eTag, r.externalReferenceId]);
-  return JSON.stringify({ crm, referrals });
-}
 
-/** Partner Center write calls of the Referrals API, by method. */
-async function pcWrites(): Promise<number[]> {
-  const calls = await pc.calls();
-  return WRITE_METHODS.map((m) => countOf(calls, `${m} /v1.0/engagements/referrals`));
-}
+  /** Partner Center write calls of the Referrals API, by method. */
+  async function pcWrites(): Promise<number[]> {
+    const calls = await pc.calls();
+    return WRITE_METHODS.map((m) => countOf(calls, `${m} /v1.0/engagements/referrals`));
+  }
 
-/** Salesforce calls that write: anything but reads. A /composite may carry writes, so it is checked by state. */
-async function sfWrites(): Promise<string[]> {
-  const { byEndpoint } = await sf.calls();
-  return Object.entries(byEndpoint)
-    .filter(([key]) => /^(PATCH|PUT|DELETE) /.test(key) || (/^POST /.test(key) && !key.includes('composite')))
-    .map(([key, n]) => `${key} x${n}`)
-    .sort();
-}
+  /** CRM calls that write: anything but reads. A /composite or $batch may carry writes, so it is checked by
+   *  state. */
+  async function crmWrites(): Promise<string[]> {
+    const { byEndpoint } = await crmControl(h).calls();
+    return Object.entries(byEndpoint)
+      .filter(
+        ([key]) => /^(PATCH|PUT|DELETE) /.test(key) || (/^POST /.test(key) && !/composite|\$batch/.test(key)),
+      )
+      .map(([key, n]) => `${key} x${n}`)
+      .sort();
+  }
 
-describe('dry run (engine over HTTP)', () => {
   it("R24 a Microsoft seller's referral and a seller's shared opportunity are diffed and recorded, and nothing is written on either side", async () => {
     // The world as a seller leaves it in the UI (these are emulator control calls, not API writes).
-    const accountId = await sf.create('Account', {
-      Name: 'Adventure Works',
-      BillingPostalCode: '98004',
-      BillingCountry: 'United States',
+    const accountId = await h.desk.createAccount({
+      name: 'Adventure Works',
+      postalCode: '98004',
+      country: 'US',
     });
-    const opportunityId = await sf.create('Opportunity', {
-      Name: 'Adventure Works analytics',
-      StageName: 'Qualification',
-      CloseDate: '2027-05-31',
-      Amount: 64_000,
-      CurrencyIsoCode: 'USD',
-      Description: 'Dry-run deal.',
-      AccountId: accountId,
-      Sync_with_Partner_Center__c: true,
+    const opportunityId = await h.desk.createOpportunity(accountId, {
+      name: 'Adventure Works analytics',
+      closeDate: '2027-05-31',
+      value: 64_000,
+      currency: 'USD',
+      notes: 'Dry-run deal.',
+      sync: true,
     });
     // A co-sell missing its contact, solution and country would get ✖ and an audit line if this were live.
-    const brokenId = await sf.create('Opportunity', {
-      Name: 'Adventure Works broken co-sell',
-      StageName: 'Qualification',
-      CloseDate: '2027-05-31',
-      Amount: 1_000,
-      CurrencyIsoCode: 'USD',
-      AccountId: await sf.create('Account', { Name: 'No Country Ltd' }),
-      How_can_Microsoft_help__c: 'Proof of concept or demo',
-      Sync_with_Partner_Center__c: true,
+    const brokenId = await h.desk.createOpportunity(await h.desk.createAccount({ name: 'No Country Ltd' }), {
+      name: 'Adventure Works broken co-sell',
+      closeDate: '2027-05-31',
+      value: 1_000,
+      currency: 'USD',
+      assistance: 'ProofOfConceptOrDemo',
+      sync: true,
     });
     const referral = await pc.sendIncoming({
       name: 'Dry-run incoming deal',
@@ -105,8 +92,8 @@ describe('dry run (engine over HTTP)', () => {
 
     const before = await everything();
     const pcBefore = await pcWrites();
-    const sfBefore = await sfWrites();
-    const sfCallsBefore = (await sf.calls()).apiCalls;
+    const crmBefore = await crmWrites();
+    const crmCallsBefore = (await crmControl(h).calls()).apiCalls;
 
     await h.engine.start();
     const incoming = await until(
@@ -151,20 +138,18 @@ describe('dry run (engine over HTTP)', () => {
     );
     expect(broken.error?.message).toMatch(/Solution ID is required/);
 
-    // Nothing written: no Partner Center write call, no Salesforce write call, no record changed.
+    // Nothing written: no Partner Center write call, no CRM write call, no record changed.
     expect(await pcWrites()).toEqual(pcBefore);
-    expect(await sfWrites()).toEqual(sfBefore);
-    expect((await sf.calls()).apiCalls).toBeGreaterThan(sfCallsBefore);
+    expect(await crmWrites()).toEqual(crmBefore);
+    expect((await crmControl(h).calls()).apiCalls).toBeGreaterThan(crmCallsBefore);
     expect(await everything()).toBe(before);
     for (const id of [opportunityId, brokenId]) {
-      const opp = await sf.read('Opportunity', id);
-      expect(String(opp.Name)).not.toMatch(/[✔✖]$/);
-      expect(opp.Audit__c ?? null).toBeNull();
-      expect(opp.Referral_Identifier__c ?? null).toBeNull();
+      const opp = await h.desk.read(id);
+      expect(opp.name).not.toMatch(/[✔✖]$/);
+      expect(opp.audit).toBeNull();
+      expect(opp.referralId).toBeNull();
     }
-    expect(
-      await h.crm.client.query(`SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${referralId}'`),
-    ).toHaveLength(0);
+    expect(await h.desk.withReferral(referralId)).toHaveLength(0);
     expect((await pc.all()).filter((r) => r.externalReferenceId === opportunityId)).toHaveLength(0);
   });
 });

@@ -11,12 +11,12 @@ import type { Engine } from '../../src/engine/engine.ts';
 import { ReferralsClient } from '../../src/partner-center/referrals.ts';
 import type { Job, Link, Run, Store } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
+import type { CrmDesk } from './crm-desk.ts';
 import {
+  CRMS,
   countOf,
   type Harness,
   pcControl,
-  sellerDesk,
-  sfControl,
   startHarness,
   TEST_ENGINE_SETTINGS,
 } from './engine-harness.ts';
@@ -26,90 +26,88 @@ const RETRY = { maxAttempts: MAX_ATTEMPTS, baseDelayMs: 40, maxDelayMs: 160, max
 const PATCH = 'PATCH /v1.0/engagements/referrals';
 const POST = 'POST /v1.0/engagements/referrals';
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
-let seller: ReturnType<typeof sellerDesk>;
-let engine: Engine;
-let store: Store;
-/** For each failed run, the job's scheduled next run as the store had it right after the run. */
-const scheduled = new Map<number, Date>();
+describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+  let seller: CrmDesk;
+  let engine: Engine;
+  let store: Store;
+  /** For each failed run, the job's scheduled next run as the store had it right after the run. */
+  const scheduled = new Map<number, Date>();
 
-beforeAll(async () => {
-  h = await startHarness({ ...TEST_ENGINE_SETTINGS, retry: RETRY, credentialPauseMs: 100 });
-  pc = pcControl(h);
-  sf = sfControl(h);
-  seller = sellerDesk(sf);
-  const referrals = new ReferralsClient({
-    baseUrl: h.pc.info.referrals,
-    tokens: h.tokens,
-    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 500 },
-    sleep: async () => {},
-  });
-  ({ engine, store } = await h.newEngine({ referrals }));
-  engine.events.on('run', (run: Run) => {
-    if (run.outcome !== 'failed' || run.jobId === null) return;
-    void store.getJob(run.jobId).then((job) => {
-      if (job) scheduled.set(run.id, job.nextRunAt);
+  beforeAll(async () => {
+    h = await startHarness({ ...TEST_ENGINE_SETTINGS, retry: RETRY, credentialPauseMs: 100 }, { crm });
+    pc = pcControl(h);
+    seller = h.desk;
+    const referrals = new ReferralsClient({
+      baseUrl: h.pc.info.referrals,
+      tokens: h.tokens,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 500 },
+      sleep: async () => {},
     });
+    ({ engine, store } = await h.newEngine({ referrals }));
+    engine.events.on('run', (run: Run) => {
+      if (run.outcome !== 'failed' || run.jobId === null) return;
+      void store.getJob(run.jobId).then((job) => {
+        if (job) scheduled.set(run.id, job.nextRunAt);
+      });
+    });
+    await engine.start();
   });
-  await engine.start();
-});
-// A failed test must not leave its faults to the next one.
-afterEach(async () => {
-  await clearFaults();
-});
-afterAll(async () => {
-  await engine?.stop();
-  await h?.close();
-});
+  // A failed test must not leave its faults to the next one.
+  afterEach(async () => {
+    await clearFaults();
+  });
+  afterAll(async () => {
+    await engine?.stop();
+    await h?.close();
+  });
 
-const fault = (spec: Record<string, unknown>) => pc.fault(spec);
-const clearFaults = () => pc.clearFaults();
+  const fault = (spec: Record<string, unknown>) => pc.fault(spec);
+  const clearFaults = () => pc.clearFaults();
 
-/** A seller's co-sell opportunity, shared and synced: its referral exists and ✔ is on the name. */
-async function sharedOpportunity(): Promise<{ opportunityId: string; referralId: string; link: Link }> {
-  const { opportunityId } = await seller.opportunity();
-  const referralId = await until(
-    async () => {
-      const o = await opportunity(opportunityId);
-      return String(o.Name).endsWith('✔') ? (o.Referral_Identifier__c as string | null) : null;
-    },
-    10_000,
-    'the shared opportunity synced with ✔',
-  );
-  await quiet();
-  const link = (await store.linkByCrm('salesforce', opportunityId)) as Link;
-  return { opportunityId, referralId, link };
-}
+  /** A seller's co-sell opportunity, shared and synced: its referral exists and ✔ is on the name. */
+  async function sharedOpportunity(): Promise<{ opportunityId: string; referralId: string; link: Link }> {
+    const { opportunityId } = await seller.opportunity();
+    const referralId = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return o.name.endsWith('✔') ? o.referralId : null;
+      },
+      10_000,
+      'the shared opportunity synced with ✔',
+    );
+    await quiet();
+    const link = (await store.linkByCrm(crm, opportunityId)) as Link;
+    return { opportunityId, referralId, link };
+  }
 
-const opportunity = (id: string) => sf.read('Opportunity', id);
-const nameOf = async (id: string) => String((await opportunity(id)).Name);
+  const opportunity = (id: string) => seller.read(id);
+  const nameOf = async (id: string) => (await opportunity(id)).name;
 
-/** No job is waiting or running — the echoes of our own writes (webhooks, change feed) have played out. Asked
- *  twice a poll interval apart, since an echo becomes a job only when the next poll sees it. */
-async function quiet(): Promise<void> {
-  const idle = async () => (await store.listJobs({ state: ['pending', 'running'] })).length === 0;
-  let streak = 0;
-  await until(
-    async () => {
-      streak = (await idle()) ? streak + 1 : 0;
-      return streak >= 20;
-    },
-    15_000,
-    'no pending or running jobs',
-  );
-}
+  /** No job is waiting or running — the echoes of our own writes (webhooks, change feed) have played out. Asked
+   *  twice a poll interval apart, since an echo becomes a job only when the next poll sees it. */
+  async function quiet(): Promise<void> {
+    const idle = async () => (await store.listJobs({ state: ['pending', 'running'] })).length === 0;
+    let streak = 0;
+    await until(
+      async () => {
+        streak = (await idle()) ? streak + 1 : 0;
+        return streak >= 20;
+      },
+      15_000,
+      'no pending or running jobs',
+    );
+  }
 
-/** Runs of a link started at or after `since`, oldest first. */
-async function runsOf(linkId: number, since: Date): Promise<Run[]> {
-  const page = await store.listRuns({ linkId, since, limit: 500 });
-  return page.runs.slice().sort((a, b) => a.id - b.id);
-}
+  /** Runs of a link started at or after `since`, oldest first. */
+  async function runsOf(linkId: number, since: Date): Promise<Run[]> {
+    const page = await store.listRuns({ linkId, since, limit: 500 });
+    return page.runs.slice().sort((a, b) => a.id - b.id);
+  }
 
-const jobsOf = (linkId: number) => store.listJobs({ linkId, limit: 100 });
+  const jobsOf = (linkId: number) => store.listJobs({ linkId, limit: 100 });
 
-describe('engine failure paths (over HTTP)', () => {
   it('R25 a Partner Center outage: the edit is retried with backoff, dead-lettered with the error on the run, one audit line and ✖; resubmit after the outage lands it with ✔', async () => {
     const { opportunityId, referralId, link } = await sharedOpportunity();
     const auditBefore = await seller.auditLines(opportunityId);
@@ -123,7 +121,7 @@ describe('engine failure paths (over HTTP)', () => {
       count: MAX_ATTEMPTS + 2,
     });
     const editedAt = new Date();
-    await sf.edit('Opportunity', opportunityId, { Amount: 135_000 });
+    await seller.edit(opportunityId, { value: 135_000 });
 
     const dead = (await until(
       async () => (await jobsOf(link.id)).find((j) => j.state === 'dead'),
@@ -205,7 +203,7 @@ describe('engine failure paths (over HTTP)', () => {
         count: 1,
       });
       const editedAt = new Date();
-      await sf.edit('Opportunity', opportunityId, { Description: 'Throttled, then delivered.' });
+      await seller.edit(opportunityId, { notes: 'Throttled, then delivered.' });
       await until(
         async () => (await pc.referral(referralId)).details?.notes === 'Throttled, then delivered.',
         10_000,
@@ -249,7 +247,7 @@ describe('engine failure paths (over HTTP)', () => {
     });
     await fault({ method: 'PATCH', path: '/v1.0/engagements/referrals', status: 500, count: 1 });
     const editedAt = new Date();
-    await sf.edit('Opportunity', opportunityId, { Description: 'Delivered after the storm.' });
+    await seller.edit(opportunityId, { notes: 'Delivered after the storm.' });
     await until(
       async () => (await pc.referral(referralId)).details?.notes === 'Delivered after the storm.',
       20_000,
@@ -267,7 +265,7 @@ describe('engine failure paths (over HTTP)', () => {
 
   it('R17 a change to a closed referral fails at once: no retry, nothing sent, the Partner Center rule on the Audit field, ✖', async () => {
     const { opportunityId, referralId, link } = await sharedOpportunity();
-    await sf.edit('Opportunity', opportunityId, { StageName: 'Closed Won' });
+    await seller.win(opportunityId);
     await until(async () => (await pc.referral(referralId)).substatus === 'Won', 10_000, 'Closed/Won');
     await until(async () => (await nameOf(opportunityId)).endsWith('✔'), 5_000, 'the ✔ after closing');
     await quiet();
@@ -275,7 +273,7 @@ describe('engine failure paths (over HTTP)', () => {
     const patchesBefore = countOf(await pc.calls(), PATCH);
 
     const editedAt = new Date();
-    await sf.edit('Opportunity', opportunityId, { Amount: 1 });
+    await seller.edit(opportunityId, { value: 1 });
     await until(async () => (await nameOf(opportunityId)).endsWith('✖'), 10_000, 'the ✖');
     await quiet();
 
@@ -300,7 +298,7 @@ describe('engine failure paths (over HTTP)', () => {
     await fault({ method: 'PATCH', path: '/v1.0/engagements/referrals', status: 400, count: 1 });
 
     const editedAt = new Date();
-    await sf.edit('Opportunity', opportunityId, { CloseDate: '2027-12-31' });
+    await seller.edit(opportunityId, { closeDate: '2027-12-31' });
     await until(async () => (await nameOf(opportunityId)).endsWith('✖'), 10_000, 'the ✖');
     await quiet();
 
@@ -322,11 +320,9 @@ describe('engine failure paths (over HTTP)', () => {
   });
 
   it("R16 a referral naming a CRM id that does not exist is ignored: logged, run 'skipped', no CRM record created", async () => {
-    const count = async () =>
-      (await h.crm.client.query('SELECT Id FROM Opportunity')).length +
-      (await h.crm.client.query('SELECT Id FROM Account')).length;
+    const count = async () => Object.keys(await seller.snapshot()).length;
     const before = await count();
-    const missing = '006000000000000AAA';
+    const missing = seller.missingOpportunityId;
     const writesBefore = countOf(await pc.calls(), PATCH) + countOf(await pc.calls(), POST);
     const referral = await pc.sendIncoming({ name: 'Orphan referral', externalReferenceId: missing });
     const id = String(referral.id);
@@ -340,12 +336,12 @@ describe('engine failure paths (over HTTP)', () => {
     await quiet();
     expect(run.outcome).toBe('skipped');
     // The run history says why, for the admin who wonders where the referral went.
-    expect(run.error?.message).toMatch(/names CRM record 006000000000000AAA .* does not exist in the CRM/);
+    expect(run.error?.message).toMatch(
+      new RegExp(`names CRM record ${missing} .* does not exist in the CRM`),
+    );
     expect(run.error?.fix).toMatch(/Correct the referral's externalReferenceId/);
     expect(await count()).toBe(before);
-    expect(
-      await h.crm.client.query(`SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${id}'`),
-    ).toHaveLength(0);
+    expect(await seller.withReferral(id)).toHaveLength(0);
     expect((await pc.referral(id)).externalReferenceId).toBe(missing);
     expect(countOf(await pc.calls(), PATCH) + countOf(await pc.calls(), POST)).toBe(writesBefore);
     // Ignored, not failed: nothing for an admin to resubmit.
@@ -378,9 +374,9 @@ describe('engine failure paths (over HTTP)', () => {
     };
 
     const crossed = async () =>
-      (await h.crm.client.query('SELECT Id, Name FROM Opportunity'))
-        .filter((r) => String(r.Name).endsWith('✖'))
-        .map((r) => String(r.Id))
+      Object.entries(await seller.opportunityNames())
+        .filter(([, name]) => name.endsWith('✖'))
+        .map(([id]) => id)
         .sort();
     const crossedBefore = await crossed();
     const failedJobs = async () =>
@@ -393,7 +389,7 @@ describe('engine failure paths (over HTTP)', () => {
     expect(response.status).toBe(200);
 
     // Changes on both sides while signed out: a seller's edit, a Microsoft seller's edit.
-    await sf.edit('Opportunity', opportunityId, { Amount: 99_000 });
+    await seller.edit(opportunityId, { value: 99_000 });
     await pc.editAsMicrosoft(incomingId, { details: { dealValue: 8_000 } });
     const paused = await until(
       () => engine.pausedApis().find((p) => p.api === 'partner-center'),

@@ -1,17 +1,22 @@
-// What the engine end-to-end suites share: both emulators on port 0, a real SQLite store file, the real clients
-// (device-code login against the Partner Center emulator, client credentials against Salesforce), the engine,
-// and a small webhook receiver that verifies signatures against the emulator CA before handing events to the
-// engine — what src/server does in production.
+// What the engine end-to-end suites share: the Partner Center emulator and one CRM emulator (Salesforce or
+// Dataverse) on port 0, a real SQLite store file, the real clients (device-code login against Partner Center,
+// client credentials against the CRM), the engine, a small webhook receiver that verifies signatures against
+// the emulator CA before handing events to the engine (what src/server does in production), and a seller at
+// the CRM's UI in CRM-neutral words (crm-desk.ts). Suites run one body per CRM: describe.each(CRMS).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { startDynamicsEmulator } from '../../emulators/dynamics/index.ts';
 import { startPartnerCenterEmulator } from '../../emulators/partner-center/index.ts';
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
 import { control } from '../../src/cli/demo-story.ts';
 import type { Referral } from '../../src/core/referral.ts';
+import { DynamicsAdapter } from '../../src/crm/dynamics/adapter.ts';
+import { dynamicsConnectionSchema } from '../../src/crm/dynamics/settings.ts';
+import type { CrmAdapter, CrmKind } from '../../src/crm/port.ts';
 import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
 import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
 import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.ts';
@@ -22,9 +27,12 @@ import { ReferralsClient } from '../../src/partner-center/referrals.ts';
 import { createCertificateCache, verifyWebhookSignature } from '../../src/partner-center/signature.ts';
 import { WebhooksClient } from '../../src/partner-center/webhooks.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import { type CrmDesk, dynamicsDesk, salesforceDesk } from './crm-desk.ts';
 
 export type PartnerCenterEmulator = Awaited<ReturnType<typeof startPartnerCenterEmulator>>;
-export type SalesforceEmulator = Awaited<ReturnType<typeof startSalesforceEmulator>>;
+
+/** The CRMs every engine suite runs on. */
+export const CRMS: readonly { crm: CrmKind }[] = [{ crm: 'salesforce' }, { crm: 'dynamics' }];
 
 /** Client-level retries without waiting: the engine's own retries are what the suites look at. */
 const CLIENT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 60_000 };
@@ -43,13 +51,17 @@ export type EngineOverrides = Partial<Omit<EngineDeps, 'settings'>> & { settings
 
 export interface Harness {
   pc: PartnerCenterEmulator;
-  sf: SalesforceEmulator;
+  crmKind: CrmKind;
+  /** The CRM emulator's control API (faults, counters, the UI). */
+  crmControl: string;
+  /** A seller at the CRM's UI. */
+  desk: CrmDesk;
   dir: string;
   storeFile: string;
   store: Store;
   tokens: DelegatedTokenProvider;
   referrals: ReferralsClient;
-  crm: SalesforceAdapter;
+  crm: CrmAdapter;
   engine: Engine;
   receiverUrl: string;
   /** Results of every webhook the receiver handed to the engine. */
@@ -60,6 +72,7 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
+  crm?: CrmKind;
   /** The CRM org: multi-currency (default) or a single-currency org in `currency`. */
   crmOrg?: { multiCurrency: boolean; currency?: string };
 }
@@ -74,12 +87,8 @@ export async function startHarness(
     webhookRetryDelaysMs: [20, 50, 100],
   });
   const org = options.crmOrg ?? { multiCurrency: true };
-  const sf = await startSalesforceEmulator({
-    port: 0,
-    host: '127.0.0.1',
-    multiCurrency: org.multiCurrency,
-    ...(org.currency ? { currency: org.currency } : {}),
-  });
+  const crmKind = options.crm ?? 'salesforce';
+  const crmEmulator = await startCrm(crmKind, org);
   const dir = await mkdtemp(join(tmpdir(), 'cosell-engine-e2e-'));
   const storeFile = join(dir, 'cosell.db');
   const tokenKey = randomBytes(32);
@@ -97,21 +106,13 @@ export async function startHarness(
     retry: CLIENT_RETRY,
     sleep: noSleep,
   });
-  const connection = salesforceConnectionSchema.parse({
-    loginUrl: sf.info.loginUrl,
-    apiVersion: sf.info.apiVersion,
-    auth: { grant: 'client-credentials', clientId: sf.info.clientId, clientSecret: sf.info.clientSecret },
-  });
-  const connectCrm = () => SalesforceAdapter.connect(connection, {}, { sleep: noSleep, random: () => 0 });
+  const connectCrm = crmEmulator.connect;
   const crm = await connectCrm();
   const logger = pino({ level: process.env.COSELL_TEST_LOG ?? 'silent' });
   const stores: Store[] = [];
   const engines: Engine[] = [];
 
-  const build = async (
-    overrides: EngineOverrides = {},
-    shared?: { store: Store; crm: SalesforceAdapter },
-  ) => {
+  const build = async (overrides: EngineOverrides = {}, shared?: { store: Store; crm: CrmAdapter }) => {
     const store = shared?.store ?? (await openStore({ url: storeFile }));
     if (!shared) stores.push(store);
     const adapter = shared?.crm ?? (await connectCrm());
@@ -120,7 +121,7 @@ export async function startHarness(
       store,
       referrals,
       crm: adapter,
-      crmKind: 'salesforce',
+      crmKind,
       settings: parseEngineSettings({ ...settings, ...own }),
       logger,
       ...rest,
@@ -168,7 +169,9 @@ export async function startHarness(
 
   return {
     pc,
-    sf,
+    crmKind,
+    crmControl: crmEmulator.control,
+    desk: crmEmulator.desk,
     dir,
     storeFile,
     store,
@@ -183,7 +186,7 @@ export async function startHarness(
       for (const e of engines) await e.stop();
       await receiver.close();
       for (const s of stores) await s.close().catch(() => {});
-      await sf.close();
+      await crmEmulator.close();
       await pc.close();
       await rm(dir, { recursive: true, force: true });
     },
@@ -226,103 +229,64 @@ export function pcControl(h: Harness) {
   };
 }
 
-/** Salesforce control API: a seller in the UI (not API calls), call counters. */
-export function sfControl(h: Harness) {
-  const c = <T>(method: string, path: string, body?: unknown) =>
-    call<T>(h.sf.info.control, method, path, body);
+/** The CRM emulator's fault control and call counters. */
+export function crmControl(h: Harness) {
   return {
-    ...faultControl(h.sf.info.control),
-    create: async (sobject: string, record: Record<string, unknown>) =>
-      (await c<{ id: string }>('POST', `/ui/${sobject}`, record)).id,
-    edit: (sobject: string, id: string, record: Record<string, unknown>) =>
-      c('PATCH', `/ui/${sobject}/${id}`, record),
-    read: (sobject: string, id: string) => c<Record<string, unknown>>('GET', `/ui/${sobject}/${id}`),
+    ...faultControl(h.crmControl),
     calls: () =>
-      c<{
-        apiCalls: number;
-        byEndpoint: Record<string, number>;
-        recent: { method: string; endpoint: string; path: string }[];
-      }>('GET', '/calls'),
+      call<{ apiCalls: number; byEndpoint: Record<string, number> }>(h.crmControl, 'GET', '/calls'),
   };
 }
 
-export interface SellerOpportunityOptions {
-  /** null: the account has no country (R12). */
-  country?: string | null;
-  contact?: boolean;
-  solution?: boolean;
-  sync?: boolean;
+interface StartedCrm {
+  control: string;
+  desk: CrmDesk;
+  connect: () => Promise<CrmAdapter>;
+  close: () => Promise<void>;
 }
 
-/** A seller building co-sell opportunities in the Salesforce UI (control API, not API calls). */
-export function sellerDesk(sf: ReturnType<typeof sfControl>) {
-  let seq = 0;
-  const catalogue = new Map<string, string>();
-
-  const addContact = async (opportunityId: string, contactId: string) => {
-    await sf.create('OpportunityContactRole', {
-      OpportunityId: opportunityId,
-      ContactId: contactId,
-      Role: 'Business User',
+async function startCrm(
+  kind: CrmKind,
+  org: { multiCurrency: boolean; currency?: string },
+): Promise<StartedCrm> {
+  const clientOptions = { sleep: noSleep, random: () => 0, policy: CLIENT_RETRY };
+  if (kind === 'dynamics') {
+    const dv = await startDynamicsEmulator({
+      port: 0,
+      host: '127.0.0.1',
+      multiCurrency: org.multiCurrency,
+      ...(org.currency ? { currency: org.currency } : {}),
     });
+    const connection = dynamicsConnectionSchema.parse({
+      url: dv.info.url,
+      tenantId: dv.info.tenantId,
+      authorityHost: dv.info.authorityHost,
+      auth: { grant: 'client-secret', clientId: dv.info.clientId, clientSecret: dv.info.clientSecret },
+    });
+    return {
+      control: dv.info.control,
+      desk: dynamicsDesk(dv.info.control),
+      connect: () => DynamicsAdapter.connect(connection, {}, clientOptions),
+      close: () => dv.close(),
+    };
+  }
+  const sf = await startSalesforceEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    multiCurrency: org.multiCurrency,
+    ...(org.currency ? { currency: org.currency } : {}),
+  });
+  const connection = salesforceConnectionSchema.parse({
+    loginUrl: sf.info.loginUrl,
+    apiVersion: sf.info.apiVersion,
+    auth: { grant: 'client-credentials', clientId: sf.info.clientId, clientSecret: sf.info.clientSecret },
+  });
+  return {
+    control: sf.info.control,
+    desk: salesforceDesk(sf.info.control),
+    connect: () => SalesforceAdapter.connect(connection, {}, { sleep: noSleep, random: () => 0 }),
+    close: () => sf.close(),
   };
-
-  const addSolution = async (opportunityId: string, solutionId: string) => {
-    let rowId = catalogue.get(solutionId);
-    if (!rowId) {
-      rowId = await sf.create('Microsoft_Solution_Detail__c', {
-        Name: solutionId,
-        Solution_Id__c: solutionId,
-        Solution_Name__c: `Solution ${solutionId}`,
-      });
-      catalogue.set(solutionId, rowId);
-    }
-    await sf.create('Microsoft_Partner_Center_Solution__c', {
-      Opportunity__c: opportunityId,
-      Solution__c: rowId,
-    });
-  };
-
-  /** A co-sell opportunity as the Salesforce UI would save it; returns the ids. */
-  const opportunity = async (options: SellerOpportunityOptions = {}) => {
-    seq++;
-    const accountId = await sf.create('Account', {
-      Name: `Northwind ${seq}`,
-      BillingStreet: '1 Harbour Rd',
-      BillingCity: 'Seattle',
-      BillingPostalCode: '98101',
-      ...(options.country === null ? {} : { BillingCountry: options.country ?? 'United States' }),
-    });
-    const opportunityId = await sf.create('Opportunity', {
-      Name: `Northwind migration ${seq}`,
-      StageName: 'Qualification',
-      CloseDate: '2027-06-30',
-      Amount: 120_000,
-      CurrencyIsoCode: 'USD',
-      Description: 'Move 200 VMs to Azure.',
-      AccountId: accountId,
-      How_can_Microsoft_help__c: 'Proof of concept or demo',
-    });
-    const contactId = await sf.create('Contact', {
-      FirstName: 'Nancy',
-      LastName: `Davolio ${seq}`,
-      Email: `nancy${seq}@northwind.example`,
-      AccountId: accountId,
-    });
-    if (options.contact !== false) await addContact(opportunityId, contactId);
-    if (options.solution !== false) await addSolution(opportunityId, 'SOL-34104-EBB');
-    // Ticked last, as a seller does once the deal is ready to share.
-    if (options.sync !== false)
-      await sf.edit('Opportunity', opportunityId, { Sync_with_Partner_Center__c: true });
-    return { accountId, opportunityId, contactId };
-  };
-
-  const auditLines = async (opportunityId: string) =>
-    String((await sf.read('Opportunity', opportunityId)).Audit__c ?? '')
-      .split('\n')
-      .filter(Boolean);
-
-  return { opportunity, addContact, addSolution, auditLines };
 }
 
 /** Sum of the Partner Center counters whose key starts with `prefix` ('PATCH /v1.0/engagements/referrals'). */

@@ -6,83 +6,75 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import type { Link, Store } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
-import {
-  type Harness,
-  pcControl,
-  sellerDesk,
-  sfControl,
-  startHarness,
-  TEST_ENGINE_SETTINGS,
-} from './engine-harness.ts';
+import type { CrmDesk } from './crm-desk.ts';
+import { CRMS, type Harness, pcControl, startHarness, TEST_ENGINE_SETTINGS } from './engine-harness.ts';
 
 const RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 80, maxRetryAfterMs: 5_000 };
 
-let h: Harness;
-let pc: ReturnType<typeof pcControl>;
-let sf: ReturnType<typeof sfControl>;
-let seller: ReturnType<typeof sellerDesk>;
-let engine: Engine;
-let store: Store;
+describe.each(CRMS)('the write-back after a referral create on $crm (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+  let seller: CrmDesk;
+  let engine: Engine;
+  let store: Store;
 
-beforeAll(async () => {
-  h = await startHarness({ ...TEST_ENGINE_SETTINGS, retry: RETRY });
-  pc = pcControl(h);
-  sf = sfControl(h);
-  seller = sellerDesk(sf);
-  engine = h.engine;
-  store = h.store;
-  await engine.start();
-});
-afterEach(async () => {
-  await sf.clearFaults();
-});
-afterAll(async () => {
-  await h?.close();
-});
+  beforeAll(async () => {
+    h = await startHarness({ ...TEST_ENGINE_SETTINGS, retry: RETRY }, { crm });
+    pc = pcControl(h);
+    seller = h.desk;
+    engine = h.engine;
+    store = h.store;
+    await engine.start();
+  });
+  afterEach(async () => {
+    await seller.clearFaults();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
-const referralsOf = async (opportunityId: string) =>
-  (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
+  const referralsOf = async (opportunityId: string) =>
+    (await pc.all()).filter((r) => r.externalReferenceId === opportunityId && r.direction === 'Outgoing');
 
-/** The opportunity once it carries its Referral Identifier and ✔. */
-const healed = (opportunityId: string) =>
-  until(
-    async () => {
-      const o = await sf.read('Opportunity', opportunityId);
-      return o.Referral_Identifier__c && String(o.Name).endsWith('✔') ? o : null;
-    },
-    10_000,
-    'the identifiers and ✔ on the opportunity',
-  );
+  /** The opportunity once it carries its Referral Identifier and ✔. */
+  const healed = (opportunityId: string) =>
+    until(
+      async () => {
+        const o = await seller.read(opportunityId);
+        return o.referralId && o.name.endsWith('✔') ? o : null;
+      },
+      10_000,
+      'the identifiers and ✔ on the opportunity',
+    );
 
-/** Healed: identifiers and ✔ on the opportunity, exactly one referral (the one it names), one audit line. */
-async function healedWithOneReferral(opportunityId: string) {
-  const o = await healed(opportunityId);
-  const referrals = await referralsOf(opportunityId);
-  expect(referrals).toHaveLength(1);
-  expect(o.Referral_Identifier__c).toBe(String(referrals[0]!.id));
-  const audit = await seller.auditLines(opportunityId);
-  expect(audit).toHaveLength(1);
-  return { o, referrals, audit };
-}
+  /** Healed: identifiers and ✔ on the opportunity, exactly one referral (the one it names), one audit line. */
+  async function healedWithOneReferral(opportunityId: string) {
+    const o = await healed(opportunityId);
+    const referrals = await referralsOf(opportunityId);
+    expect(referrals).toHaveLength(1);
+    expect(o.referralId).toBe(String(referrals[0]!.id));
+    const audit = await seller.auditLines(opportunityId);
+    expect(audit).toHaveLength(1);
+    return { o, referrals, audit };
+  }
 
-describe('the write-back after a referral create (engine over HTTP)', () => {
   it('R10 R19 R20 a CRM outage right after the create is retried: identifiers, ✔ and one audit line, one referral', async () => {
     // The write-back PATCH fails more often than the client retries once (5), less than the engine's 3 attempts do.
-    await sf.fault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 7 });
+    await seller.failUpdates({ status: 503, count: 7 });
     const { opportunityId } = await seller.opportunity();
     const { o, referrals, audit } = await healedWithOneReferral(opportunityId);
     expect(audit[0]).toMatch(new RegExp(`CRM->PC: created referral ${referrals[0]!.id}`));
     // Partner Center's own decision at the create (a co-sell is visible) came back, not read as a seller's change.
-    expect(o.Referral_Visibility__c).toBeTruthy();
+    expect(o.visibleToMicrosoft).toBe(true);
   });
 
   it('R10 R25 R19 an outage that outlasts every retry heals by itself once the CRM is back: no false ✖, one referral', async () => {
     // Every write to the opportunity fails, the ✖ included, until the outage ends.
-    await sf.fault({ method: 'PATCH', path: '/sobjects/Opportunity/', status: 503, count: 10_000 });
+    await seller.failUpdates({ status: 503, count: 10_000 });
     const { opportunityId } = await seller.opportunity();
     const link = (await until(
       async () => {
-        const l = await store.linkByCrm('salesforce', opportunityId);
+        const l = await store.linkByCrm(crm, opportunityId);
         if (!l) return null;
         const jobs = await store.listJobs({ linkId: l.id, limit: 50 });
         return jobs.some((j) => j.state === 'dead') ? l : null;
@@ -91,11 +83,11 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
       'the dead-lettered write-back',
     )) as Link;
     expect(await referralsOf(opportunityId)).toHaveLength(1);
-    const stuck = await sf.read('Opportunity', opportunityId);
-    expect(stuck.Referral_Identifier__c ?? null).toBeNull();
+    const stuck = await seller.read(opportunityId);
+    expect(stuck.referralId).toBeNull();
 
     // The outage ends. Nobody resubmits: the periodic re-check of failed links finds it.
-    await sf.clearFaults();
+    await seller.clearFaults();
     expect(await engine.reconcileOnce()).toBeGreaterThanOrEqual(1);
     const { referrals, audit } = await healedWithOneReferral(opportunityId);
     expect(audit[0]).toMatch(
@@ -103,7 +95,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
     );
 
     // The seller's next edit syncs with ✔, no "already visible to Microsoft sellers" refusal.
-    await sf.edit('Opportunity', opportunityId, { Amount: 150_000 });
+    await seller.edit(opportunityId, { value: 150_000 });
     await until(
       async () => Number((await pc.referral(String(referrals[0]!.id))).details?.dealValue) === 150_000,
       10_000,
@@ -119,7 +111,7 @@ describe('the write-back after a referral create (engine over HTTP)', () => {
     );
     expect(after[1]).toMatch(/CRM->PC: deal value 120000 -> 150000$/);
     expect(after.join('\n')).not.toMatch(/✖|visible/);
-    expect(String((await sf.read('Opportunity', opportunityId)).Name)).toMatch(/✔$/);
+    expect((await seller.read(opportunityId)).name).toMatch(/✔$/);
     expect((await store.getSnapshot(link.id))?.error ?? null).toBeNull();
   });
 });

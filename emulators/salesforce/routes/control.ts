@@ -18,6 +18,7 @@ import type { FaultSpec } from '../faults.ts';
 import { convertLead } from '../lead-convert.ts';
 import type { SalesforceOrg } from '../org.ts';
 import { recordBody } from '../records.ts';
+import { runQuery } from '../soql.ts';
 import { LATEST_API_VERSION } from './limits.ts';
 
 export const CONTROL_PREFIX = '/_emulator';
@@ -44,6 +45,19 @@ function fillTemplate(template: Body, n: number): Body {
 export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, onChange: () => void): void {
   const ui = (): DmlContext => org.uiContext();
   const p = CONTROL_PREFIX;
+
+  // What a seller sees in a list view: a SOQL query through the UI, never counted as an API call.
+  app.get<{ Querystring: { q?: string } }>(`${p}/ui/query`, async (request, reply) => {
+    try {
+      const soql = request.query.q;
+      if (!soql)
+        return reply.code(400).send([{ message: 'Pass the SOQL as ?q=…', errorCode: 'MALFORMED_QUERY' }]);
+      const result = runQuery(ui(), soql, { includeDeleted: false, apiVersion: LATEST_API_VERSION });
+      return { totalSize: result.totalSize, done: true, records: result.records };
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
 
   app.post<{ Params: { sobject: string } }>(`${p}/ui/:sobject`, async (request, reply) => {
     try {

@@ -74,11 +74,6 @@ type FeedTable = 'opportunities' | 'leads' | 'accounts' | 'connections' | 'solut
 const guid = (id: string) => id.toLowerCase();
 const orEq = (column: string, values: string[], quoteValues = false) =>
   values.map((v) => `${column} eq ${quoteValues ? quote(v) : v}`).join(' or ');
-const chunks = <T>(items: T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 const sameEmail = (a: string | null | undefined, b: string | null | undefined) =>
   Boolean(a && b && a.toLowerCase() === b.toLowerCase());
 
@@ -678,8 +673,8 @@ export class DynamicsAdapter implements CrmAdapter {
       if (!previous || (previous.reason !== 'deal' && change.reason === 'deal'))
         changes.set(change.id, change);
     };
-    const relatedDeals = new Map<string, { reason: DealChange['reason']; at?: string }>();
-    const changedAccounts = new Map<string, string | undefined>();
+    const relatedDeals = new Map<string, { reason: DealChange['reason']; at?: string; version?: string }>();
+    const changedAccounts = new Map<string, { at?: string; version?: string }>();
     const inWindow = (row: Row, full: boolean) => !full || Date.parse(String(row.modifiedon ?? '')) >= since;
     for (const { table, rows, link, full } of reads) {
       if (link) next.links[table] = link;
@@ -688,6 +683,11 @@ export class DynamicsAdapter implements CrmAdapter {
           typeof row['@odata.context'] === 'string' &&
           String(row['@odata.context']).includes('$deletedEntity');
         const modifiedAt = typeof row.modifiedon === 'string' ? row.modifiedon : undefined;
+        const version =
+          row.versionnumber !== undefined && row.versionnumber !== null
+            ? String(row.versionnumber)
+            : undefined;
+        const stamp = { ...(modifiedAt ? { modifiedAt } : {}), ...(version ? { version } : {}) };
         if (table === 'opportunities' || table === 'leads') {
           const kind: DealKind = table === 'leads' ? 'lead' : 'opportunity';
           if (deleted) {
@@ -700,12 +700,17 @@ export class DynamicsAdapter implements CrmAdapter {
             kind,
             id: String(row[kind === 'lead' ? 'leadid' : 'opportunityid']),
             reason: 'deal',
-            ...(modifiedAt ? { modifiedAt } : {}),
+            ...stamp,
           });
           continue;
         }
         if (deleted || !inWindow(row, full) || full) continue;
-        if (table === 'accounts') changedAccounts.set(guid(String(row.accountid)), modifiedAt);
+        if (table === 'accounts') {
+          changedAccounts.set(guid(String(row.accountid)), {
+            ...(modifiedAt ? { at: modifiedAt } : {}),
+            ...(version ? { version } : {}),
+          });
+        }
         const dealId =
           table === 'connections'
             ? row._record1id_value
@@ -716,6 +721,7 @@ export class DynamicsAdapter implements CrmAdapter {
           relatedDeals.set(guid(dealId), {
             reason: table === 'connections' ? 'contact' : 'solution',
             ...(modifiedAt ? { at: modifiedAt } : {}),
+            ...(version ? { version } : {}),
           });
         }
       }
@@ -733,16 +739,19 @@ export class DynamicsAdapter implements CrmAdapter {
             ? changedAccounts.get(guid(row._parentaccountid_value))
             : undefined;
         const at =
-          related?.at ?? account ?? (typeof row.modifiedon === 'string' ? row.modifiedon : undefined);
+          related?.at ?? account?.at ?? (typeof row.modifiedon === 'string' ? row.modifiedon : undefined);
+        const version = related?.version ?? account?.version;
         add({
           kind: 'opportunity',
           id: String(row.opportunityid),
           reason: related?.reason ?? 'account',
           ...(at ? { modifiedAt: at } : {}),
+          ...(version ? { version } : {}),
         });
       }
     }
-    return { changes: [...changes.values()], cursor: JSON.stringify(next) };
+    // Delta links never list a change twice: everything before this poll is behind the cursor for good.
+    return { changes: [...changes.values()], cursor: JSON.stringify(next), relistsAfter: next.at };
   }
 
   private async syncedDealsAmong(dealIds: string[], accountIds: string[], e: Effective): Promise<Row[]> {

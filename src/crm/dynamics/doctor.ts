@@ -137,7 +137,7 @@ export async function checkSolutionSchema(
     for (const key of table.keys) {
       const keys = (meta.Keys as Row[] | undefined) ?? [];
       const present = keys.find((k) => String(k.LogicalName) === key.name);
-      if (!present || present.EntityKeyIndexStatus !== 'Active') {
+      if (present?.EntityKeyIndexStatus !== 'Active') {
         problems.push({
           kind: 'not-external-id',
           object: table.name,
