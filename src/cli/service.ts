@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { readinessProblems } from '../config/readiness.ts';
 import type { Config } from '../config/schema.ts';
+import { DynamicsAdapter } from '../crm/dynamics/adapter.ts';
 import type { CrmAdapter } from '../crm/port.ts';
 import { SalesforceAdapter } from '../crm/salesforce/adapter.ts';
 import { createEngine, type Engine } from '../engine/engine.ts';
@@ -45,9 +46,12 @@ export async function connectCrm(config: Config): Promise<CrmAdapter> {
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
     return SalesforceAdapter.connect(config.crm.salesforce.connection, config.crm.salesforce.settings);
   }
+  if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
+    return DynamicsAdapter.connect(config.crm.dynamics.connection, config.crm.dynamics.settings);
+  }
   throw new CliError(
-    `CRM '${config.crm.kind}' is not supported by this version of cosell.`,
-    'Use crm.kind: salesforce.',
+    `crm.kind is ${config.crm.kind} but the crm.${config.crm.kind} section is missing.`,
+    `Add crm.${config.crm.kind} with its connection (\`cosell init --crm ${config.crm.kind}\` writes an example).`,
   );
 }
 

@@ -6,7 +6,7 @@ import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 import { readinessProblems } from './readiness.ts';
 import { MICROSOFT_CERTIFICATE_HOST } from './schema.ts';
-import { STARTER_CONFIG } from './starter.ts';
+import { STARTER_CONFIG, starterConfig } from './starter.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -62,6 +62,50 @@ describe('loadConfig', () => {
       'crm.salesforce.connection.auth.username',
       'partnerCenter.webhook.trustAnchors',
     ]);
+  });
+
+  it('R23 R21 the Dynamics 365 starter loads, takes the secret from COSELL_D365_CLIENT_SECRET, and leaves the flags to the environment variables', async () => {
+    const config = await loadConfig(await write('starter-d365.yaml', starterConfig('dynamics')), {
+      COSELL_D365_CLIENT_SECRET: 'from-the-environment',
+    });
+    expect(config.crm.kind).toBe('dynamics');
+    expect(config.crm.dynamics?.connection.auth).toMatchObject({
+      grant: 'client-secret',
+      clientSecret: 'from-the-environment',
+    });
+    // Unset in the starter: the solution's environment variables decide (R21).
+    expect(config.crm.dynamics?.settings).toMatchObject({
+      prefix: 'cosell',
+      dealValueField: null,
+      displayCheckMark: null,
+      syncCoSellOpportunitiesOnly: null,
+    });
+    expect(readinessProblems(config).map((p) => p.path)).toEqual([
+      'partnerCenter.tenantId',
+      'partnerCenter.clientId',
+      'crm.dynamics.connection.tenantId',
+      'crm.dynamics.connection.auth.clientId',
+      'partnerCenter.webhook.trustAnchors',
+      'crm.dynamics.connection.url',
+    ]);
+  });
+
+  it('R23 a Dynamics 365 secret written in the file is refused with the variable to use', async () => {
+    const file = await write(
+      'd365-secret.yaml',
+      `partnerCenter: { tenantId: t, clientId: c }
+crm:
+  kind: dynamics
+  dynamics:
+    connection:
+      url: https://contoso.crm.dynamics.com
+      tenantId: t
+      auth: { grant: client-secret, clientId: x, clientSecret: oops }
+`,
+    );
+    await expect(loadConfig(file, {})).rejects.toThrow(
+      /crm\.dynamics\.connection\.auth\.clientSecret.*COSELL_D365_CLIENT_SECRET/s,
+    );
   });
 
   it('R23 reads JSON with the same schema and takes the client secret from COSELL_SF_CLIENT_SECRET', async () => {

@@ -174,6 +174,21 @@ export async function configFromObject(
   if (salesforce?.connection.auth.grant === 'jwt-bearer' && salesforce.connection.auth.privateKeyPath) {
     salesforce.connection.auth.privateKeyPath = relative(salesforce.connection.auth.privateKeyPath);
   }
+  const dynamics = config.crm.dynamics;
+  if (dynamics) {
+    // Dataverse keeps these flags in environment variables (R21): the engine's flags override them only when
+    // the file sets them.
+    const engine = (raw['engine'] ?? {}) as Record<string, unknown>;
+    if (engine['displayCheckMark'] !== undefined)
+      dynamics.settings.displayCheckMark = config.engine.displayCheckMark;
+    if (engine['syncCoSellOnly'] !== undefined)
+      dynamics.settings.syncCoSellOpportunitiesOnly = config.engine.syncCoSellOnly;
+    const auth = dynamics.connection.auth;
+    if (auth.grant === 'certificate') {
+      if (auth.privateKeyPath) auth.privateKeyPath = relative(auth.privateKeyPath);
+      if (auth.certificatePath) auth.certificatePath = relative(auth.certificatePath);
+    }
+  }
   return {
     ...config,
     file: source.file,
@@ -189,6 +204,8 @@ export async function configFromObject(
 const MOVED_SETTINGS: Readonly<Record<string, string>> = {
   'crm.salesforce.settings.displayCheckMark': 'engine.displayCheckMark',
   'crm.salesforce.settings.syncCoSellOpportunitiesOnly': 'engine.syncCoSellOnly',
+  'crm.dynamics.settings.displayCheckMark': 'engine.displayCheckMark (or the environment variable)',
+  'crm.dynamics.settings.syncCoSellOpportunitiesOnly': 'engine.syncCoSellOnly (or the environment variable)',
 };
 
 function valueAt(value: unknown, path: string[]): unknown {
@@ -250,6 +267,7 @@ function injectSecrets(
   crmSecrets: boolean,
 ): Record<string, unknown> {
   const crm = raw['crm'] as Record<string, unknown> | undefined;
+  injectDynamicsSecrets(crm?.['dynamics'], env, crmSecrets);
   const salesforce = crm?.['salesforce'] as Record<string, unknown> | undefined;
   const connection = salesforce?.['connection'] as Record<string, unknown> | undefined;
   const auth = connection?.['auth'];
@@ -270,6 +288,29 @@ function injectSecrets(
       fields['privateKey'] = CRM_SECRET_NOT_LOADED;
   }
   return raw;
+}
+
+/** Dynamics 365: the app registration's secret, or the certificate's private key (PEM or a path to it). */
+function injectDynamicsSecrets(section: unknown, env: NodeJS.ProcessEnv, crmSecrets: boolean): void {
+  const connection = (section as Record<string, unknown> | undefined)?.['connection'] as
+    | Record<string, unknown>
+    | undefined;
+  const auth = connection?.['auth'];
+  if (!auth || typeof auth !== 'object') return;
+  const fields = auth as Record<string, unknown>;
+  const secret = env[SECRET_ENV.dynamicsClientSecret];
+  const key = env[SECRET_ENV.dynamicsPrivateKey];
+  if (fields['grant'] === 'client-secret' && secret) fields['clientSecret'] = secret;
+  if (fields['grant'] === 'certificate' && key) {
+    if (key.includes('-----BEGIN')) fields['privateKey'] = key;
+    else fields['privateKeyPath'] = resolve(key);
+  }
+  if (!crmSecrets) {
+    if (fields['grant'] === 'client-secret' && !fields['clientSecret'])
+      fields['clientSecret'] = CRM_SECRET_NOT_LOADED;
+    if (fields['grant'] === 'certificate' && !fields['privateKey'] && !fields['privateKeyPath'])
+      fields['privateKey'] = CRM_SECRET_NOT_LOADED;
+  }
 }
 
 // ---- messages ------------------------------------------------------------------------------------------

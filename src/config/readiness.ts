@@ -30,11 +30,11 @@ export function readinessProblems(config: Config): ConfigProblem[] {
         "is empty: cosell cannot verify Partner Center webhook signatures without the root certificate they chain to. List the PEM file of Microsoft's root (the starter config explains how to obtain it; cosell does not bundle one)",
     });
   }
-  if (config.crm.kind === 'dynamics') {
+  const dynamics = config.crm.kind === 'dynamics' ? config.crm.dynamics : undefined;
+  if (dynamics && new URL(dynamics.connection.url).hostname.startsWith('your-org.')) {
     problems.push({
-      path: 'crm.kind',
-      message:
-        'dynamics is not supported yet by this version of cosell (Salesforce is); use kind: salesforce',
+      path: 'crm.dynamics.connection.url',
+      message: `still holds the starter example ${dynamics.connection.url}: use your environment URL (Power Platform admin center > Environments)`,
     });
   }
   return problems;

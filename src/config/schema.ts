@@ -3,6 +3,7 @@
 // setting is described and defaulted in one place. Secrets are never part of the file: SECRETS names the
 // environment variable each one comes from, and the loader refuses a secret written in the file.
 import { z } from 'zod';
+import { dynamicsConnectionSchema, dynamicsSettingsSchema } from '../crm/dynamics/settings.ts';
 import { salesforceConnectionSchema, salesforceSettingsSchema } from '../crm/salesforce/settings.ts';
 import { engineSettingsSchema } from '../engine/settings.ts';
 import { REFERRALS_BASE_URL, WEBHOOKS_BASE_URL } from '../partner-center/constants.ts';
@@ -20,6 +21,8 @@ export const SECRET_ENV = {
   tokenKey: 'COSELL_TOKEN_KEY',
   salesforceClientSecret: 'COSELL_SF_CLIENT_SECRET',
   salesforcePrivateKey: 'COSELL_SF_PRIVATE_KEY',
+  dynamicsClientSecret: 'COSELL_D365_CLIENT_SECRET',
+  dynamicsPrivateKey: 'COSELL_D365_PRIVATE_KEY',
   storeUrl: 'COSELL_STORE_URL',
 } as const;
 
@@ -27,6 +30,8 @@ export const SECRET_ENV = {
 export const SECRET_PATHS: Readonly<Record<string, string>> = {
   'crm.salesforce.connection.auth.clientSecret': SECRET_ENV.salesforceClientSecret,
   'crm.salesforce.connection.auth.privateKey': SECRET_ENV.salesforcePrivateKey,
+  'crm.dynamics.connection.auth.clientSecret': SECRET_ENV.dynamicsClientSecret,
+  'crm.dynamics.connection.auth.privateKey': SECRET_ENV.dynamicsPrivateKey,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -59,10 +64,16 @@ const salesforceSchema = z.object({
   settings: salesforceSettingsSchema.prefault({}),
 });
 
+const dynamicsSchema = z.object({
+  connection: dynamicsConnectionSchema,
+  settings: dynamicsSettingsSchema.prefault({}),
+});
+
 const crmSchema = z
   .object({
     kind: z.enum(['salesforce', 'dynamics']),
     salesforce: salesforceSchema.optional(),
+    dynamics: dynamicsSchema.optional(),
   })
   .superRefine((crm, context) => {
     if (crm.kind === 'salesforce' && !crm.salesforce) {
@@ -70,6 +81,13 @@ const crmSchema = z
         code: 'custom',
         path: ['salesforce'],
         message: 'is required when kind is salesforce (connection: loginUrl, auth)',
+      });
+    }
+    if (crm.kind === 'dynamics' && !crm.dynamics) {
+      context.addIssue({
+        code: 'custom',
+        path: ['dynamics'],
+        message: 'is required when kind is dynamics (connection: url, tenantId, auth)',
       });
     }
   });

@@ -1,14 +1,41 @@
 // `npm start` with no config (`cosell demo`): the emulator start-up lines first, then the guide with the
-// seeded story synced, and a clean, quick stop on Ctrl-C.
+// seeded story synced, and a clean, quick stop on Ctrl-C — on Salesforce (the default) and on Dynamics 365.
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.ts';
 
-describe('cosell demo (npm start)', () => {
+const DEMOS = [
+  {
+    crm: 'salesforce',
+    args: ['demo'],
+    emulator: { emulator: 'salesforce', instanceUrl: expect.stringMatching(/^http/) },
+    label: 'Salesforce',
+    id: '006\\w+',
+    account: '/ui/Account/001',
+  },
+  {
+    crm: 'dynamics',
+    args: ['demo', '--crm', 'dynamics'],
+    emulator: {
+      emulator: 'dynamics',
+      url: expect.stringMatching(/^http/),
+      control: expect.stringMatching(/_emulator$/),
+    },
+    label: 'Dynamics 365',
+    id: '[0-9a-f-]{36}',
+    account: '/ui/accounts/',
+  },
+] as const;
+
+describe.each(DEMOS)('cosell demo on $crm (npm start)', (demoCase) => {
   it('R24 prints the emulator JSON lines first, then the guide with the seeded story synced, and stops on SIGINT', async () => {
     const t0 = Date.now();
-    const demo = await startCli(['demo'], (lines) => lines.some((l) => l.startsWith('Ctrl-C stops')), {
-      timeoutMs: 60_000,
-    });
+    const demo = await startCli(
+      [...demoCase.args],
+      (lines) => lines.some((l) => l.startsWith('Ctrl-C stops')),
+      {
+        timeoutMs: 60_000,
+      },
+    );
     const readyMs = Date.now() - t0;
     try {
       const [first, second] = demo.lines;
@@ -16,26 +43,26 @@ describe('cosell demo (npm start)', () => {
         emulator: 'partner-center',
         control: expect.stringMatching(/^http/),
       });
-      expect(JSON.parse(second!)).toMatchObject({
-        emulator: 'salesforce',
-        instanceUrl: expect.stringMatching(/^http/),
-      });
+      expect(JSON.parse(second!)).toMatchObject(demoCase.emulator);
       const guide = demo.lines.slice(2).join('\n');
       expect(guide).toContain('running on EMULATORS');
-      expect(guide).toContain('Dynamics 365 emulator    not built yet');
       // R4: the Microsoft referral became an opportunity; R10: the seller's opportunity became a referral;
       // R12: the co-sell without a country was not sent and shows ✖ with an audit line naming the fix.
       expect(guide).toMatch(
-        /✔ A Microsoft seller sent referral "Contoso Cloud Migration" \([0-9a-f-]{36}\)\n\s+-> Salesforce opportunity 006\w+ "Contoso Cloud Migration ✔"/,
+        new RegExp(
+          `✔ A Microsoft seller sent referral "Contoso Cloud Migration" \\([0-9a-f-]{36}\\)\\n\\s+-> ${demoCase.label} opportunity ${demoCase.id} "Contoso Cloud Migration ✔"`,
+        ),
       );
       expect(guide).toMatch(
-        /✔ A seller ticked Sync on opportunity 006\w+ .*\n\s+-> Partner Center referral [0-9a-f-]{36}, name now ".* ✔"/,
+        new RegExp(
+          `✔ A seller ticked Sync on opportunity ${demoCase.id} .*\\n\\s+-> Partner Center referral [0-9a-f-]{36}, name now ".* ✔"`,
+        ),
       );
-      expect(guide).toMatch(/✖ Co-sell opportunity 006\w+ "Northwind Data Estate"/);
+      expect(guide).toMatch(new RegExp(`✖ Co-sell opportunity ${demoCase.id} "Northwind Data Estate"`));
       expect(guide).toMatch(/CRM->PC ✖ Customer account country code is missing/);
-      expect(guide).toContain('/ui/Account/001');
+      expect(guide).toContain(demoCase.account);
       process.stdout.write(
-        `demo ready in ${readyMs} ms\n${guide
+        `${demoCase.crm} demo ready in ${readyMs} ms\n${guide
           .split('\n')
           .filter((l) => / in \d/.test(l))
           .join('\n')}\n`,
@@ -47,11 +74,13 @@ describe('cosell demo (npm start)', () => {
       expect(Date.now() - stoppedAt).toBeLessThan(5_000);
     }
   });
+});
 
-  it('says honestly that the Dynamics 365 demo is not built yet and exits non-zero', async () => {
-    const result = await runCli(['demo', '--crm', 'dynamics']);
+describe('cosell demo with an unknown CRM', () => {
+  it('R23 names the CRMs it knows and exits non-zero', async () => {
+    const result = await runCli(['demo', '--crm', 'hubspot']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('not built yet');
-    expect(result.stderr).toContain('--crm salesforce');
+    expect(result.stderr).toContain("Unknown CRM 'hubspot'");
+    expect(result.stderr).toContain('--crm dynamics');
   });
 });

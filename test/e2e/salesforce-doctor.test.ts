@@ -174,7 +174,9 @@ describe('cosell provision', () => {
     }
   });
 
-  it('refuses a CRM it cannot provision yet', async () => {
-    await expect(runProvision({ crm: 'dynamics' }, () => {})).rejects.toThrow(/does not support 'dynamics'/);
+  it('R23 refuses a CRM it does not know, naming the ones it does', async () => {
+    await expect(runProvision({ crm: 'hubspot' }, () => {})).rejects.toThrow(
+      /does not know the CRM 'hubspot'/,
+    );
   });
 });

@@ -17,11 +17,11 @@ import { createLogger } from '../../server/logger.ts';
 import { TOKEN_CACHE_SECRET } from '../../store/cache-plugin.ts';
 import { openStore } from '../../store/open.ts';
 import {
-  addCatalogueSolution,
-  readOpportunity,
+  type DemoCrm,
+  DYNAMICS_DEMO,
+  SALESFORCE_DEMO,
   type StoryIds,
   sendMicrosoftReferral,
-  shareSellerOpportunity,
 } from '../demo-story.ts';
 import { CliError } from '../errors.ts';
 import type { RunningService } from '../service.ts';
@@ -49,17 +49,12 @@ export function registerDemoCommand(program: Command): void {
       if (!(CRMS as readonly string[]).includes(options.crm)) {
         throw new CliError(`Unknown CRM '${options.crm}'.`, `Use --crm ${CRMS.join(' or --crm ')}.`);
       }
-      if (options.crm === 'dynamics') {
-        throw new CliError(
-          'The Dynamics 365 (Dataverse) emulator and adapter are not built yet, so there is no Dynamics demo.',
-          'Run `npm start -- --crm salesforce` for now.',
-        );
-      }
-      await runDemo();
+      await runDemo(options.crm as (typeof CRMS)[number]);
     });
 }
 
-async function runDemo(): Promise<void> {
+async function runDemo(kind: (typeof CRMS)[number]): Promise<void> {
+  const crm = kind === 'dynamics' ? DYNAMICS_DEMO : SALESFORCE_DEMO;
   const startedAt = performance.now();
   const emulators: RunningEmulator[] = [];
   let service: RunningService | undefined;
@@ -76,11 +71,11 @@ async function runDemo(): Promise<void> {
 
   try {
     emulators.push(await startEmulator('partner-center', { port: 0, host: '127.0.0.1' }));
-    emulators.push(await startEmulator('salesforce', { port: 0, host: '127.0.0.1' }));
+    emulators.push(await startEmulator(kind, { port: 0, host: '127.0.0.1' }));
     // The start-up lines come first and exactly as `cosell emulate` prints them, so scripts can parse them.
     for (const emulator of emulators) process.stdout.write(`${JSON.stringify(emulator.info)}\n`);
     const pc = emulators[0]!.info as Info;
-    const sf = emulators[1]!.info as Info;
+    const crmInfo = emulators[1]!.info as Info;
 
     workDir = await mkdtemp(join(tmpdir(), 'cosell-demo-'));
     const logFile = join(workDir, 'cosell.log');
@@ -88,7 +83,7 @@ async function runDemo(): Promise<void> {
       level: 'info',
       destination: pino.destination({ dest: logFile, sync: true }),
     });
-    const config = await demoConfig(pc, sf, workDir);
+    const config = await demoConfig(pc, crm, crmInfo, workDir);
     const tokenKey = randomBytes(32);
     await signIn(config, tokenKey);
 
@@ -97,8 +92,8 @@ async function runDemo(): Promise<void> {
     await service.webhooks.register({ url: service.webhookUrl, force: true });
     const readyMs = performance.now() - startedAt;
 
-    const story = await playStory(service, pc, sf);
-    process.stdout.write(guide({ pc, sf, service, workDir, logFile, readyMs, story }));
+    const story = await playStory(service, pc, crm, crmInfo);
+    process.stdout.write(guide({ pc, crm, crmInfo, service, workDir, logFile, readyMs, story }));
   } catch (error) {
     await stopAll();
     throw error;
@@ -106,7 +101,8 @@ async function runDemo(): Promise<void> {
 }
 
 /** The same config a deployment writes, pointing at the emulators; validated by the same schema. */
-async function demoConfig(pc: Info, sf: Info, workDir: string): Promise<Config> {
+async function demoConfig(pc: Info, crm: DemoCrm, crmInfo: Info, workDir: string): Promise<Config> {
+  const crmSection = crm.config(crmInfo);
   const caPem = await (await fetch(pc['caCertificateUrl']!)).text();
   await writeFile(join(workDir, 'emulator-ca.pem'), caPem);
   return configFromObject(
@@ -124,16 +120,7 @@ async function demoConfig(pc: Info, sf: Info, workDir: string): Promise<Config> 
           trustAnchors: ['emulator-ca.pem'],
         },
       },
-      crm: {
-        kind: 'salesforce',
-        salesforce: {
-          connection: {
-            loginUrl: sf['loginUrl'],
-            apiVersion: sf['apiVersion'],
-            auth: { grant: 'client-credentials', clientId: sf['clientId'] },
-          },
-        },
-      },
+      crm: crmSection.crm,
       // Snappier than production so the story plays out in seconds; same code paths.
       engine: {
         worker: { pollIntervalMs: 500 },
@@ -142,7 +129,7 @@ async function demoConfig(pc: Info, sf: Info, workDir: string): Promise<Config> 
       },
       server: { host: '127.0.0.1', port: 0 },
     },
-    { COSELL_SF_CLIENT_SECRET: sf['clientSecret'] },
+    crmSection.env,
     { file: 'demo (built-in config)', baseDir: workDir },
   );
 }
@@ -187,22 +174,22 @@ async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs = WAIT_M
   }
 }
 
-async function playStory(service: RunningService, pc: Info, sf: Info): Promise<Story> {
+async function playStory(service: RunningService, pc: Info, crm: DemoCrm, crmInfo: Info): Promise<Story> {
   const pcControl = pc['control']!;
-  const sfControl = sf['control']!;
-  const solutionId = await addCatalogueSolution(sfControl);
+  const crmControl = crmInfo['control']!;
+  const solutionId = await crm.addCatalogueSolution(crmControl);
 
   const t0 = performance.now();
   const referral = await sendMicrosoftReferral(pcControl);
   const sharedAt = performance.now();
-  const shared = await shareSellerOpportunity(sfControl, {
+  const shared = await crm.shareSellerOpportunity(crmControl, {
     name: 'Fabrikam Analytics Modernisation',
     accountName: 'Fabrikam Inc',
     country: 'United States',
     solutionId,
   });
   const missingAt = performance.now();
-  const missing = await shareSellerOpportunity(sfControl, {
+  const missing = await crm.shareSellerOpportunity(crmControl, {
     name: 'Northwind Data Estate',
     accountName: 'Northwind Traders',
     country: null,
@@ -223,30 +210,18 @@ async function playStory(service: RunningService, pc: Info, sf: Info): Promise<S
     waitFor(async () => {
       const link = await service.store.linkByReferral(referral.id);
       if (!link?.crmId) return undefined;
-      const record = await readOpportunity(sfControl, link.crmId).catch(() => undefined);
-      return {
-        ok: true,
-        ms: performance.now() - t0,
-        crmId: link.crmId,
-        name: String(record?.['Name'] ?? ''),
-      };
+      const record = await crm.readOpportunity(crmControl, link.crmId).catch(() => undefined);
+      return { ok: true, ms: performance.now() - t0, crmId: link.crmId, name: record?.name ?? '' };
     }),
     waitFor(async () => {
-      const record = await readOpportunity(sfControl, shared.opportunityId);
-      const name = String(record['Name']);
-      if (!record['Referral_Identifier__c'] || !name.endsWith('✔')) return undefined;
-      return {
-        ok: true,
-        ms: performance.now() - sharedAt,
-        name,
-        referralId: String(record['Referral_Identifier__c']),
-      };
+      const record = await crm.readOpportunity(crmControl, shared.opportunityId);
+      if (!record.referralId || !record.name.endsWith('✔')) return undefined;
+      return { ok: true, ms: performance.now() - sharedAt, name: record.name, referralId: record.referralId };
     }),
     waitFor(async () => {
-      const record = await readOpportunity(sfControl, missing.opportunityId);
-      const name = String(record['Name']);
-      if (!name.endsWith('✖')) return undefined;
-      return { ok: true, ms: performance.now() - missingAt, name, audit: String(record['Audit__c'] ?? '') };
+      const record = await crm.readOpportunity(crmControl, missing.opportunityId);
+      if (!record.name.endsWith('✖')) return undefined;
+      return { ok: true, ms: performance.now() - missingAt, name: record.name, audit: record.audit ?? '' };
     }),
   ]);
   return {
@@ -261,16 +236,18 @@ const seconds = (ms: number | undefined) => (ms === undefined ? '' : ` in ${(ms 
 
 function guide(input: {
   pc: Info;
-  sf: Info;
+  crm: DemoCrm;
+  crmInfo: Info;
   service: RunningService;
   workDir: string;
   logFile: string;
   readyMs: number;
   story: Story;
 }): string {
-  const { pc, sf, service, story } = input;
+  const { pc, crm, crmInfo, service, story } = input;
   const pcc = pc['control'];
-  const sfc = sf['control'];
+  const crmc = crmInfo['control']!;
+  const other = crm === DYNAMICS_DEMO ? 'salesforce' : 'dynamics';
   const { ids } = story;
   const lastAuditLine = (audit: string | undefined) =>
     (audit ?? '').trim().split('\n').filter(Boolean).at(-1) ?? '(no audit line yet)';
@@ -278,19 +255,19 @@ function guide(input: {
     outcome.ok ? `  ${ok}` : `  … ${waiting} (not synced within ${WAIT_MS / 1000} s; see the log)`;
 
   return `
-cosell demo — running on EMULATORS: nothing here talks to Microsoft or Salesforce.
+cosell demo — running on EMULATORS: nothing here talks to Microsoft or ${crm.label}.
 
   Partner Center emulator  ${pc['referrals']}/referrals   control: ${pcc}
-  Salesforce emulator      ${sf['instanceUrl']}   control: ${sfc}
-  Dynamics 365 emulator    not built yet (\`npm start -- --crm dynamics\` says so and exits)
+  ${`${crm.label} emulator`.padEnd(24)} ${crm.apiUrl(crmInfo)}   control: ${crmc}
+  (the same story on the other CRM: npm start -- --crm ${other})
   cosell service           ${service.url}   webhook: ${service.webhookUrl}   health: ${service.url}/healthz
   store and log            ${input.workDir} (log: ${input.logFile}; removed when the demo stops)
 
 What happened (cosell ready ${seconds(input.readyMs).trim()}):
 ${line(
   story.referral,
-  `✔ A Microsoft seller sent referral "${ids.referral.name}" (${ids.referral.id})\n      -> Salesforce opportunity ${story.referral.crmId} "${story.referral.name}"${seconds(story.referral.ms)}`,
-  `Microsoft referral ${ids.referral.id} is not in Salesforce yet`,
+  `✔ A Microsoft seller sent referral "${ids.referral.name}" (${ids.referral.id})\n      -> ${crm.label} opportunity ${story.referral.crmId} "${story.referral.name}"${seconds(story.referral.ms)}`,
+  `Microsoft referral ${ids.referral.id} is not in ${crm.label} yet`,
 )}
 ${line(
   story.shared,
@@ -304,12 +281,7 @@ ${line(
 )}
 
 Try next (in another terminal):
-  # Fix only the account's country: cosell sees it, sends the referral, and ✖ becomes ✔ (a few seconds).
-  curl -s -X PATCH ${sfc}/ui/Account/${ids.missingCountry.accountId} -H 'content-type: application/json' -d '{"BillingCountry":"United States"}'
-  curl -s ${sfc}/ui/Opportunity/${ids.missingCountry.opportunityId}      # Name, Referral_Identifier__c, Audit__c
-
-  # Change the deal value in Salesforce: the referral follows (and gets an audit line).
-  curl -s -X PATCH ${sfc}/ui/Opportunity/${ids.shared.opportunityId} -H 'content-type: application/json' -d '{"Amount":175000}'
+${crm.tryNext(crmc, { accountId: ids.missingCountry.accountId, missingId: ids.missingCountry.opportunityId, sharedId: ids.shared.opportunityId }).join('\n')}
   curl -s ${pcc}/referrals/${story.shared.referralId ?? '<referral id>'}
 
   # A Microsoft seller sends another referral: it arrives as an opportunity within seconds.
@@ -317,9 +289,9 @@ Try next (in another terminal):
        -d '{"name":"Woodgrove expansion","customerProfile":{"name":"Woodgrove Bank","address":{"city":"London","postalCode":"EC2N 1AR","country":"GB"},"team":[{"firstName":"Sam","lastName":"Ng","email":"sam@woodgrove.example"}]},"details":{"dealValue":90000,"currency":"USD"}}'
 
   # What cosell did: API calls per endpoint, the webhook deliveries, every referral.
-  curl -s ${sfc}/calls ; curl -s ${pcc}/calls ; curl -s ${pcc}/webhooks/deliveries ; curl -s ${pcc}/referrals
+  curl -s ${crmc}/calls ; curl -s ${pcc}/calls ; curl -s ${pcc}/webhooks/deliveries ; curl -s ${pcc}/referrals
 
-Emulator interfaces: emulators/partner-center/README.md, emulators/salesforce/README.md
+Emulator interfaces: emulators/partner-center/README.md, ${crm.readme}
 Ctrl-C stops cosell and the emulators.
 `;
 }

@@ -3,6 +3,7 @@
 // whole deployment: Partner Center sign-in and access, the CRM, and the running service's paused APIs (R3, R27).
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.ts';
+import { runDynamicsDoctor } from '../../crm/dynamics/doctor.ts';
 import { type DoctorLine, type DoctorResult, runSalesforceDoctor } from '../../crm/salesforce/doctor.ts';
 import { type SalesforceConnection, salesforceConnectionSchema } from '../../crm/salesforce/settings.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
@@ -133,6 +134,10 @@ export async function runDeploymentDoctor(config: Config, env: NodeJS.ProcessEnv
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
     const crm = await runSalesforceDoctor(config.crm.salesforce.connection);
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'salesforce' })));
+  }
+  if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
+    const crm = await runDynamicsDoctor(config.crm.dynamics.connection, config.crm.dynamics.settings);
+    lines.push(...crm.lines.map((line) => ({ ...line, system: 'dynamics' })));
   }
   lines.push(...(await checkService(config)));
   return { ok: lines.every((l) => l.ok), lines };

@@ -923,7 +923,8 @@ export class DynamicsAdapter implements CrmAdapter {
     });
   }
 
-  /** Catalogue rows for the solutions: existing ones by Partner Center id, the rest created. */
+  /** Catalogue rows for the solutions: existing ones by Partner Center id; the rest upserted by the catalogue's
+   *  alternate key, so two deals bringing the same new solution at once never clash on it. */
   private planCatalogue(plan: ChangeSet, solutions: SolutionRef[], existing: Row[], e: Effective): string[] {
     const cat = e.names.catalogue;
     return solutions.map((solution) => {
@@ -932,13 +933,10 @@ export class DynamicsAdapter implements CrmAdapter {
       );
       if (match) return `/${cat.entitySet}(${match[cat.id]})`;
       return plan.add((api, id) =>
-        api.create({
+        api.upsert({
           collection: cat.entitySet,
-          data: {
-            [cat.name]: (solution.name ?? solution.id).slice(0, 200),
-            [cat.solutionId]: solution.id,
-            [cat.active]: true,
-          },
+          key: keyOf(cat.solutionId, solution.id),
+          data: { [cat.name]: (solution.name ?? solution.id).slice(0, 200), [cat.active]: true },
           contentId: id,
         }),
       );

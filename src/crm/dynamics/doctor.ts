@@ -2,13 +2,14 @@
 // (type, length), choice value, the referral-identifier alternate key, change tracking on the tables the feed
 // reads, the environment variables, and the application user's security role (R18, R21, R28). One line per
 // problem, each with the fix.
-
-import type { SchemaProblem, SchemaReport } from '../port.ts';
-import type { DataverseClient } from './client.ts';
+import type { DoctorLine, DoctorResult } from '../doctor.ts';
+import { CrmError, type SchemaProblem, type SchemaReport } from '../port.ts';
+import { DataverseClient, type DataverseClientOptions } from './client.ts';
+import { readCurrencies } from './currencies.ts';
 import { API_VERSION, ENTITY_SETS, REQUIRED_ROLES, SOLUTION_SOURCE_DIR } from './fields.ts';
-import type { VariableValue } from './mapping.ts';
+import { effectiveSettings, type VariableValue } from './mapping.ts';
 import { readSolution, type SolutionColumn, type SolutionSchema, withPrefix } from './package-schema.ts';
-import type { DynamicsSettings } from './settings.ts';
+import type { DynamicsConnection, DynamicsSettings } from './settings.ts';
 
 type Row = Record<string, unknown>;
 
@@ -220,4 +221,86 @@ async function roleProblems(client: DataverseClient): Promise<SchemaProblem[]> {
       fix: 'Power Platform admin center > Environments > <environment> > Settings > Users + permissions > Application users > the app > Edit security roles > System Customizer.',
     },
   ];
+}
+
+/** `cosell doctor` for Dynamics 365: token, environment, role, every table/column/choice/key of the solution,
+ *  change tracking, the effective settings and where each came from, and the enabled currencies. */
+export async function runDynamicsDoctor(
+  connection: DynamicsConnection,
+  settings: DynamicsSettings,
+  options: { clientOptions?: DataverseClientOptions } = {},
+): Promise<DoctorResult> {
+  const lines: DoctorLine[] = [];
+  let client: DataverseClient;
+  try {
+    client = await DataverseClient.connect(connection, {
+      policy: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 },
+      ...options.clientOptions,
+    });
+    lines.push({
+      ok: true,
+      check: 'token',
+      message: `Token for ${connection.url}/.default from tenant ${connection.tenantId} (${connection.auth.grant}).`,
+    });
+  } catch (error) {
+    const e =
+      error instanceof CrmError
+        ? error
+        : new CrmError({ crm: 'dynamics', operation: 'token', message: String(error) });
+    lines.push({ ok: false, check: 'token', message: e.message, ...(e.fix ? { fix: e.fix } : {}) });
+    return { ok: false, lines };
+  }
+  try {
+    const me = (await client.run('who am I', (api) => api.callFunction({ functionName: 'WhoAmI' }))) as Row;
+    lines.push({
+      ok: true,
+      check: 'environment',
+      message: `${connection.url} answers; application user ${String(me.UserId)}.`,
+    });
+    const report = await checkSolutionSchema(client, settings);
+    if (report.problems.length === 0) {
+      lines.push({
+        ok: true,
+        check: 'schema',
+        message: `Every table, column, choice, key and environment variable of ${SOLUTION_SOURCE_DIR} is present; change tracking is on; the application user has a required role.`,
+      });
+    }
+    for (const problem of report.problems) {
+      lines.push({
+        ok: false,
+        check: problem.kind === 'not-editable' ? 'role' : 'schema',
+        message: problem.message,
+        fix: problem.fix,
+      });
+    }
+    const effective = effectiveSettings(settings, await readVariables(client, settings.prefix));
+    for (const key of [
+      'dealValueField',
+      'accountCountryField',
+      'displayCheckMark',
+      'syncCoSellOpportunitiesOnly',
+    ] as const) {
+      lines.push({
+        ok: true,
+        check: 'setting',
+        message: `${key} = ${String(effective[key])} (${effective.sources[key]})`,
+      });
+    }
+    const currencies = await readCurrencies(client);
+    lines.push({
+      ok: currencies.enabled.length > 0,
+      check: 'currencies',
+      message: `base ${currencies.corporate || '?'}; enabled ${currencies.enabled.join(', ') || 'none'}.`,
+      ...(currencies.enabled.length
+        ? {}
+        : { fix: 'Give the application user read access to transactioncurrency and organization.' }),
+    });
+  } catch (error) {
+    const e =
+      error instanceof CrmError
+        ? error
+        : new CrmError({ crm: 'dynamics', operation: 'doctor', message: String(error) });
+    lines.push({ ok: false, check: e.operation, message: e.message, ...(e.fix ? { fix: e.fix } : {}) });
+  }
+  return { ok: lines.every((l) => l.ok), lines };
 }

@@ -34,13 +34,31 @@ const FIXES: Record<string, string> = {
 
 const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR|fetch failed|socket hang up/i;
 
+/**
+ * dynamics-web-api rejects a failed `$batch` with an array of errors (one per failed part), each carrying the
+ * part's envelope under `error`; a single request rejects with one error. Both read as one LibraryError here.
+ */
+export function unwrap(error: unknown): LibraryError | null {
+  const first = Array.isArray(error) ? error.find((e) => e && typeof e === 'object') : error;
+  if (!first || typeof first !== 'object') return null;
+  const e = first as LibraryError & { error?: { code?: unknown; message?: unknown } };
+  if (!e.error) return e;
+  return {
+    ...e,
+    status: e.status,
+    headers: e.headers,
+    code: e.code ?? e.error.code,
+    message: (typeof e.message === 'string' && e.message !== '' ? e.message : undefined) ?? e.error.message,
+  };
+}
+
 export function statusOf(error: unknown): number | undefined {
-  const status = (error as LibraryError | null)?.status;
+  const status = unwrap(error)?.status;
   return typeof status === 'number' ? status : undefined;
 }
 
 export function headerOf(error: unknown, name: string): string | undefined {
-  const headers = (error as LibraryError | null)?.headers;
+  const headers = unwrap(error)?.headers;
   if (!headers || typeof headers !== 'object') return undefined;
   for (const [key, value] of Object.entries(headers as Record<string, unknown>)) {
     if (key.toLowerCase() === name.toLowerCase())
@@ -50,13 +68,13 @@ export function headerOf(error: unknown, name: string): string | undefined {
 }
 
 export function codeOf(error: unknown): string | undefined {
-  const code = (error as LibraryError | null)?.code;
+  const code = unwrap(error)?.code;
   return typeof code === 'string' && code !== '' ? code : undefined;
 }
 
 export function isNetworkError(error: unknown): boolean {
   if (statusOf(error) !== undefined) return false;
-  const e = error as LibraryError | null;
+  const e = unwrap(error);
   const text = `${String(e?.message ?? '')} ${String((e?.cause as LibraryError | undefined)?.code ?? '')} ${String(e?.code ?? '')}`;
   return NETWORK.test(text);
 }
@@ -65,7 +83,7 @@ export function isExpiredChangeToken(error: unknown): boolean {
   return (
     statusOf(error) === 400 &&
     (codeOf(error) === EXPIRED_VERSION_STAMP ||
-      /version stamp.*expired|full sync/i.test(String((error as LibraryError).message)))
+      /version stamp.*expired|full sync/i.test(String(unwrap(error)?.message)))
   );
 }
 
@@ -79,14 +97,14 @@ export function toCrmError(error: unknown, context: ErrorContext): CrmError {
       operation: context.operation,
       record: context.record,
       code: 'NETWORK',
-      message: `Dataverse ${context.operation}: cannot reach the environment (${String((error as LibraryError).message)}).`,
+      message: `Dataverse ${context.operation}: cannot reach the environment (${String(unwrap(error)?.message)}).`,
       fix: 'Check crm.connection.url and the network; cosell retries.',
       retryable: true,
     });
   }
   const status = statusOf(error);
   const code = codeOf(error);
-  const message = String((error as LibraryError | null)?.message ?? error);
+  const message = String(unwrap(error)?.message ?? error);
   const fix =
     (code ? FIXES[code] : undefined) ??
     (status === 401

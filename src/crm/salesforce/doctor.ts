@@ -2,6 +2,8 @@
 // every object and field of packaging/salesforce/ there with the right type, length, picklist values and
 // external-id flag, and can the integration user read and edit each custom field (field-level security).
 // Every problem comes with the exact fix; the package XML is the source of truth.
+
+import type { DoctorLine, DoctorResult } from '../doctor.ts';
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
 import { type DescribeResult, SalesforceClient, type SalesforceClientOptions } from './client.ts';
@@ -16,19 +18,7 @@ import {
 import type { SalesforceConnection } from './settings.ts';
 import { literal } from './soql.ts';
 
-export interface DoctorLine {
-  ok: boolean;
-  /** Which system the line is about, when a doctor run covers several (default: the CRM's). */
-  system?: string;
-  check: string;
-  message: string;
-  fix?: string;
-}
-
-export interface DoctorResult {
-  ok: boolean;
-  lines: DoctorLine[];
-}
+export type { DoctorLine, DoctorResult };
 
 const DEPLOY_AND_ASSIGN = `deploy the package (${deployCommand()}) and assign the permission set (${assignPermissionSetCommand()})`;
 

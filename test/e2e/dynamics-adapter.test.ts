@@ -1,0 +1,279 @@
+// The Dynamics 365 adapter against the Dataverse emulator over HTTP, beyond the shared port contract: doctor on
+// a bare and on a packaged environment, environment variables changing the adapter's behaviour (R21), the
+// provisioned solution, throttling with Retry-After under a concurrency cap, hostile strings, and what a create
+// and an update cost in Dataverse calls (from the emulator's own counters).
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDynamicsEmulator, startDynamicsEmulator } from '../../emulators/dynamics/index.ts';
+import { runProvision } from '../../src/cli/commands/provision.ts';
+import { control } from '../../src/cli/demo-story.ts';
+import { DynamicsAdapter } from '../../src/crm/dynamics/adapter.ts';
+import { runDynamicsDoctor } from '../../src/crm/dynamics/doctor.ts';
+import { readSolution } from '../../src/crm/dynamics/package-schema.ts';
+import {
+  type DynamicsSettingsInput,
+  dynamicsConnectionSchema,
+  parseDynamicsSettings,
+} from '../../src/crm/dynamics/settings.ts';
+import type { NewDeal } from '../../src/crm/port.ts';
+
+const noWait = { sleep: async () => {}, random: () => 0 };
+
+function connectionOf(emulator: RunningDynamicsEmulator, maxConcurrency = 8) {
+  const info = emulator.info;
+  return dynamicsConnectionSchema.parse({
+    url: info.url,
+    tenantId: info.tenantId,
+    authorityHost: info.authorityHost,
+    auth: { grant: 'client-secret', clientId: info.clientId, clientSecret: info.clientSecret },
+    maxConcurrency,
+  });
+}
+
+const connect = (
+  emulator: RunningDynamicsEmulator,
+  settings: DynamicsSettingsInput = {},
+  maxConcurrency = 8,
+) => DynamicsAdapter.connect(connectionOf(emulator, maxConcurrency), settings, noWait);
+
+let seq = 0;
+function deal(overrides: Partial<NewDeal> = {}): NewDeal {
+  seq++;
+  return {
+    kind: 'opportunity',
+    referralId: `d365-${seq}-${Date.now()}`,
+    fields: { name: `D365 deal ${seq}`, value: 5_000, currency: 'USD', closeDate: '2027-01-31', notes: 'n' },
+    account: { name: `D365 account ${seq}`, address: { postalCode: '10115', country: 'DE' } },
+    contacts: [{ firstName: 'Lin', lastName: 'Chen', email: `lin${seq}@d365.example` }],
+    solutions: [{ id: 'SOL-D365-1', name: 'D365 solution' }],
+    ...overrides,
+  };
+}
+
+let packaged: RunningDynamicsEmulator;
+let bare: RunningDynamicsEmulator;
+beforeAll(async () => {
+  [packaged, bare] = await Promise.all([
+    startDynamicsEmulator({ port: 0, host: '127.0.0.1' }),
+    startDynamicsEmulator({ port: 0, host: '127.0.0.1', bare: true }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([packaged?.close(), bare?.close()]);
+});
+
+describe('cosell doctor (Dynamics 365)', () => {
+  it('R18 R28 on a bare environment lists every missing table, column, choice and environment variable with the import command, and fails', async () => {
+    const result = await runDynamicsDoctor(connectionOf(bare), parseDynamicsSettings({}));
+    expect(result.ok).toBe(false);
+    const failures = result.lines.filter((l) => !l.ok);
+    const solution = await readSolution();
+    for (const table of solution.tables) {
+      for (const column of table.columns) {
+        if (table.custom) continue;
+        expect(
+          failures.some((l) => l.message.includes(`${table.name}.${column.name}`)),
+          column.name,
+        ).toBe(true);
+      }
+      if (table.custom) expect(failures.some((l) => l.message.includes(`Table ${table.name}`))).toBe(true);
+    }
+    for (const choice of solution.choices)
+      expect(failures.some((l) => l.message.includes(choice.name))).toBe(true);
+    for (const variable of solution.variables) {
+      expect(failures.some((l) => l.message.includes(variable.schemaName))).toBe(true);
+    }
+    expect(failures.every((l) => l.fix)).toBe(true);
+    expect(failures.find((l) => l.message.includes('cosell_referralidentifier'))?.fix).toMatch(
+      /pac solution pack/,
+    );
+  });
+
+  it('R18 R21 on a packaged environment is clean and prints each effective setting with where it came from', async () => {
+    await control(packaged.info.control, 'PUT', '/environment-variables/cosell_DealValueFieldName', {
+      value: 'budgetamount',
+    });
+    try {
+      const result = await runDynamicsDoctor(
+        connectionOf(packaged),
+        parseDynamicsSettings({ displayCheckMark: false }),
+      );
+      expect(result.lines.filter((l) => !l.ok)).toEqual([]);
+      const settings = result.lines.filter((l) => l.check === 'setting').map((l) => l.message);
+      expect(settings).toEqual([
+        'dealValueField = budgetamount (environment variable (current value))',
+        'accountCountryField = address1_country (environment variable (default value))',
+        'displayCheckMark = false (config)',
+        'syncCoSellOpportunitiesOnly = false (environment variable (default value))',
+      ]);
+      expect(result.lines.find((l) => l.check === 'currencies')?.message).toMatch(
+        /^base USD; enabled .*EUR/,
+      );
+    } finally {
+      await control(packaged.info.control, 'PUT', '/environment-variables/cosell_DealValueFieldName', {
+        value: null,
+      });
+    }
+  });
+
+  it('R28 names the missing security role of the application user, with the fix', async () => {
+    await control(packaged.info.control, 'PUT', '/users/application/roles', { roles: ['Salesperson'] });
+    try {
+      const result = await runDynamicsDoctor(connectionOf(packaged), parseDynamicsSettings({}));
+      const role = result.lines.find((l) => l.check === 'role');
+      expect(role).toMatchObject({ ok: false });
+      expect(role?.message).toMatch(
+        /has only Salesperson; cosell needs System Administrator or System Customizer/,
+      );
+      expect(role?.fix).toMatch(/Application users/);
+    } finally {
+      await control(packaged.info.control, 'PUT', '/users/application/roles', {
+        roles: ['System Administrator'],
+      });
+    }
+  });
+
+  it('R18 provision writes the solution the emulator loads and prints the pac commands', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cosell-provision-d365-'));
+    try {
+      const out = path.join(dir, 'solution');
+      let text = '';
+      await runProvision(
+        { crm: 'dynamics', out, targetOrg: 'https://contoso.crm.dynamics.com' },
+        (t) => (text += t),
+      );
+      expect(text).toContain(`pac solution pack --folder ${out} --zipfile cosell-solution.zip`);
+      expect(text).toContain('pac auth create --environment https://contoso.crm.dynamics.com');
+      expect(await readSolution(out)).toEqual(await readSolution());
+      expect((await readdir(out)).sort()).toEqual([
+        'Entities',
+        'OptionSets',
+        'Other',
+        'environmentvariabledefinitions',
+      ]);
+      await expect(runProvision({ crm: 'dynamics', out }, () => {})).rejects.toThrow(
+        /already holds a solution/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the Dynamics 365 adapter', () => {
+  it('R21 environment variables change what the adapter writes: the deal value goes to the named column, no check mark', async () => {
+    const ui = (method: string, p: string, body?: unknown) => control(packaged.info.control, method, p, body);
+    await ui('PUT', '/environment-variables/cosell_DealValueFieldName', { value: 'budgetamount' });
+    await ui('PUT', '/environment-variables/cosell_DisplayCheckMarkInOpportunityName', { value: 'no' });
+    try {
+      const adapter = await connect(packaged);
+      const { id } = await adapter.createDeal(deal({ fields: { name: 'Env var deal', value: 7_777 } }), {
+        mark: 'ok',
+      });
+      const row = (await ui('GET', `/ui/opportunities/${id}`)) as Record<string, unknown>;
+      expect(row).toMatchObject({ name: 'Env var deal', budgetamount: 7_777, estimatedvalue: null });
+      expect((await adapter.findDeal({ kind: 'opportunity', id }))?.value).toBe(7_777);
+    } finally {
+      await ui('PUT', '/environment-variables/cosell_DealValueFieldName', { value: null });
+      await ui('PUT', '/environment-variables/cosell_DisplayCheckMarkInOpportunityName', { value: null });
+    }
+  });
+
+  it('R5 R21 reads and writes the country as a two-letter code, reads country names too, and matches accounts by name and postal code', async () => {
+    const adapter = await connect(packaged);
+    const accountId = String(
+      (
+        (await control(packaged.info.control, 'POST', '/ui/accounts', {
+          name: "O'Brien & Sons",
+          address1_postalcode: '02134',
+          address1_country: 'United States',
+        })) as Record<string, unknown>
+      ).accountid,
+    );
+    const created = await adapter.createDeal(
+      deal({ account: { name: "O'Brien & Sons", address: { postalCode: '02134', country: 'US' } } }),
+    );
+    expect(created.accountId).toBe(accountId);
+    expect(created.accountCreated).toBe(false);
+    const found = await adapter.findDeal({ kind: 'opportunity', id: created.id });
+    expect(found?.account?.address.country).toBe('US');
+  });
+
+  it('R27 a 429 storm with Retry-After: the run succeeds and concurrency never exceeds the cap', async () => {
+    const adapter = await connect(packaged, {}, 3);
+    await adapter.probe();
+    await control(packaged.info.control, 'PUT', '/limits', {});
+    await control(packaged.info.control, 'POST', '/faults', {
+      status: 429,
+      retryAfter: 1,
+      count: 6,
+      path: '/$batch',
+    });
+    const results = await Promise.all(Array.from({ length: 6 }, () => adapter.createDeal(deal())));
+    expect(results.every((r) => r.created)).toBe(true);
+    const limits = (await control(packaged.info.control, 'GET', '/limits')) as { peakConcurrency: number };
+    expect(limits.peakConcurrency).toBeLessThanOrEqual(3);
+    expect(await control(packaged.info.control, 'GET', '/faults')).toEqual([]);
+  });
+
+  it('R4 hostile strings (quotes, OData operators) in names and referral ids are escaped, never interpreted', async () => {
+    const adapter = await connect(packaged);
+    const referralId = "x' or cosell_referralidentifier ne null or 'a'='a";
+    const input = deal({
+      referralId,
+      account: { name: "Eve' or name ne '", address: { postalCode: "1' or '1'='1", country: 'US' } },
+    });
+    const first = await adapter.createDeal(input);
+    const again = await adapter.createDeal(input);
+    expect(again).toMatchObject({ id: first.id, created: false });
+    const found = await adapter.findDeal({ kind: 'opportunity', referralId });
+    expect(found).toMatchObject({ id: first.id, referralId, account: { name: "Eve' or name ne '" } });
+  });
+
+  it('R25 a change set Dataverse refuses is rolled back and the error names the record and the reason', async () => {
+    const adapter = await connect(packaged);
+    const input = deal({ ownerId: '00000000-0000-4000-8000-00000000dead' });
+    const error = await adapter.createDeal(input).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      crm: 'dynamics',
+      status: 404,
+      record: input.referralId,
+      message: expect.stringMatching(
+        /create deal on .* failed \(HTTP 404 0x80040217\): systemuser With Id = 00000000-0000-4000-8000-00000000dead Does Not Exist/,
+      ),
+    });
+    // Nothing of the change set stayed: no account, no opportunity.
+    expect(await adapter.findDeal({ kind: 'opportunity', referralId: input.referralId })).toBeNull();
+    const accounts = (await control(
+      packaged.info.control,
+      'GET',
+      `/ui/accounts?$filter=${encodeURIComponent(`name eq '${input.account!.name}'`)}`,
+    )) as { value: unknown[] };
+    expect(accounts.value).toEqual([]);
+  });
+
+  it('R25 a create costs two Dataverse calls and an update one, from the emulator counters', async () => {
+    const adapter = await connect(packaged);
+    await adapter.createDeal(deal()); // warm: settings, currencies and column lengths are read once per adapter
+    await control(packaged.info.control, 'DELETE', '/calls');
+    const { id } = await adapter.createDeal(deal(), { auditLine: 'created', mark: 'ok' });
+    const afterCreate = (await control(packaged.info.control, 'GET', '/calls')) as {
+      apiCalls: number;
+      byEndpoint: Record<string, number>;
+    };
+    const current = (await adapter.findDeal({ kind: 'opportunity', id }))!;
+    await control(packaged.info.control, 'DELETE', '/calls');
+    await adapter.updateDeal(current, { fields: { value: 9_000, notes: 'n2' } }, { auditLine: 'updated' });
+    const afterUpdate = (await control(packaged.info.control, 'GET', '/calls')) as {
+      apiCalls: number;
+      byEndpoint: Record<string, number>;
+    };
+    process.stdout.write(
+      `[measure] Dataverse calls: create ${afterCreate.apiCalls} ${JSON.stringify(afterCreate.byEndpoint)}; update ${afterUpdate.apiCalls} ${JSON.stringify(afterUpdate.byEndpoint)}\n`,
+    );
+    expect(afterCreate.byEndpoint).toEqual({ 'POST /$batch': 2 });
+    expect(afterUpdate.byEndpoint).toEqual({ 'PATCH /opportunities({id})': 1 });
+  });
+});
