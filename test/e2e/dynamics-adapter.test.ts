@@ -108,9 +108,7 @@ describe('cosell doctor (Dynamics 365)', () => {
         'displayCheckMark = false (config)',
         'syncCoSellOpportunitiesOnly = false (environment variable (default value))',
       ]);
-      expect(result.lines.find((l) => l.check === 'currencies')?.message).toMatch(
-        /^base USD; enabled .*EUR/,
-      );
+      expect(result.lines.find((l) => l.check === 'currencies')?.message).toMatch(/^base USD; enabled .*EUR/);
     } finally {
       await control(packaged.info.control, 'PUT', '/environment-variables/cosell_DealValueFieldName', {
         value: null,
