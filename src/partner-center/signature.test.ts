@@ -56,9 +56,11 @@ const microsoft = (cn: string) => [
   { shortName: 'CN', value: cn },
 ];
 
-const ca = issue({ subject: [{ shortName: 'CN', value: 'cosell test root' }], ca: true });
+// Microsoft's issuing CAs carry O=Microsoft Corporation, which the documented verification checks on the leaf's
+// issuer.
+const ca = issue({ subject: microsoft('cosell test root'), ca: true });
 const intermediate = issue({
-  subject: [{ shortName: 'CN', value: 'cosell test intermediate' }],
+  subject: microsoft('cosell test intermediate'),
   issuer: ca,
   ca: true,
 });
@@ -76,7 +78,19 @@ const contoso = issue({
 });
 const selfSignedMicrosoft = issue({ subject: microsoft('pcnotifications-dispatch.microsoft.com') });
 // Same subject name as the anchor, different key: an issuer string that proves nothing.
-const lookalikeCa = issue({ subject: [{ shortName: 'CN', value: 'cosell test root' }], ca: true });
+const lookalikeCa = issue({ subject: microsoft('cosell test root'), ca: true });
+// A CA that is not Microsoft's, trusted by mistake, issuing a Microsoft-named certificate.
+const otherCa = issue({
+  subject: [
+    { shortName: 'O', value: 'Contoso Ltd' },
+    { shortName: 'CN', value: 'Contoso CA' },
+  ],
+  ca: true,
+});
+const leafFromOtherCa = issue({
+  subject: microsoft('pcnotifications-dispatch.microsoft.com'),
+  issuer: otherCa,
+});
 const lookalikeLeaf = issue({
   subject: microsoft('pcnotifications-dispatch.microsoft.com'),
   issuer: lookalikeCa,
@@ -99,6 +113,7 @@ const served: Record<string, Buffer> = {
   '/chain.pem': Buffer.from(leafUnderIntermediate.pem + intermediate.pem),
   '/no-intermediate.cer': leafUnderIntermediate.der,
   '/contoso.cer': contoso.der,
+  '/other-ca.cer': leafFromOtherCa.der,
   '/self-signed.cer': selfSignedMicrosoft.der,
   '/lookalike.pem': Buffer.from(lookalikeLeaf.pem + lookalikeCa.pem),
   '/expired.cer': expired.der,
@@ -224,6 +239,15 @@ describe('verifyWebhookSignature', () => {
     );
     expect(result).toMatchObject({ ok: false, code });
     if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
+  });
+
+  it('R2 rejects a Microsoft-named certificate whose issuer is not Microsoft, even when its CA is trusted', async () => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers('/other-ca.cer', signWith(leafFromOtherCa.key)) },
+      { ...options(), trustAnchorsPem: [ca.pem, otherCa.pem] },
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-not-microsoft' });
+    if (!result.ok) expect(result.reason).toMatch(/issuer is not O=Microsoft Corporation/);
   });
 
   it.each([

@@ -250,7 +250,8 @@ export async function verifyWebhookSignature(
   const cache = options.cache ?? defaultCache;
   const lookup = await cache.lookup(
     certificateUrl,
-    options.fetchCertificate ?? ((url) => downloadCertificate(url, options.trustAnchorsPem)),
+    options.fetchCertificate ??
+      ((url) => downloadWithIssuer(url, options.trustAnchorsPem, options.allowedCertificateHosts)),
     (chain) => checkCertificate(chain, anchors, now),
     { allowDownload: options.allowDownload !== false },
   );
@@ -280,10 +281,17 @@ function checkCertificate(
   const leaf = chain[0]!;
   const validity = checkValidity(leaf, now);
   if (validity) return validity;
-  if (!subjectOrganizations(leaf).includes(SIGNING_CERTIFICATE_ORGANIZATION)) {
+  if (!organizations(leaf.subject).includes(SIGNING_CERTIFICATE_ORGANIZATION)) {
     return fail(
       'certificate-not-microsoft',
       `Certificate subject is not O=${SIGNING_CERTIFICATE_ORGANIZATION} (${leaf.subject.replaceAll('\n', ', ')}).`,
+    );
+  }
+  // Microsoft's documented check is on the issuer; the chain below proves the issuer is who it says.
+  if (!organizations(leaf.issuer).includes(SIGNING_CERTIFICATE_ORGANIZATION)) {
+    return fail(
+      'certificate-not-microsoft',
+      `Certificate issuer is not O=${SIGNING_CERTIFICATE_ORGANIZATION} (${leaf.issuer.replaceAll('\n', ', ')}).`,
     );
   }
   return checkChain(leaf, chain.slice(1), anchors, now);
@@ -366,8 +374,8 @@ function checkValidity(certificate: X509Certificate, now: Date): SignatureResult
   return undefined;
 }
 
-function subjectOrganizations(certificate: X509Certificate): string[] {
-  return certificate.subject
+function organizations(distinguishedName: string): string[] {
+  return distinguishedName
     .split('\n')
     .filter((line) => line.startsWith('O='))
     .map((line) => line.slice(2).trim());
@@ -412,6 +420,51 @@ function isIssuedBy(subject: X509Certificate, issuer: X509Certificate): boolean 
 }
 
 const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
+/** Where a certificate says its issuer can be downloaded (Authority Information Access, caIssuers). */
+function caIssuersUrl(certificate: X509Certificate): URL | undefined {
+  const match = /CA Issuers - URI:(\S+)/.exec(certificate.infoAccess ?? '');
+  if (!match) return undefined;
+  try {
+    return new URL(match[1]!);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The signing certificate, plus its issuing CA when the certificate names one (AIA caIssuers) on an allowed
+ * origin: Microsoft serves the leaf alone, and chain building fetches the issuer as Windows does. Anything that
+ * would leave the allow-list (another host, another port, plain http) is not fetched; the chain then needs the
+ * issuing CA among the trust anchors.
+ */
+export async function downloadWithIssuer(
+  url: URL,
+  trustAnchorsPem: string[],
+  allowedHosts: string[],
+): Promise<Buffer> {
+  const bytes = await downloadCertificate(url, trustAnchorsPem);
+  let chain: X509Certificate[];
+  try {
+    chain = parseCertificates(bytes);
+  } catch {
+    return bytes;
+  }
+  const issuerUrl = chain.length === 1 ? caIssuersUrl(chain[0]!) : undefined;
+  if (
+    !issuerUrl ||
+    issuerUrl.protocol !== 'https:' ||
+    issuerUrl.username ||
+    !isAllowedHost(issuerUrl, allowedHosts)
+  )
+    return bytes;
+  try {
+    const issuers = parseCertificates(await downloadCertificate(issuerUrl, trustAnchorsPem));
+    return Buffer.from([chain[0]!, ...issuers].map((c) => c.toString()).join('\n'));
+  } catch {
+    return bytes;
+  }
+}
 
 /** HTTPS GET trusting the system roots plus the configured anchors (so the emulator's TLS certificate validates). */
 export function downloadCertificate(

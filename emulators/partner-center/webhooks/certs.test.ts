@@ -13,14 +13,20 @@ describe('emulator certificates', () => {
   const certs = createHubCertificates('127.0.0.1');
   const ca = new X509Certificate(certs.caCertPem);
 
-  it('are a CA, a Microsoft-named signing leaf and a loopback TLS certificate, both issued by the CA', () => {
+  it('R2 are a root, an issuing CA of O=Microsoft Corporation, a Microsoft-named signing leaf it issued, and a loopback TLS certificate', () => {
     expect(ca.ca).toBe(true);
     expect(ca.subject).toBe('CN=cosell Partner Center Emulator Root CA\nO=cosell emulator');
+    const issuing = new X509Certificate(certs.issuingCertPem!);
+    expect(issuing.ca).toBe(true);
+    expect(issuing.subject).toContain('O=Microsoft Corporation');
+    expect(issuing.checkIssued(ca) && issuing.verify(ca.publicKey)).toBe(true);
     const leaf = new X509Certificate(signingCertificateDer(certs));
     expect(leaf.subject).toContain('CN=pcnotifications-dispatch.microsoft.com');
     expect(leaf.subject).toContain('O=Microsoft Corporation');
+    expect(leaf.issuer).toContain('O=Microsoft Corporation');
     expect(leaf.ca).toBe(false);
-    expect(leaf.checkIssued(ca) && leaf.verify(ca.publicKey)).toBe(true);
+    expect(leaf.checkIssued(issuing) && leaf.verify(issuing.publicKey)).toBe(true);
+    expect(leaf.verify(ca.publicKey)).toBe(false);
     const tls = new X509Certificate(certs.tlsCertPem);
     expect(tls.checkIssued(ca) && tls.verify(ca.publicKey)).toBe(true);
     expect(tls.checkIP('127.0.0.1')).toBe('127.0.0.1');
@@ -29,6 +35,10 @@ describe('emulator certificates', () => {
 
   it('keep the CA and signing key on restore, re-issuing only the TLS certificate for a new host', () => {
     expect(restoreHubCertificates(certs, 'localhost')).toBe(certs);
+    // A state file from before the issuing CA gets one, under the same root.
+    const { issuingCertPem: _c, issuingKeyPem: _k, ...old } = certs;
+    const upgraded = restoreHubCertificates(old, 'localhost');
+    expect(new X509Certificate(upgraded.issuingCertPem!).verify(ca.publicKey)).toBe(true);
     const moved = restoreHubCertificates(certs, 'emulator.internal');
     expect(moved.caCertPem).toBe(certs.caCertPem);
     expect(moved.signingKeyPem).toBe(certs.signingKeyPem);

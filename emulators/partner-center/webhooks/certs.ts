@@ -1,11 +1,13 @@
-// The emulator's own PKI: a root CA users configure as a trust anchor, the webhook signing certificate
-// (subject `O=Microsoft Corporation`, CN `pcnotifications-dispatch.microsoft.com`, like the real one) and a
-// TLS certificate for the local HTTPS server that serves the signing certificate.
+// The emulator's own PKI, shaped like Microsoft's: a root CA users configure as their only trust anchor, an
+// issuing CA whose subject is `O=Microsoft Corporation` (the organisation Microsoft's documented verification
+// checks on the signing certificate's issuer), the webhook signing certificate (subject `O=Microsoft
+// Corporation`, CN `pcnotifications-dispatch.microsoft.com`, like the real one) pointing at its issuer with an
+// Authority Information Access URL, and a TLS certificate for the local HTTPS server that serves them.
 //
 // Keys come from node:crypto (native, ~100 ms for 2048 bits); node-forge only assembles and signs the
 // X.509 structures, which node:crypto cannot build. Everything is PEM so it can live in the state file:
 // a restarted emulator keeps its CA and users need not re-trust it.
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { z } from 'zod';
@@ -13,6 +15,14 @@ import { z } from 'zod';
 export const CA_SUBJECT = [
   { name: 'commonName', value: 'cosell Partner Center Emulator Root CA' },
   { name: 'organizationName', value: 'cosell emulator' },
+];
+
+/** Shaped like Microsoft's issuing CAs (`CN=Microsoft Azure RSA TLS Issuing CA 04, O=Microsoft Corporation`). */
+export const ISSUING_SUBJECT = [
+  { name: 'commonName', value: 'cosell emulator RSA TLS Issuing CA 01' },
+  { name: 'organizationName', value: 'Microsoft Corporation' },
+  { name: 'organizationalUnitName', value: 'cosell emulator (not issued by Microsoft)' },
+  { name: 'countryName', value: 'US' },
 ];
 
 /** Host name of the real Partner Center signing certificate (its `.cer` file is named after it). */
@@ -34,6 +44,9 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 export const hubCertificatesSchema = z.object({
   caCertPem: z.string(),
   caKeyPem: z.string(),
+  /** Absent in state files written before the issuing CA existed: created on restore. */
+  issuingCertPem: z.string().optional(),
+  issuingKeyPem: z.string().optional(),
   signingCertPem: z.string(),
   signingKeyPem: z.string(),
   tlsCertPem: z.string(),
@@ -133,30 +146,26 @@ export function createHubCertificates(host: string, now = new Date()): HubCertif
     years: 20,
     now,
     extensions: [
-      { name: 'basicConstraints', critical: true, cA: true, pathLenConstraint: 0 },
+      { name: 'basicConstraints', critical: true, cA: true, pathLenConstraint: 1 },
       { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true },
     ],
   });
   const ca = { cert: caCert, keyPem: caKey.privatePem };
+  const issuing = issuingCertificate(ca, now);
   const signingKey = newKeyPair();
-  const signingCert = buildCertificate({
-    subject: SIGNING_SUBJECT,
-    publicKey: signingKey.publicKey,
-    issuer: ca,
-    years: 10,
+  const signingCertPem = signingCertificatePem(
+    { issuingCertPem: issuing.certPem, issuingKeyPem: issuing.keyPem, signingKeyPem: signingKey.privatePem },
+    undefined,
     now,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', critical: true, digitalSignature: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: SIGNING_CERTIFICATE_HOST }] },
-    ],
-  });
+  );
   const tlsHosts = tlsHostsFor(host);
   const tls = tlsCertificate(tlsHosts, ca, now);
   return {
     caCertPem: forge.pki.certificateToPem(caCert),
     caKeyPem: caKey.privatePem,
-    signingCertPem: forge.pki.certificateToPem(signingCert),
+    issuingCertPem: issuing.certPem,
+    issuingKeyPem: issuing.keyPem,
+    signingCertPem,
     signingKeyPem: signingKey.privatePem,
     tlsCertPem: tls.certPem,
     tlsKeyPem: tls.keyPem,
@@ -164,18 +173,87 @@ export function createHubCertificates(host: string, now = new Date()): HubCertif
   };
 }
 
-/** Reuses saved certificates (same CA, same signing key); re-issues only the TLS certificate when the
- *  emulator now listens on a host the saved one does not name. */
+function issuingCertificate(
+  ca: { cert: forge.pki.Certificate; keyPem: string },
+  now: Date,
+): { certPem: string; keyPem: string } {
+  const key = newKeyPair();
+  const cert = buildCertificate({
+    subject: ISSUING_SUBJECT,
+    publicKey: key.publicKey,
+    issuer: ca,
+    years: 15,
+    now,
+    extensions: [
+      { name: 'basicConstraints', critical: true, cA: true, pathLenConstraint: 0 },
+      { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true },
+    ],
+  });
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: key.privatePem };
+}
+
+/** Authority Information Access with one caIssuers URI (RFC 5280 §4.2.2.1), as DER for forge. */
+function authorityInfoAccess(caIssuersUrl: string): { id: string; critical: boolean; value: string } {
+  const { asn1 } = forge;
+  const description = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer('1.3.6.1.5.5.7.48.2').getBytes()),
+    // GeneralName uniformResourceIdentifier: [6] IMPLICIT IA5String.
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 6, false, caIssuersUrl),
+  ]);
+  const value = asn1
+    .toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [description]))
+    .getBytes();
+  return { id: '1.3.6.1.5.5.7.1.1', critical: false, value };
+}
+
+/** The signing certificate for the signing key, issued by the issuing CA, naming where its issuer can be
+ *  downloaded (`caIssuersUrl`) as Microsoft's certificates do. */
+export function signingCertificatePem(
+  certs: Pick<HubCertificates, 'issuingCertPem' | 'issuingKeyPem' | 'signingKeyPem'>,
+  caIssuersUrl: string | undefined,
+  now = new Date(),
+): string {
+  const issuer = { cert: forge.pki.certificateFromPem(certs.issuingCertPem!), keyPem: certs.issuingKeyPem! };
+  const publicPem = createPublicKey(certs.signingKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+  const cert = buildCertificate({
+    subject: SIGNING_SUBJECT,
+    publicKey: forge.pki.publicKeyFromPem(publicPem),
+    issuer,
+    years: 10,
+    now,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', critical: true, digitalSignature: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: SIGNING_CERTIFICATE_HOST }] },
+      ...(caIssuersUrl ? [authorityInfoAccess(caIssuersUrl)] : []),
+    ],
+  });
+  return forge.pki.certificateToPem(cert);
+}
+
+/** Reuses saved certificates (same CA, same signing key); adds the issuing CA to a state file written before it
+ *  existed, and re-issues the TLS certificate when the emulator now listens on a host the saved one does not
+ *  name. */
 export function restoreHubCertificates(
   saved: HubCertificates,
   host: string,
   now = new Date(),
 ): HubCertificates {
-  const tlsHosts = tlsHostsFor(host);
-  if (tlsHosts.every((h) => saved.tlsHosts.includes(h))) return saved;
   const ca = { cert: forge.pki.certificateFromPem(saved.caCertPem), keyPem: saved.caKeyPem };
+  let restored = saved;
+  if (!saved.issuingCertPem || !saved.issuingKeyPem) {
+    const issuing = issuingCertificate(ca, now);
+    restored = { ...restored, issuingCertPem: issuing.certPem, issuingKeyPem: issuing.keyPem };
+  }
+  const tlsHosts = tlsHostsFor(host);
+  if (tlsHosts.every((h) => saved.tlsHosts.includes(h))) return restored;
   const tls = tlsCertificate(tlsHosts, ca, now);
-  return { ...saved, tlsCertPem: tls.certPem, tlsKeyPem: tls.keyPem, tlsHosts };
+  return { ...restored, tlsCertPem: tls.certPem, tlsKeyPem: tls.keyPem, tlsHosts };
+}
+
+/** The issuing CA as DER, what its caIssuers URL serves. */
+export function issuingCertificateDer(certs: HubCertificates): Buffer {
+  return Buffer.from(new X509Certificate(certs.issuingCertPem!).raw);
 }
 
 /** The signing certificate as DER, the form of the real `.cer` file. */

@@ -283,14 +283,19 @@ describe('Event delivery', () => {
     await expect(fetch(hub.certificateUrl)).rejects.toThrow(); // not trusted without the emulator CA
     const download = await httpsGetTrusting(hub.certificateUrl, hub.caCertificatePem);
     expect(download.status).toBe(200);
+    // Microsoft's documented verification with only the emulator's root trusted: the leaf names its issuer's
+    // download (AIA caIssuers), the issuer chains to the root, and the issuer's organisation is Microsoft's.
     const leaf = new X509Certificate(download.body);
     const ca = new X509Certificate(hub.caCertificatePem);
     expect(leaf.subject).toContain('O=Microsoft Corporation');
     expect(leaf.subject).toContain('CN=pcnotifications-dispatch.microsoft.com');
-    expect(leaf.issuer).toContain('CN=cosell Partner Center Emulator Root CA');
-    expect(leaf.checkIssued(ca)).toBe(true);
-    expect(leaf.verify(ca.publicKey)).toBe(true);
-    expect(ca.ca).toBe(true);
+    expect(leaf.issuer).toContain('O=Microsoft Corporation');
+    const issuerUrl = /CA Issuers - URI:(\S+)/.exec(leaf.infoAccess ?? '')?.[1];
+    expect(issuerUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/cert\/issuing-ca\.cer$/);
+    const issuing = new X509Certificate((await httpsGetTrusting(issuerUrl!, hub.caCertificatePem)).body);
+    expect(leaf.checkIssued(issuing) && leaf.verify(issuing.publicKey)).toBe(true);
+    expect(issuing.checkIssued(ca) && issuing.verify(ca.publicKey)).toBe(true);
+    expect(issuing.ca && ca.ca).toBe(true);
 
     const signature = headers.authorization!.slice('Signature '.length);
     const verify = (body: string) =>
@@ -498,9 +503,12 @@ describe('State', () => {
       // Its TLS and signing certificates still chain to the CA users already trust.
       const download = await httpsGetTrusting(restarted.certificateUrl, hub.caCertificatePem);
       const leaf = new X509Certificate(download.body);
-      expect(leaf.fingerprint256).toBe(
-        new X509Certificate((await httpsGetTrusting(hub.certificateUrl, hub.caCertificatePem)).body)
-          .fingerprint256,
+      // The same signing key (receivers that pinned it keep working); the certificate names this run's AIA URL.
+      const before = new X509Certificate(
+        (await httpsGetTrusting(hub.certificateUrl, hub.caCertificatePem)).body,
+      );
+      expect(leaf.publicKey.export({ type: 'spki', format: 'pem' })).toBe(
+        before.publicKey.export({ type: 'spki', format: 'pem' }),
       );
       expect((restarted.toJSON() as { registration: unknown }).registration).toEqual(saved.registration);
 

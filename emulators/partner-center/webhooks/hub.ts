@@ -13,9 +13,11 @@ import { z } from 'zod';
 import {
   createHubCertificates,
   hubCertificatesSchema,
+  issuingCertificateDer,
   restoreHubCertificates,
   SIGNING_CERTIFICATE_HOST,
   signingCertificateDer,
+  signingCertificatePem,
 } from './certs.ts';
 import {
   type BehaviourMode,
@@ -116,6 +118,8 @@ type HubState = z.infer<typeof hubStateSchema>;
 
 export const CERTIFICATE_PATH = `/cert/${SIGNING_CERTIFICATE_HOST}.cer`;
 export const CA_CERTIFICATE_PATH = '/cert/ca.pem';
+/** The issuing CA, where the signing certificate's Authority Information Access points. */
+export const ISSUING_CERTIFICATE_PATH = '/cert/issuing-ca.cer';
 
 export type ValidationRequestResult =
   | { ok: true; correlationId: string }
@@ -356,10 +360,12 @@ function urlHost(host: string): string {
 }
 
 async function startCertificateServer(host: string, certificates: HubState['certificates']): Promise<Server> {
-  const der = signingCertificateDer(certificates);
   const server = createServer({ key: certificates.tlsKeyPem, cert: certificates.tlsCertPem }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    if (req.method === 'GET' && path === CERTIFICATE_PATH) {
+    if (req.method === 'GET' && (path === CERTIFICATE_PATH || path === ISSUING_CERTIFICATE_PATH)) {
+      // Read per request: the signing certificate is re-issued once the port (its AIA URL) is known.
+      const der =
+        path === CERTIFICATE_PATH ? signingCertificateDer(certificates) : issuingCertificateDer(certificates);
       res.writeHead(200, { 'content-type': 'application/pkix-cert', 'content-length': der.length });
       res.end(der);
     } else if (req.method === 'GET' && path === CA_CERTIFICATE_PATH) {
@@ -387,6 +393,11 @@ export async function createWebhookHub(options: WebhookHubOptions): Promise<Webh
     : createHubCertificates(options.host);
   const server = await startCertificateServer(options.host, certificates);
   const httpsBase = `https://${urlHost(options.host)}:${(server.address() as AddressInfo).port}`;
+  // Same signing key, a certificate naming this run's issuing-CA URL (the port changes between runs).
+  certificates.signingCertPem = signingCertificatePem(
+    certificates,
+    `${httpsBase}${ISSUING_CERTIFICATE_PATH}`,
+  );
   const certificateUrl = `${httpsBase}${CERTIFICATE_PATH}`;
   const core = new WebhookHubCore(certificates, options, () => certificateUrl, saved);
   let publicBaseUrl = options.publicBaseUrl;
