@@ -119,6 +119,42 @@ describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
     expect(seen.changes.find((c) => c.id === id)).toMatchObject({ kind: 'opportunity', reason: 'deal' });
   });
 
+  it('R9 a lead is created idempotently by referral id and reads back with its contact and country', async () => {
+    const input = newDeal({ kind: 'lead' });
+    const lead = await org.adapter.createDeal(input, { auditLine: 'from PC' });
+    expect(lead).toMatchObject({ kind: 'lead', created: true });
+    expect(await org.adapter.createDeal(input)).toMatchObject({ id: lead.id, created: false });
+    const found = await org.adapter.findDeal({ kind: 'lead', referralId: input.referralId });
+    expect(found).toMatchObject({
+      kind: 'lead',
+      id: lead.id,
+      referralId: input.referralId,
+      audit: 'from PC',
+      isClosed: false,
+      contacts: [{ lastName: 'Lovelace', email: input.contacts?.[0]?.email }],
+      account: { address: { country: 'US' } },
+    });
+  });
+
+  it('R9 a lead a seller converts names its new opportunity and appears in the change feed', async () => {
+    const { id } = await org.adapter.createDeal(newDeal({ kind: 'lead' }));
+    const start = await org.adapter.listChangedDeals(null, { overlapMs: 0 });
+    const opportunityId = await org.seller.convertLead(id);
+    expect(await org.adapter.findDeal({ kind: 'lead', id })).toMatchObject({
+      kind: 'lead',
+      isClosed: true,
+      convertedOpportunityId: opportunityId,
+    });
+    await until(
+      async () => {
+        const page = await org.adapter.listChangedDeals(start.cursor, { overlapMs: 0 });
+        return page.changes.some((c) => c.kind === 'lead' && c.id === id) ? page : null;
+      },
+      5_000,
+      'the converted lead in the change feed',
+    );
+  });
+
   it('R3 R25 R21 the probe, the call counter, the currencies and the field limits', async () => {
     const before = org.adapter.apiCallCount();
     await org.adapter.probe();

@@ -15,6 +15,8 @@ export interface CrmSeller {
   /** Edits a deal as a seller would (notes, value), bumping its modified stamp. */
   editDeal(id: string, fields: { notes?: string; value?: number }): Promise<void>;
   deleteDeal(id: string): Promise<void>;
+  /** Converts (Salesforce) or qualifies (Dynamics 365) a lead into a new opportunity; returns its id. */
+  convertLead(id: string): Promise<string>;
 }
 
 export interface TestOrg {
@@ -61,6 +63,9 @@ async function salesforceOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
       async deleteDeal(id) {
         await ui('DELETE', `/ui/Opportunity/${id}`);
       },
+      async convertLead(id) {
+        return ((await ui('POST', `/ui/Lead/${id}/convert`, {})) as { opportunityId: string }).opportunityId;
+      },
     },
     close: () => emulator.close(),
   };
@@ -97,6 +102,12 @@ async function dynamicsOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
       },
       async deleteDeal(id) {
         await ui('DELETE', `/ui/opportunities/${id}`);
+      },
+      async convertLead(id) {
+        const created = (await ui('POST', `/ui/leads/${id}/qualify`, {})) as {
+          value: { opportunityid?: string }[];
+        };
+        return String(created.value.find((r) => r.opportunityid)?.opportunityid);
       },
     },
     close: () => emulator.close(),
