@@ -4,7 +4,13 @@
  * `/_emulator` (a seller's UI, environment variables, faults, call counters, limits, clock, reset, seed).
  * See README.md for the interface.
  */
-import { createVerify, randomBytes, randomUUID, type X509Certificate } from 'node:crypto';
+import {
+  constants,
+  verify as cryptoVerify,
+  randomBytes,
+  randomUUID,
+  type X509Certificate,
+} from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { readSolution, withPrefix } from '../../src/crm/dynamics/package-schema.ts';
 import { CallLog } from '../shared/calls.ts';
@@ -173,9 +179,22 @@ function assertionValid(emulator: DynamicsEmulator, assertion: string, tokenUrl:
   if (!emulator.appCertificate) {
     return 'No certificate is registered on the app registration (PUT {control}/app-certificate with its PEM).';
   }
-  const verifier = createVerify('RSA-SHA256');
-  verifier.update(`${header}.${payload}`);
-  if (!verifier.verify(emulator.appCertificate.publicKey, Buffer.from(signature, 'base64url'))) {
+  let alg: unknown;
+  try {
+    alg = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+  } catch {
+    return 'The client assertion header is not JSON.';
+  }
+  // Entra accepts RS256 and PS256 (msal-node signs PS256 when given a SHA-256 thumbprint).
+  if (alg !== 'RS256' && alg !== 'PS256')
+    return `Client assertion algorithm ${String(alg)} is not supported (RS256, PS256).`;
+  const key =
+    alg === 'PS256'
+      ? { key: emulator.appCertificate.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+      : emulator.appCertificate.publicKey;
+  if (
+    !cryptoVerify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))
+  ) {
     return 'Client assertion contains an invalid signature.';
   }
   let claims: { iss?: string; sub?: string; aud?: string; exp?: number };

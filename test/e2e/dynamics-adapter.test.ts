@@ -252,6 +252,52 @@ describe('the Dynamics 365 adapter', () => {
     expect(accounts.value).toEqual([]);
   });
 
+  it('R3 signs in with a certificate registered on the app registration (client assertion), and is refused with a clear error without one', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const forge = (await import('node-forge')).default;
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
+    cert.serialNumber = '01';
+    cert.validity.notBefore = new Date(Date.now() - 86_400_000);
+    cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+    cert.setSubject([{ name: 'commonName', value: 'cosell' }]);
+    cert.setIssuer([{ name: 'commonName', value: 'cosell' }]);
+    cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
+    const certificate = forge.pki.certificateToPem(cert);
+    const info = packaged.info;
+    const connection = dynamicsConnectionSchema.parse({
+      url: info.url,
+      tenantId: info.tenantId,
+      authorityHost: info.authorityHost,
+      auth: { grant: 'certificate', clientId: info.clientId, privateKey, certificate },
+    });
+    await expect(DynamicsAdapter.connect(connection, {}, noWait)).rejects.toMatchObject({
+      authFailed: true,
+      message: expect.stringMatching(/Entra refused a token .*No certificate is registered/),
+    });
+    await control(info.control, 'PUT', '/app-certificate', { pem: certificate });
+    const adapter = await DynamicsAdapter.connect(connection, {}, noWait);
+    await adapter.probe();
+  });
+
+  it('R26 an expired change-tracking token restarts the feed with a full read instead of failing; an expired access token is renewed', async () => {
+    const adapter = await connect(packaged);
+    const { id } = await adapter.createDeal(deal());
+    const first = await adapter.listChangedDeals(null, { overlapMs: 0 });
+    await control(packaged.info.control, 'POST', '/clock', { advanceMs: 8 * 86_400_000 });
+    await control(packaged.info.control, 'PATCH', `/ui/opportunities/${id}`, {
+      description: 'after a long outage',
+    });
+    const page = await adapter.listChangedDeals(first.cursor, { overlapMs: 0 });
+    expect(page.changes).toContainEqual(expect.objectContaining({ id, reason: 'deal' }));
+    expect(page.cursor).not.toBe(first.cursor);
+  });
+
   it('R25 a create costs two Dataverse calls and an update one, from the emulator counters', async () => {
     const adapter = await connect(packaged);
     await adapter.createDeal(deal()); // warm: settings, currencies and column lengths are read once per adapter
