@@ -451,13 +451,9 @@ export async function downloadWithIssuer(
     return bytes;
   }
   const issuerUrl = chain.length === 1 ? caIssuersUrl(chain[0]!) : undefined;
-  if (
-    !issuerUrl ||
-    issuerUrl.protocol !== 'https:' ||
-    issuerUrl.username ||
-    !isAllowedHost(issuerUrl, allowedHosts)
-  )
+  if (issuerUrl?.protocol !== 'https:' || issuerUrl.username || !isAllowedHost(issuerUrl, allowedHosts)) {
     return bytes;
+  }
   try {
     const issuers = parseCertificates(await downloadCertificate(issuerUrl, trustAnchorsPem));
     return Buffer.from([chain[0]!, ...issuers].map((c) => c.toString()).join('\n'));

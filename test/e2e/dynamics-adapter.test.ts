@@ -298,6 +298,18 @@ describe('the Dynamics 365 adapter', () => {
     expect(page.cursor).not.toBe(first.cursor);
   });
 
+  it('R26 R27 an idle poll of the change feed is one Dataverse call: every delta link in one $batch', async () => {
+    const adapter = await connect(packaged);
+    const first = await adapter.listChangedDeals(null, { overlapMs: 0 });
+    await control(packaged.info.control, 'DELETE', '/calls');
+    const idle = await adapter.listChangedDeals(first.cursor, { overlapMs: 0 });
+    expect(idle.changes).toEqual([]);
+    const calls = (await control(packaged.info.control, 'GET', '/calls')) as {
+      byEndpoint: Record<string, number>;
+    };
+    expect(calls.byEndpoint).toEqual({ 'POST /$batch': 1 });
+  });
+
   it('R25 a create costs two Dataverse calls and an update one, from the emulator counters', async () => {
     const adapter = await connect(packaged);
     await adapter.createDeal(deal()); // warm: settings, currencies and column lengths are read once per adapter

@@ -645,28 +645,8 @@ export class DynamicsAdapter implements CrmAdapter {
     const lookback = options.initialLookbackMs ?? this.settings.changeFeed.initialLookbackMs;
     const since = state ? Date.parse(state.at) - (options.overlapMs ?? 0) : now.getTime() - lookback;
     const next: Cursor = { v: 1, at: now.toISOString(), links: {} };
-    const reads = await Promise.all(
-      wanted.map(async (table) => {
-        const link = state?.links[table];
-        const { set, select } = tables[table];
-        if (link) {
-          try {
-            const page = await this.client.run('list changed deals', (api) =>
-              api.retrieveMultiple<Row>({ collection: set }, link),
-            );
-            return { table, rows: page.value ?? [], link: page.oDataDeltaLink, full: false };
-          } catch (error) {
-            if (!isExpiredChangeToken(error)) throw error;
-          }
-        }
-        // First poll, or an expired token: a full read that returns a fresh delta link; only rows modified in
-        // the window count as changes.
-        const all = await this.client.run('list changed deals (full read)', (api) =>
-          api.retrieveAll<Row>({ collection: set, select, trackChanges: true, maxPageSize: 5000 }),
-        );
-        return { table, rows: all.value, link: all.oDataDeltaLink, full: true };
-      }),
-    );
+    const reads =
+      (await this.deltaBatch(wanted, state)) ?? (await this.readFeedTables(wanted, state, tables));
     const changes = new Map<string, DealChange>();
     const add = (change: DealChange) => {
       const previous = changes.get(change.id);
@@ -752,6 +732,61 @@ export class DynamicsAdapter implements CrmAdapter {
     }
     // Delta links never list a change twice: everything before this poll is behind the cursor for good.
     return { changes: [...changes.values()], cursor: JSON.stringify(next), relistsAfter: next.at };
+  }
+
+  /** Steady state: every table's delta link in one `$batch` of GETs (one call per poll). Undefined when a
+   *  table has no link yet or a token expired: the tables are then read one by one. */
+  private async deltaBatch(
+    wanted: FeedTable[],
+    state: Cursor | null,
+  ): Promise<{ table: FeedTable; rows: Row[]; link: string | undefined; full: boolean }[] | undefined> {
+    const links = wanted.map((table) => state?.links[table]);
+    if (!links.every((link): link is string => Boolean(link))) return undefined;
+    try {
+      const pages = (await this.client.batch('list changed deals', (api) => {
+        wanted.forEach((table, i) => {
+          api.retrieveMultiple({ collection: table }, links[i]);
+        });
+      })) as Rows[];
+      return wanted.map((table, i) => ({
+        table,
+        rows: pages[i]?.value ?? [],
+        link: pages[i]?.oDataDeltaLink,
+        full: false,
+      }));
+    } catch (error) {
+      if (isExpiredChangeToken(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** One read per table: its delta link, or (first poll, expired token) a full read that returns a fresh
+   *  delta link, where only rows modified in the window count as changes. */
+  private readFeedTables(
+    wanted: FeedTable[],
+    state: Cursor | null,
+    tables: Record<FeedTable, { set: string; select: string[] }>,
+  ): Promise<{ table: FeedTable; rows: Row[]; link: string | undefined; full: boolean }[]> {
+    return Promise.all(
+      wanted.map(async (table) => {
+        const link = state?.links[table];
+        const { set, select } = tables[table];
+        if (link) {
+          try {
+            const page = await this.client.run('list changed deals', (api) =>
+              api.retrieveMultiple<Row>({ collection: set }, link),
+            );
+            return { table, rows: page.value ?? [], link: page.oDataDeltaLink, full: false };
+          } catch (error) {
+            if (!isExpiredChangeToken(error)) throw error;
+          }
+        }
+        const all = await this.client.run('list changed deals (full read)', (api) =>
+          api.retrieveAll<Row>({ collection: set, select, trackChanges: true, maxPageSize: 5000 }),
+        );
+        return { table, rows: all.value, link: all.oDataDeltaLink, full: true };
+      }),
+    );
   }
 
   private async syncedDealsAmong(dealIds: string[], accountIds: string[], e: Effective): Promise<Row[]> {
