@@ -257,6 +257,35 @@ describe('the Dataverse emulator refuses what Dataverse refuses', () => {
     expect(throttled.body.error.code).toBe('0x80072322');
   });
 
+  it('counts requests against the service protection limit: over it, 429 with Retry-After in seconds and 0x80072322', async () => {
+    await control(emulator.info.control, 'PUT', '/limits', { requestsPerWindow: 3, windowMs: 60_000 });
+    try {
+      for (let i = 0; i < 3; i++) expect((await raw('GET', 'accounts?$select=name&$top=1')).status).toBe(200);
+      const over = await raw('GET', 'accounts?$select=name&$top=1');
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(over.body.error).toMatchObject({
+        code: '0x80072322',
+        message: expect.stringMatching(/limit of 3/),
+      });
+    } finally {
+      await control(emulator.info.control, 'PUT', '/limits', { requestsPerWindow: 6000, windowMs: 300_000 });
+    }
+  });
+
+  it('with odata.continue-on-error a batch goes on after a failing part and answers 200 with each part', async () => {
+    api.startBatch();
+    api.create({ collection: 'opportunities', data: { name: 'x'.repeat(301) }, inChangeSet: false });
+    api.create({ collection: 'accounts', data: { name: 'After the failure' }, inChangeSet: false });
+    const results = await api.executeBatch({ continueOnError: true }).catch((e: unknown) => e);
+    const stored = await api.retrieveMultiple({
+      collection: 'accounts',
+      filter: "name eq 'After the failure'",
+    });
+    expect(stored.value).toHaveLength(1);
+    expect(Array.isArray(results) ? results.length : 0).toBe(2);
+  });
+
   it('refuses a request without a valid token with 401 and the error envelope', async () => {
     const response = await fetch(`${emulator.info.api}accounts`, {
       headers: { authorization: 'Bearer forged' },
