@@ -1,0 +1,142 @@
+// A Dynamics 365 deployment as an admin runs it, every part its own process: `cosell emulate partner-center`
+// and `cosell emulate dynamics`, a config written from `cosell init --crm dynamics`'s shape with the secret in
+// COSELL_D365_CLIENT_SECRET, `cosell login`, `cosell doctor --config`, `cosell webhooks register`, then
+// `cosell start` syncing both ways.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DYNAMICS_DEMO, sendMicrosoftReferral } from '../../src/cli/demo-story.ts';
+import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
+import { until } from '../helpers/until.ts';
+import { control, type PartnerCenterLine, type StartLine, startCosell } from './runtime-support.ts';
+
+interface DynamicsLine {
+  url: string;
+  control: string;
+  tenantId: string;
+  authorityHost: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+let dir: string;
+let pc: PartnerCenterLine;
+let dv: DynamicsLine;
+let emulators: LongRunning[] = [];
+let cosell: { process: LongRunning; line: StartLine } | undefined;
+let configFile: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cosell-runtime-d365-'));
+  const ready = (lines: string[]) => lines.length > 0;
+  emulators = await Promise.all([
+    startCli(['emulate', 'partner-center', '--port', '0'], ready),
+    startCli(['emulate', 'dynamics', '--port', '0'], ready),
+  ]);
+  pc = JSON.parse(emulators[0]!.lines[0]!) as PartnerCenterLine;
+  dv = JSON.parse(emulators[1]!.lines[0]!) as DynamicsLine;
+  env = { COSELL_TOKEN_KEY: randomBytes(32).toString('base64'), COSELL_D365_CLIENT_SECRET: dv.clientSecret };
+  await writeFile(join(dir, 'emulator-ca.pem'), await (await fetch(pc.caCertificateUrl)).text());
+  configFile = join(dir, 'cosell.config.yaml');
+  await writeFile(
+    configFile,
+    `store:
+  url: data/cosell.db
+partnerCenter:
+  tenantId: ${pc.tenantId}
+  clientId: ${pc.clientId}
+  referralsUrl: ${pc.referrals}
+  webhooksUrl: ${pc.webhooks}
+  authorityHost: ${pc.authorityHost}
+  webhook:
+    allowedCertificateHosts: ['${new URL(pc.certificateUrl).host}']
+    trustAnchors: [emulator-ca.pem]
+crm:
+  kind: dynamics
+  dynamics:
+    connection:
+      url: ${dv.url}
+      tenantId: ${dv.tenantId}
+      authorityHost: ${dv.authorityHost}
+      auth: { grant: client-secret, clientId: ${dv.clientId} }
+engine:
+  worker: { pollIntervalMs: 200, leaseMs: 3000 }
+  crmPoll: { minIntervalMs: 500, maxIntervalMs: 1000 }
+server:
+  host: 127.0.0.1
+  port: 0
+`,
+  );
+});
+
+afterAll(async () => {
+  await cosell?.process.stop('SIGKILL');
+  await Promise.all(emulators.map((e) => e.stop()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('cosell on Dynamics 365, as separate processes', () => {
+  it('R3 R18 R21 R28 login, then doctor --config checks Partner Center and the environment and prints the effective settings', async () => {
+    const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
+    expect(login.code, login.stderr).toBe(0);
+    const doctor = await runCli(['doctor', '--config', configFile], { env, cwd: dir });
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toMatch(/ok {3}dynamics token/);
+    expect(doctor.stdout).toMatch(
+      /ok {3}dynamics schema: Every table, column, choice, key and environment variable/,
+    );
+    expect(doctor.stdout).toContain('dealValueField = estimatedvalue (environment variable (default value))');
+    expect(doctor.stdout).toMatch(/ok {3}dynamics currencies: base USD/);
+  });
+
+  it('R4 R10 start syncs a Microsoft referral into Dynamics 365 and a seller opportunity out to Partner Center', async () => {
+    cosell = await startCosell(configFile, env, dir);
+    const register = await runCli(['webhooks', 'register', cosell.line.webhookUrl, '--config', configFile], {
+      env,
+      cwd: dir,
+    });
+    expect(register.code, register.stderr).toBe(0);
+
+    // The admin loads the solution catalogue once, before referrals arrive.
+    const solutionId = await DYNAMICS_DEMO.addCatalogueSolution(dv.control);
+    const referral = await sendMicrosoftReferral(pc.control);
+    const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
+    const arrived = await until(
+      async () =>
+        (
+          await control<{ value: { name: string; estimatedvalue: number }[] }>(
+            dv.control,
+            'GET',
+            `/ui/opportunities?$filter=${filter}`,
+          )
+        ).value[0],
+      15_000,
+      'the opportunity in Dynamics 365',
+    );
+    expect(arrived).toMatchObject({ name: 'Contoso Cloud Migration ✔', estimatedvalue: 250000 });
+
+    const { opportunityId } = await DYNAMICS_DEMO.shareSellerOpportunity(dv.control, {
+      name: 'Fabrikam on Dynamics',
+      accountName: 'Fabrikam Inc',
+      country: 'US',
+      solutionId,
+    });
+    const shared = await until(
+      async () => {
+        const o = await DYNAMICS_DEMO.readOpportunity(dv.control, opportunityId);
+        return o.referralId && o.name.endsWith('✔') ? o : undefined;
+      },
+      15_000,
+      'the referral id written back to Dynamics 365',
+    );
+    const created = await control<{ name: string; externalReferenceId: string }>(
+      pc.control,
+      'GET',
+      `/referrals/${shared.referralId}`,
+    );
+    expect(created).toMatchObject({ name: 'Fabrikam on Dynamics', externalReferenceId: opportunityId });
+  });
+});
