@@ -205,15 +205,7 @@ export class DataverseStore {
   }
 
   update(table: Table, id: string, body: Record<string, unknown>, ctx: WriteContext, ifMatch?: string): Row {
-    const current = this.get(table, id);
-    if (!current) throw notFound(table.name, id);
-    if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current)) {
-      throw new DataverseError(
-        412,
-        CODES.concurrency,
-        "The version of the existing record doesn't match the RowVersion property provided.",
-      );
-    }
+    const current = this.existing(table, id, ifMatch);
     const row: Row = { ...current };
     const { [table.primaryId]: _ignored, ...rest } = body;
     this.apply(table, row, rest, ctx, false);
@@ -229,7 +221,8 @@ export class DataverseStore {
     return row;
   }
 
-  remove(table: Table, id: string, ifMatch?: string): void {
+  /** The row to change, after the optimistic-concurrency check of `If-Match` (reference §A.10). */
+  private existing(table: Table, id: string, ifMatch: string | undefined): Row {
     const current = this.get(table, id);
     if (!current) throw notFound(table.name, id);
     if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(current)) {
@@ -239,6 +232,11 @@ export class DataverseStore {
         "The version of the existing record doesn't match the RowVersion property provided.",
       );
     }
+    return current;
+  }
+
+  remove(table: Table, id: string, ifMatch?: string): void {
+    const current = this.existing(table, id, ifMatch);
     this.put(table, current, true);
     // Cascade: rows whose lookup points here are deleted (solution rows, connections) or cleared.
     for (const other of this.schema.tables.values()) {

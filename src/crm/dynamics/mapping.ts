@@ -1,7 +1,6 @@
 // Dataverse rows <-> CRM-neutral deals. Pure functions over the effective settings (environment variables and
 // config, R21) and the environment's currencies, so they are tested with plain values.
-import countries from 'i18n-iso-countries';
-import english from 'i18n-iso-countries/langs/en.json' with { type: 'json' };
+import { countryCodeFromName, countryNameFromCode } from '../../core/countries.ts';
 import type {
   Account,
   AccountInput,
@@ -25,8 +24,6 @@ import {
   VISIBILITY_CHOICES,
 } from './fields.ts';
 import type { DynamicsSettings } from './settings.ts';
-
-countries.registerLocale(english);
 
 export type Row = Record<string, unknown>;
 
@@ -130,15 +127,15 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 export function countryCodeOf(value: unknown): string | null {
   const text = str(value)?.trim();
   if (!text) return null;
-  if (/^[A-Za-z]{2}$/.test(text) && countries.isValid(text.toUpperCase())) return text.toUpperCase();
-  return countries.getAlpha2Code(text, 'en') ?? text;
+  // Unknown text is kept as it is, so the co-sell rules can name it in the audit line.
+  return countryCodeFromName(text) ?? text;
 }
 
 /** What a text country column gets for a code: the code (the seed's rule) or its short English name. */
 export function countryValueFor(code: string | null | undefined, format: 'code' | 'name'): string | null {
   if (!code) return null;
   if (format === 'code') return code.toUpperCase();
-  return countries.getName(code.toUpperCase(), 'en', { select: 'alias' }) ?? code;
+  return countryNameFromCode(code) ?? code;
 }
 
 export function accountColumns(e: Effective): string[] {
