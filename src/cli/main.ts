@@ -1,4 +1,5 @@
 // `cosell <command>`: the composition root. Each command lives in its own module under ./commands.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
@@ -10,9 +11,16 @@ import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
 import { asCliError } from './errors.ts';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command()
   .name('cosell')
-  .description('Keeps Microsoft Partner Center co-sell referrals and your CRM in sync.')
+  .description(
+    'Keeps Microsoft Partner Center co-sell referrals and your CRM (Dynamics 365, Salesforce) in sync.',
+  )
+  .version(version, '-V, --version', 'print the cosell version')
   .showHelpAfterError();
 
 registerInitCommand(program);

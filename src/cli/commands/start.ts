@@ -17,10 +17,7 @@ export function registerStartCommand(program: Command): void {
       'Run the sync service: webhook endpoint, CRM change feed, worker and reconcile sweep, until Ctrl-C.',
     )
     .option('--config <file>', CONFIG_OPTION_HELP)
-    .option(
-      '--dry-run',
-      'compute and log what would change without writing to Partner Center or the CRM (R24)',
-    )
+    .option('--dry-run', 'compute and log what would change without writing to Partner Center or the CRM')
     .action(async (options: StartOptions) => {
       const config = await loadConfigFromFlags(options.config);
       const logger = createLogger({ level: config.log.level });
