@@ -17,6 +17,7 @@ import { buildServer, type CosellServer } from '../server/app.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { CliError } from './errors.ts';
+import { lockStore } from './service-lock.ts';
 import { storeTokenProvider } from './store-tokens.ts';
 
 export interface ServiceOptions {
@@ -62,8 +63,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   }
   const logger = options.logger;
   const tokenKey = options.tokenKey ?? readTokenKey(options.env ?? process.env);
-  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
-  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const unlock = lockStore(config.store.url);
+  let store: Store;
+  try {
+    store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  const cleanup: (() => Promise<void>)[] = [async () => unlock(), () => store.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   };
@@ -113,7 +121,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     await engine.start();
     cleanup.push(() => engine.stop());
-    const url = await server.listen({ host: config.server.host, port: config.server.port });
+    const url = await server.listen({ host: config.server.host, port: config.server.port }).catch((error) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      throw new CliError(
+        `Port ${config.server.port} on ${config.server.host} is already in use (another cosell, or another service).`,
+        'Stop what listens there, or set server.port in the config to a free port (0 picks one).',
+      );
+    });
     cleanup.push(() => server.close());
     ready = true;
     const service: RunningService = {

@@ -3,7 +3,7 @@
 // COSELL_D365_CLIENT_SECRET, `cosell login`, `cosell doctor --config`, `cosell webhooks register`, then
 // `cosell start` syncing both ways.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,5 +138,24 @@ describe('cosell on Dynamics 365, as separate processes', () => {
       `/referrals/${shared.referralId}`,
     );
     expect(created).toMatchObject({ name: 'Fabrikam on Dynamics', externalReferenceId: opportunityId });
+  });
+
+  it('R23 a second cosell on the same store is refused naming the first one; on a port in use, one line says so', async () => {
+    const second = await runCli(['start', '--config', configFile], { env, cwd: dir });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/Another cosell \(pid \d+\) is already running on the store/);
+    expect(second.stderr).not.toMatch(/\n\s+at /);
+
+    const port = new URL(cosell!.line.url).port;
+    const otherConfig = join(dir, 'other.config.yaml');
+    const text = (await readFile(configFile, 'utf8'))
+      .replace('url: data/cosell.db', 'url: data/other.db')
+      .replace('port: 0', `port: ${port}`);
+    await writeFile(otherConfig, text);
+    expect((await runCli(['login', '--config', otherConfig], { env, cwd: dir })).code).toBe(0);
+    const busy = await runCli(['start', '--config', otherConfig], { env, cwd: dir });
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    expect(busy.stderr).not.toMatch(/EADDRINUSE|\n\s+at /);
   });
 });
