@@ -99,6 +99,14 @@ describe('cosell on Dynamics 365, as separate processes', () => {
       cwd: dir,
     });
     expect(register.code, register.stderr).toBe(0);
+    const test = await runCli(['webhooks', 'test', '--config', configFile, '--wait', '10'], {
+      env,
+      cwd: dir,
+    });
+    expect(test.code, test.stderr).toBe(0);
+    expect(test.stdout).toMatch(
+      /Test event .*: completed, sent to http:\/\/127\.0\.0\.1:\d+\/webhooks\/partner-center\n.* OK/,
+    );
 
     // The admin loads the solution catalogue once, before referrals arrive.
     const solutionId = await DYNAMICS_DEMO.addCatalogueSolution(dv.control);

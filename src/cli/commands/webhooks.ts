@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { REFERRAL_WEBHOOK_EVENTS, VALIDATION_WEBHOOK_EVENT } from '../../partner-center/constants.ts';
-import { WebhooksClient } from '../../partner-center/webhooks.ts';
+import { type ValidationEventResult, WebhooksClient } from '../../partner-center/webhooks.ts';
 import { openStore } from '../../store/open.ts';
 import { CONFIG_OPTION_HELP, loadConfigFromFlags, usesConfigFile } from '../config-file.ts';
 import { CliError } from '../errors.ts';
@@ -119,19 +119,62 @@ export function registerWebhooksCommand(program: Command): void {
       .description(
         'Ask Partner Center to send a test event to the registered URL and print the delivery result.',
       )
-      .option('--wait <seconds>', 'how long to wait for the result', '30'),
-  ).action(async (flags: WebhooksFlags & { wait: string }) => {
+      .option('--wait <seconds>', 'how long to wait for the result', '30')
+      .option('--json', 'print the validation result as JSON'),
+  ).action(async (flags: WebhooksFlags & { wait: string; json?: boolean }) => {
     await withSession(flags, async ({ client }) => {
       const correlationId = await client.sendValidationEvent();
       const deadline = Date.now() + Number(flags.wait) * 1000;
-      for (;;) {
-        const result = await client.getValidationResult(correlationId);
-        if (result.status === 'completed' || Date.now() > deadline) {
-          print(result);
-          return;
-        }
+      let result = await client.getValidationResult(correlationId);
+      while (result.status !== 'completed' && Date.now() <= deadline) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
+        result = await client.getValidationResult(correlationId);
       }
+      if (flags.json) print(result);
+      else process.stdout.write(describeValidation(result));
+      const verdict = validationVerdict(result);
+      if (verdict) throw new CliError(verdict.message, verdict.fix);
     });
   });
+}
+
+/** The delivery result in an admin's words: where it went and what the receiver answered. */
+export function describeValidation(result: ValidationEventResult): string {
+  const lines = [
+    `Test event ${result.correlationId}: ${result.status}${result.callbackUrl ? `, sent to ${result.callbackUrl}` : ''}`,
+  ];
+  for (const attempt of result.results ?? []) {
+    const answer = attempt.systemError
+      ? 'no answer (connection failed)'
+      : attempt.responseCode || 'no status';
+    lines.push(
+      `  ${attempt.dateTimeUtc ?? ''} ${answer}${attempt.responseMessage ? `: ${attempt.responseMessage}` : ''}`.trimEnd(),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Why the test failed and how to fix it; undefined when the receiver answered 200. */
+export function validationVerdict(
+  result: ValidationEventResult,
+): { message: string; fix: string } | undefined {
+  const attempts = result.results ?? [];
+  if (attempts.some((a) => a.responseCode === 'OK' && !a.systemError)) return undefined;
+  if (result.status !== 'completed' && attempts.length === 0) {
+    return {
+      message: `Partner Center has not reported a delivery of test event ${result.correlationId} yet.`,
+      fix: 'Run `cosell webhooks test --wait 120`, and check that the registered URL is reachable from the internet.',
+    };
+  }
+  const last = attempts.at(-1);
+  if (last?.responseCode === 'Unauthorized') {
+    return {
+      message: "The webhook receiver refused the test event's signature (401).",
+      fix: "cosell logs each refused event as 'webhook-refused' with its reason and certificateUrl: download that certificate, read its issuer (openssl x509 -inform der -in <file> -noout -issuer) and list that issuer's root in partnerCenter.webhook.trustAnchors; add the certificate's host to allowedCertificateHosts.",
+    };
+  }
+  return {
+    message: `The test event was not delivered: ${last?.systemError ? 'the receiver could not be reached' : `the receiver answered ${last?.responseCode || 'nothing'}`}.`,
+    fix: 'Check that `cosell start` is running behind the registered public URL (`cosell webhooks show`) and that the reverse proxy forwards POSTs to server.webhookPath.',
+  };
 }
