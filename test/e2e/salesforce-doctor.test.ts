@@ -162,7 +162,10 @@ describe('cosell provision', () => {
       expect(text).toContain(
         `sf project deploy start --source-dir ${path.join(out, 'force-app')} --target-org prod`,
       );
-      expect(text).toContain('sf org assign permset --name Cosell_Integration --target-org prod');
+      // To the integration user, not to the admin running the command.
+      expect(text).toContain(
+        'sf org assign permset --name Cosell_Integration --target-org prod --on-behalf-of <integration user>',
+      );
       const copied = await loadPackageSchema(out);
       expect(copied).toEqual(await loadPackageSchema());
       expect(await readdir(out)).toEqual(

@@ -48,8 +48,9 @@ export const PACKAGE_SOURCE_DIR = 'packaging/salesforce/force-app';
 export function deployCommand(sourceDir: string = PACKAGE_SOURCE_DIR, alias = '<alias>'): string {
   return `sf project deploy start --source-dir ${sourceDir} --target-org ${alias}`;
 }
-export function assignPermissionSetCommand(alias = '<alias>'): string {
-  return `sf org assign permset --name ${PERMISSION_SET} --target-org ${alias}`;
+/** Without `--on-behalf-of` the CLI assigns the set to the admin running it, not to cosell's integration user. */
+export function assignPermissionSetCommand(alias = '<alias>', user = '<integration user>'): string {
+  return `sf org assign permset --name ${PERMISSION_SET} --target-org ${alias} --on-behalf-of ${user}`;
 }
 
 /** Picklist labels of "How can Microsoft help?" (seed 001) and Partner Center's `assistanceRequestCode`. */
