@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DYNAMICS_DEMO, sendMicrosoftReferral } from '../../src/cli/demo-story.ts';
 import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
-import { control, type PartnerCenterLine, type StartLine, startCosell } from './runtime-support.ts';
+import {
+  control,
+  type PartnerCenterLine,
+  partnerCenterSection,
+  type StartLine,
+  startCosell,
+} from './runtime-support.ts';
 
 interface DynamicsLine {
   url: string;
@@ -39,22 +45,13 @@ beforeAll(async () => {
   pc = JSON.parse(emulators[0]!.lines[0]!) as PartnerCenterLine;
   dv = JSON.parse(emulators[1]!.lines[0]!) as DynamicsLine;
   env = { COSELL_TOKEN_KEY: randomBytes(32).toString('base64'), COSELL_D365_CLIENT_SECRET: dv.clientSecret };
-  await writeFile(join(dir, 'emulator-ca.pem'), await (await fetch(pc.caCertificateUrl)).text());
+  const partnerCenter = await partnerCenterSection(dir, pc);
   configFile = join(dir, 'cosell.config.yaml');
   await writeFile(
     configFile,
     `store:
   url: data/cosell.db
-partnerCenter:
-  tenantId: ${pc.tenantId}
-  clientId: ${pc.clientId}
-  referralsUrl: ${pc.referrals}
-  webhooksUrl: ${pc.webhooks}
-  authorityHost: ${pc.authorityHost}
-  webhook:
-    allowedCertificateHosts: ['${new URL(pc.certificateUrl).host}']
-    trustAnchors: [emulator-ca.pem]
-crm:
+${partnerCenter}crm:
   kind: dynamics
   dynamics:
     connection:

@@ -57,17 +57,10 @@ export function secretsFor(sf: SalesforceLine): NodeJS.ProcessEnv {
   return { COSELL_TOKEN_KEY: randomBytes(32).toString('base64'), COSELL_SF_CLIENT_SECRET: sf.clientSecret };
 }
 
-/** A config file for the emulators, written the way the starter config asks an admin to. */
-export async function writeEmulatorConfig(dir: string, emulators: Emulators): Promise<string> {
-  const { pc, sf } = emulators;
+/** The Partner Center section of a config for the emulator, with its CA saved in `dir` as the trust anchor. */
+export async function partnerCenterSection(dir: string, pc: PartnerCenterLine): Promise<string> {
   await writeFile(join(dir, 'emulator-ca.pem'), await (await fetch(pc.caCertificateUrl)).text());
-  const file = join(dir, 'cosell.config.yaml');
-  await writeFile(
-    file,
-    `# Runtime e2e: cosell against the emulators.
-store:
-  url: data/cosell.db
-partnerCenter:
+  return `partnerCenter:
   tenantId: ${pc.tenantId}
   clientId: ${pc.clientId}
   referralsUrl: ${pc.referrals}
@@ -76,7 +69,20 @@ partnerCenter:
   webhook:
     allowedCertificateHosts: ['${new URL(pc.certificateUrl).host}']
     trustAnchors: [emulator-ca.pem]
-crm:
+`;
+}
+
+/** A config file for the emulators, written the way the starter config asks an admin to. */
+export async function writeEmulatorConfig(dir: string, emulators: Emulators): Promise<string> {
+  const { pc, sf } = emulators;
+  const partnerCenter = await partnerCenterSection(dir, pc);
+  const file = join(dir, 'cosell.config.yaml');
+  await writeFile(
+    file,
+    `# Runtime e2e: cosell against the emulators.
+store:
+  url: data/cosell.db
+${partnerCenter}crm:
   kind: salesforce
   salesforce:
     connection:
