@@ -227,6 +227,7 @@ const STANDARD: {
     columns: [
       ['fullname', 'string', s(200)],
       ['domainname', 'string', s(1024)],
+      ['internalemailaddress', 'string', s(100)],
       ['applicationid', 'string', s(40)],
       ['isdisabled', 'bool'],
     ],

@@ -50,7 +50,13 @@ export function seedEnvironment(store: DataverseStore, options: SeedOptions): vo
   );
   store.create(
     users,
-    { systemuserid: SELLER_ID, fullname: 'Sam Seller', domainname: 'sam@contoso.example', isdisabled: false },
+    {
+      systemuserid: SELLER_ID,
+      fullname: 'Sam Seller',
+      domainname: 'sam@contoso.example',
+      internalemailaddress: 'sam@contoso.example',
+      isdisabled: false,
+    },
     system,
   );
   store.create(

@@ -69,6 +69,9 @@ export const dealFieldsSchema = z.object({
   /** "How can Microsoft help?" as Partner Center's `assistanceRequestCode`; null = not a co-sell. */
   assistance: opt(z.enum(ASSISTANCE_REQUEST_CODES)),
   visibleToMicrosoft: opt(z.boolean()),
+  /** An incoming referral the seller has not answered yet (R8): the on-hold stage (Salesforce) or the On Hold
+   *  status (Dataverse). Moving it out accepts the referral; closing it lost declines it. */
+  onHold: opt(z.boolean()),
 });
 export type DealFields = z.infer<typeof dealFieldsSchema>;
 

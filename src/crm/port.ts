@@ -148,6 +148,10 @@ export interface CrmAdapter {
    */
   closeDeal(current: Deal, outcome: 'won' | 'lost', patch?: DealPatch, sync?: SyncWrite): Promise<void>;
 
+  /** The id of the active CRM user with this e-mail address, or null (R29: owners of incoming referrals). The
+   *  answer may be kept for a few minutes. */
+  findUserByEmail(email: string): Promise<string | null>;
+
   /** Hints of deals that may have changed since `cursor` (null: first poll). */
   listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;
   /** One cheap read that needs the credentials and changes nothing (no cursor moves): the circuit's probe. */

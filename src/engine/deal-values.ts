@@ -52,17 +52,30 @@ export const SYNC_MAPPING: readonly FieldMapping[] = resolveCrmFieldNames(
 
 const CLOSED_LOST_LIKE: readonly string[] = ['Lost', 'Declined', 'Expired'];
 
+/** Substatuses of an incoming referral still waiting for the partner's answer (R8). */
+const AWAITING_ANSWER: readonly string[] = ['Pending', 'Received'];
+
+/** The referral waits for the seller's accept or decline (as last synced). */
+export function isAwaitingAnswer(status: CanonicalValue | undefined): boolean {
+  return typeof status === 'string' && AWAITING_ANSWER.includes(status);
+}
+
 /**
  * The referral substatus a deal stands for, or undefined when the deal says nothing about it. Only a seller's
- * decision to close counts (R13): an open deal's stage is the seller's own business (DESIGN.md §3 "ownership
- * by transition"), and a closed-lost deal whose referral was declined or expired agrees with it.
+ * decisions count (R8, R13): accepting an incoming referral (moving the deal out of on-hold), declining it
+ * (closing it lost while it waits), winning or losing. An open deal's stage is otherwise the seller's own
+ * business (DESIGN.md §3 "ownership by transition"), and a closed-lost deal whose referral was declined or
+ * expired agrees with it.
  */
 export function crmStatusOf(
   deal: Deal,
   snapshotStatus: CanonicalValue | undefined,
 ): ReferralSubstatus | undefined {
-  if (deal.kind !== 'opportunity' || !deal.isClosed) return undefined;
+  if (deal.kind !== 'opportunity') return undefined;
+  const awaiting = isAwaitingAnswer(snapshotStatus);
+  if (!deal.isClosed) return awaiting && !deal.onHold ? 'Accepted' : undefined;
   if (deal.isWon) return 'Won';
+  if (awaiting) return 'Declined';
   return typeof snapshotStatus === 'string' && CLOSED_LOST_LIKE.includes(snapshotStatus)
     ? (snapshotStatus as ReferralSubstatus)
     : 'Lost';
@@ -74,6 +87,9 @@ export function dealValues(
   options: { snapshot?: Values | null; defaultCurrency?: string | null } = {},
 ): Values {
   const status = crmStatusOf(deal, options.snapshot?.status);
+  // R8: a referral waiting in the on-hold stage does not hear about the seller's edits until it is accepted
+  // (the snapshot keeps the values Partner Center has, so the edits go out with the accept).
+  if (deal.onHold && isAwaitingAnswer(options.snapshot?.status)) return {};
   const record: Record<string, unknown> = {
     name: deal.name,
     value: deal.value ?? null,
@@ -226,6 +242,8 @@ export function newDealFromReferral(referral: Referral, kind: NewDeal['kind']): 
     syncWithPartnerCenter: true,
     assistance: isAssistanceCode(code) && code !== 'Unknown' ? code : null,
     visibleToMicrosoft: referral.consent?.consentToShareReferralWithMicrosoftSellers ?? null,
+    // R8: an incoming referral waits in the on-hold stage for the seller's accept or decline.
+    onHold: kind === 'opportunity' && referral.status === 'New',
   };
   const duns = (profile.ids ?? []).find((id) => id.profileType.toLowerCase() === 'duns')?.id ?? null;
   const street = [address.addressLine1, address.addressLine2].map(normalizeText).filter(Boolean).join('\n');
@@ -311,7 +329,9 @@ export function crmWriteFor(writes: readonly FieldDiff[], deal: Deal, referral: 
         break;
       }
       case 'status':
-        if (!deal.isClosed && v === 'Won') out.close = 'won';
+        // Accepted in Partner Center itself: the deal leaves the on-hold stage (R8).
+        if (!deal.isClosed && v === 'Accepted' && deal.onHold) fields.onHold = false;
+        else if (!deal.isClosed && v === 'Won') out.close = 'won';
         else if (!deal.isClosed && typeof v === 'string' && CLOSED_LOST_LIKE.includes(v)) out.close = 'lost';
         break;
     }

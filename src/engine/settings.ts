@@ -66,6 +66,9 @@ const schema = z.object({
     .refine(isCurrencyCode, 'must be the ISO 4217 code of a real currency, upper case, such as USD or EUR')
     .nullable()
     .default('USD'),
+  /** R29: owner of an incoming referral's record when no CRM user has the e-mail of its partner team member
+   *  (a CRM user id; in Salesforce a queue id works for leads). Null: the integration user owns it. */
+  defaultOwnerId: z.string().trim().min(1).nullable().default(null),
   worker: workerSchema.prefault({}),
   retry: retrySchema.prefault({}),
   crmPoll: crmPollSchema.prefault({}),
@@ -86,6 +89,7 @@ export interface EngineSettings {
   displayCheckMark: boolean;
   syncCoSellOnly: boolean;
   defaultCurrency: string | null;
+  defaultOwnerId: string | null;
   worker: { concurrency: number; leaseMs: number; pollIntervalMs: number };
   retry: RetryPolicy;
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };

@@ -41,6 +41,7 @@ import {
   fitContact,
   fitNewDeal,
   heldMoneyValues,
+  isAwaitingAnswer,
   isEmptyCrmWrite,
   isMicrosoftSide,
   newDealFromReferral,
@@ -201,6 +202,8 @@ async function syncReferralOnly(
   const fitted = fitNewDeal(newDealFromReferral(referral, kind), limits);
   const input = fitted.deal;
   if (problem) input.fields = { ...input.fields, value: null, currency: null };
+  const owner = await ownerOf(ctx, referral);
+  if (owner.id) input.ownerId = owner.id;
   const msx = referral.trackingInfo?.microsoftMsxId;
   const created = await ctx.crm.createDeal(input, {
     referralLink: ctx.referralLinkFor(referralId),
@@ -208,7 +211,7 @@ async function syncReferralOnly(
     auditLine: formatAuditLine({
       now: ctx.now(),
       direction: 'PC->CRM',
-      changes: [`created from referral ${referralId}`, ...fitted.notes],
+      changes: [`created from referral ${referralId}`, ...(owner.note ? [owner.note] : []), ...fitted.notes],
       ...(problem ? { error: problem } : {}),
     }),
     ...markOf(settings, problem),
@@ -473,7 +476,9 @@ async function syncPair(
     const lines = [
       ...(missingIdentifiers ? [linkedLine(referral, deal, pre.created === true)] : []),
       ...sentToReferral.map((f) => describeChange(f, f.referral)),
-      ...toCrm.filter(isVisible).map((f) => `${describeChange(f, f.crm)} (from Partner Center)`),
+      ...toCrm
+        .filter(isVisible)
+        .map((f) => `${describeChange(f, f.crm === undefined ? f.snapshot : f.crm)} (from Partner Center)`),
       ...fitNotes,
       ...warnings,
     ];
@@ -513,6 +518,29 @@ async function syncPair(
     ...result(current, changed ? 'changed' : 'unchanged', direction, runDiff),
     ...(problem ? { problem: { message: problem.message, fix: problem.fix } } : {}),
   };
+}
+
+/**
+ * R29: who owns the record of a referral Microsoft sent: the CRM user with the e-mail of one of the referral's
+ * partner team members, else the configured default owner. The note says which, for the audit line.
+ */
+async function ownerOf(
+  ctx: SyncContext,
+  referral: Referral,
+): Promise<{ id: string | null; note: string | null }> {
+  if (referral.direction !== 'Incoming') return { id: null, note: null };
+  const emails = (referral.team ?? []).map((m) => m.email?.trim()).filter((e): e is string => Boolean(e));
+  for (const email of emails) {
+    const id = await ctx.crm.findUserByEmail(email);
+    if (id) return { id, note: `owner ${email} (partner team member)` };
+  }
+  const unmatched = emails.length
+    ? `no CRM user has the e-mail of the partner team (${emails.join(', ')})`
+    : 'the referral names no partner team member';
+  const fallback = ctx.settings.defaultOwnerId;
+  return fallback
+    ? { id: fallback, note: `owner: the default owner, as ${unmatched}` }
+    : { id: null, note: `owner: the integration user, as ${unmatched} and engine.defaultOwnerId is not set` };
 }
 
 /** The referral was created from this deal (by this sync or one that was interrupted before its write-back). */
@@ -607,6 +635,7 @@ function desiredReferral(referral: Referral, ops: PatchOperation[], createOnly: 
 function isVisible(f: FieldDiff): boolean {
   return (
     f.field !== 'status' ||
+    (f.value === 'Accepted' && isAwaitingAnswer(f.snapshot)) ||
     f.value === 'Won' ||
     f.value === 'Lost' ||
     f.value === 'Declined' ||

@@ -31,6 +31,9 @@ export interface StoredOpportunity {
   visibleToMicrosoft: boolean;
   audit: string | null;
   closed: boolean;
+  /** An incoming referral not answered yet: the on-hold stage / On Hold status (R8). */
+  onHold: boolean;
+  ownerId: string | null;
 }
 
 export interface SellerOpportunityOptions {
@@ -70,6 +73,10 @@ export interface CrmDesk {
   edit(opportunityId: string, fields: SellerFields): Promise<void>;
   /** Edits the raw stored name (e.g. a seller typing a ✔ into it). */
   editAccountCountry(accountId: string, country: string | null): Promise<void>;
+  /** The emulator's seeded seller, a CRM user other than cosell's integration user (R29). */
+  seller(): Promise<{ id: string; email: string }>;
+  /** Moves an incoming referral's opportunity out of on-hold (the seller accepts it, R8). */
+  accept(opportunityId: string): Promise<void>;
   win(opportunityId: string): Promise<void>;
   lose(opportunityId: string): Promise<void>;
   read(opportunityId: string): Promise<StoredOpportunity>;
@@ -227,6 +234,15 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
         BillingCountry: country ? (COUNTRY_NAMES[country] ?? country) : null,
       });
     },
+    async seller() {
+      const [user] = await query(
+        "SELECT Id, Email FROM User WHERE Username = 'seller@cosell-emulator.example'",
+      );
+      return { id: String(user!.Id), email: String(user!.Email) };
+    },
+    async accept(id) {
+      await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Qualification' });
+    },
     async win(id) {
       await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Closed Won' });
     },
@@ -251,6 +267,8 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
         visibleToMicrosoft: o.Referral_Visibility__c === true,
         audit: (o.Audit__c as string | null) ?? null,
         closed: o.StageName === 'Closed Won' || o.StageName === 'Closed Lost',
+        onHold: o.StageName === 'Prospecting',
+        ownerId: (o.OwnerId as string | null) ?? null,
       };
     },
     async auditLines(id) {
@@ -411,6 +429,16 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     async editAccountCountry(id, country) {
       await c('PATCH', `/ui/accounts/${id}`, { address1_country: country });
     },
+    async seller() {
+      const [user] = await list(
+        'systemusers',
+        `$select=systemuserid,internalemailaddress&$filter=${encodeURIComponent("fullname eq 'Sam Seller'")}`,
+      );
+      return { id: String(user!.systemuserid), email: String(user!.internalemailaddress) };
+    },
+    async accept(id) {
+      await c('PATCH', `/ui/opportunities/${id}`, { statuscode: 1 });
+    },
     async win(id) {
       await c('POST', `/ui/opportunities/${id}/win`, {});
     },
@@ -445,6 +473,8 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
         visibleToMicrosoft: o[`${p}referralvisibility`] === 100000001,
         audit: (o[`${p}audit`] as string | null) ?? null,
         closed: state !== 0,
+        onHold: state === 0 && Number(o.statuscode) === 2,
+        ownerId: (o._ownerid_value as string | null) ?? null,
       };
     },
     async auditLines(id) {

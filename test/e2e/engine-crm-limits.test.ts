@@ -73,7 +73,13 @@ describe.each(CRMS)('what the CRM cannot hold on $crm (engine over HTTP)', ({ cr
   it('R20 R11 a 311-character referral name is cut to the opportunity name field; a later seller edit gives no "name changed" warning', async () => {
     const name = `Adventure Works ${'worldwide'.repeat(40)}`.slice(0, 311);
     expect(name).toHaveLength(311);
-    const referral = await pc.sendIncoming({ name, details: { dealValue: 5_000, currency: 'USD' } });
+    // Already accepted in Partner Center, so the seller's edit is not held back by the on-hold stage (R8).
+    const referral = await pc.sendIncoming({
+      name,
+      status: 'Active',
+      substatus: 'Accepted',
+      details: { dealValue: 5_000, currency: 'USD' },
+    });
     const id = String(referral.id);
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
     const stored = (await h.desk.read(deal.id)).name;

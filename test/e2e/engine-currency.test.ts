@@ -34,7 +34,10 @@ describe.each(CRMS)('a single-currency USD org on $crm (engine over HTTP)', ({ c
   ])(
     'R21 R19 R20 a %s referral arrives without its deal value, with ✖ and an audit line naming the currency; Partner Center keeps %s',
     async (currency, value) => {
+      // Already accepted in Partner Center, so the seller's edit is not held back by the on-hold stage (R8).
       const referral = await pc.sendIncoming({
+        status: 'Active',
+        substatus: 'Accepted',
         name: `Tailspin ${currency} rollout`,
         details: { dealValue: value, currency, closingDateTime: '2027-05-31T00:00:00Z', notes: 'v1' },
       });

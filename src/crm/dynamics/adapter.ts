@@ -15,6 +15,7 @@ import { appendAuditLine } from '../../core/audit.ts';
 import type { AccountInput, ContactInput, Deal, DealKind, SolutionRef } from '../../core/deal.ts';
 import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
+import { TtlCache } from '../../lib/ttl-cache.ts';
 import {
   type ChangeFeedOptions,
   type ChangeFeedPage,
@@ -59,6 +60,8 @@ import {
   parseDynamicsSettings,
 } from './settings.ts';
 
+const USER_CACHE_MS = 10 * 60_000;
+
 const CACHE_MS = 5 * 60_000;
 
 type Rows = { value?: Row[]; oDataDeltaLink?: string; oDataNextLink?: string };
@@ -84,6 +87,8 @@ export class DynamicsAdapter implements CrmAdapter {
   private effectiveCache: { value: Effective; readAt: number } | undefined;
   private currencyCache: { value: CurrencyTable; readAt: number } | undefined;
   private limits: Record<DealKind, FieldLimits> | undefined;
+  /** CRM users by e-mail (R29 owners): users change rarely, and each incoming referral asks. */
+  private readonly users = new TtlCache<string | null>(USER_CACHE_MS);
   private countryCodes: { byId: Map<string, string>; byCode: Map<string, string> } | undefined;
 
   constructor(client: DataverseClient, settings: DynamicsSettings) {
@@ -606,6 +611,21 @@ export class DynamicsAdapter implements CrmAdapter {
     }
     plan.single = undefined;
     return plan;
+  }
+
+  async findUserByEmail(email: string): Promise<string | null> {
+    return this.users.get(email, async () => {
+      const found = await this.client.run('find user by e-mail', (api) =>
+        api.retrieveMultiple<Row>({
+          collection: ENTITY_SETS.systemuser,
+          select: ['systemuserid'],
+          filter: `internalemailaddress eq '${email.replace(/'/g, "''")}' and isdisabled eq false`,
+          top: 1,
+        }),
+      );
+      const row = found.value[0];
+      return row ? String(row.systemuserid) : null;
+    });
   }
 
   async probe(): Promise<void> {

@@ -19,6 +19,7 @@ import {
   LEAD_STATE,
   OPPORTUNITY_COLUMNS,
   OPPORTUNITY_STATE,
+  OPPORTUNITY_STATUS,
   type SolutionNames,
   solutionNames,
   VISIBILITY_CHOICES,
@@ -295,6 +296,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     mark: statusMarkOf(rawName) ?? null,
     stage:
       state === OPPORTUNITY_STATE.open ? str(row.stepname) : state === OPPORTUNITY_STATE.won ? 'Won' : 'Lost',
+    onHold: state === OPPORTUNITY_STATE.open && Number(row.statuscode) === OPPORTUNITY_STATUS.onHold,
     closeDate: str(row.estimatedclosedate),
     value: num(row[e.dealValueField]),
     currency: parts.currencyCode,
@@ -384,6 +386,10 @@ export function dealFieldsToOpportunity(fields: Partial<DealFields>, e: Effectiv
   const row: Row = {};
   if (fields.stage !== undefined && fields.stage !== 'Won' && fields.stage !== 'Lost')
     row.stepname = fields.stage;
+  // R8: the On Hold status reason of an open opportunity is the incoming referral waiting for an answer.
+  if (fields.onHold !== undefined && fields.onHold !== null) {
+    row.statuscode = fields.onHold ? OPPORTUNITY_STATUS.onHold : OPPORTUNITY_STATUS.inProgress;
+  }
   if (fields.closeDate !== undefined) row.estimatedclosedate = fields.closeDate;
   if (fields.value !== undefined) row[e.dealValueField] = fields.value;
   if (fields.notes !== undefined) row.description = fields.notes;

@@ -20,6 +20,7 @@ import type {
 } from '../../core/deal.ts';
 import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
+import { TtlCache } from '../../lib/ttl-cache.ts';
 import {
   type AccountMatch,
   type ChangeFeedOptions,
@@ -77,6 +78,8 @@ import {
 } from './settings.ts';
 import { type Condition, chunk, select } from './soql.ts';
 
+const USER_CACHE_MS = 10 * 60_000;
+
 const {
   opportunity: OPPORTUNITY,
   lead: LEAD,
@@ -110,6 +113,8 @@ export class SalesforceAdapter implements CrmAdapter {
   readonly settings: SalesforceSettings;
   private org: OrgShape | undefined;
   private limits: Record<DealKind, FieldLimits> | undefined;
+  /** CRM users by e-mail (R29 owners): users change rarely, and each incoming referral asks. */
+  private readonly users = new TtlCache<string | null>(USER_CACHE_MS);
   private readonly describes = new Map<string, Promise<DescribeResult>>();
   private currencySupport: { value: CurrencySupport; readAt: number } | undefined;
 
@@ -392,7 +397,9 @@ export class SalesforceAdapter implements CrmAdapter {
       ...dealFieldsToOpportunity(
         {
           ...input.fields,
-          stage: input.fields.stage ?? this.settings.stages.active,
+          stage:
+            input.fields.stage ??
+            (input.fields.onHold ? this.settings.stages.onHold : this.settings.stages.active),
           syncWithPartnerCenter: input.fields.syncWithPartnerCenter ?? true,
         },
         this.settings,
@@ -541,6 +548,26 @@ export class SalesforceAdapter implements CrmAdapter {
     // Salesforce derives IsClosed/IsWon from the stage: the close is one more field of the same update.
     const stage = outcome === 'won' ? this.settings.stages.won : this.settings.stages.lost;
     await this.updateDeal(current, { ...patch, fields: { ...patch.fields, stage } }, sync);
+  }
+
+  async findUserByEmail(email: string): Promise<string | null> {
+    return this.users.get(email, async () => {
+      const rows = await this.client.query(
+        select({
+          fields: ['Id'],
+          from: 'User',
+          where: {
+            and: [
+              { field: 'IsActive', op: '=', value: true },
+              { field: 'Email', op: '=', value: email },
+            ],
+          },
+          limit: 1,
+        }),
+        'find user by e-mail',
+      );
+      return rows[0] ? String(rows[0].Id) : null;
+    });
   }
 
   async probe(): Promise<void> {

@@ -224,6 +224,7 @@ export function opportunityToDeal(
     name: stripStatusMarks(rawName),
     mark: statusMarkOf(rawName) ?? null,
     stage: str(rec.StageName),
+    onHold: !bool(rec.IsClosed) && str(rec.StageName) === s.stages.onHold,
     closeDate: str(rec.CloseDate),
     value: num(rec[f.dealValue]),
     currency: org.currencyField ? str(rec[org.currencyField]) : null,
@@ -314,6 +315,9 @@ export function dealFieldsToOpportunity(
   const f = s.fields;
   const rec: SfRecord = {};
   if (fields.stage !== undefined) rec.StageName = fields.stage;
+  // R8: leaving the on-hold stage moves the deal to the configured active stage.
+  else if (fields.onHold !== undefined && fields.onHold !== null)
+    rec.StageName = fields.onHold ? s.stages.onHold : s.stages.active;
   if (fields.closeDate !== undefined) rec.CloseDate = fields.closeDate;
   if (fields.value !== undefined) rec[f.dealValue] = fields.value;
   if (fields.currency !== undefined && org.currencyField) rec[org.currencyField] = fields.currency;

@@ -1,0 +1,157 @@
+// Incoming referrals on Salesforce and on Dynamics 365 (R8): a Microsoft seller's referral arrives New/Pending
+// and waits in the CRM's on-hold stage; the seller answers it there. Leaving on-hold accepts it in Partner
+// Center, closing it lost declines it, and edits made while it waits do not reach Microsoft before the answer.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deal } from '../../src/core/deal.ts';
+import { until } from '../helpers/until.ts';
+import { CRMS, countOf, type Harness, pcControl, startHarness } from './engine-harness.ts';
+
+const PATCHES = 'PATCH /v1.0/engagements/referrals';
+
+describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+
+  beforeAll(async () => {
+    h = await startHarness(undefined, { crm });
+    pc = pcControl(h);
+    await h.engine.start();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const dealOf = (referralId: string) => h.crm.findDeal({ kind: 'opportunity', referralId });
+
+  /** A referral from a Microsoft seller, once its opportunity exists and Partner Center names it. */
+  async function incoming(name: string): Promise<{ id: string; deal: Deal }> {
+    const referral = await pc.sendIncoming({ name, details: { dealValue: 20_000, currency: 'USD' } });
+    const id = String(referral.id);
+    const deal = (await until(() => dealOf(id), 10_000, 'the opportunity of the referral')) as Deal;
+    await until(
+      async () => (await pc.referral(id)).externalReferenceId === deal.id,
+      5_000,
+      'externalReferenceId',
+    );
+    return { id, deal };
+  }
+
+  /** Waits until the engine has looked at the link after `since` (a change-feed run of that record). */
+  async function seenAfter(crmId: string, since: Date): Promise<void> {
+    await until(
+      async () =>
+        (await h.store.listRuns({ since, limit: 500 })).runs.some(
+          (r) => r.crmId === crmId && r.trigger !== 'partner-center-webhook',
+        ),
+      10_000,
+      'a sync run of the edited record',
+    );
+  }
+
+  it('R8 R4 an incoming referral waits on hold; edits there do not sync; leaving on-hold accepts it and sends the edits', async () => {
+    const { id, deal } = await incoming('Northwind analytics');
+    expect((await h.desk.read(deal.id)).onHold).toBe(true);
+    expect(await pc.referral(id)).toMatchObject({ status: 'New', substatus: 'Pending' });
+
+    const patches = countOf(await pc.calls(), PATCHES);
+    const since = new Date();
+    await h.desk.edit(deal.id, { notes: 'Seller note while on hold', value: 24_000 });
+    await seenAfter(deal.id, since);
+    expect(countOf(await pc.calls(), PATCHES)).toBe(patches);
+    const waiting = await pc.referral(id);
+    expect(waiting).toMatchObject({ status: 'New', substatus: 'Pending' });
+    expect(Number(waiting.details?.dealValue)).toBe(20_000);
+
+    await h.desk.accept(deal.id);
+    const accepted = await until(
+      async () => {
+        const r = await pc.referral(id);
+        return r.substatus === 'Accepted' ? r : null;
+      },
+      10_000,
+      'the referral accepted in Partner Center',
+    );
+    expect(accepted.status).toBe('Active');
+    expect(accepted.details?.notes).toBe('Seller note while on hold');
+    expect(Number(accepted.details?.dealValue)).toBe(24_000);
+    const audit = await until(
+      async () => {
+        const lines = await h.desk.auditLines(deal.id);
+        return lines.length >= 2 ? lines : null;
+      },
+      10_000,
+      'the accept audit line',
+    );
+    expect(audit.at(-1)).toMatch(/CRM->PC: .*status Pending -> Accepted/);
+    expect(audit.at(-1)).toMatch(/deal value 20000 -> 24000/);
+    expect((await h.desk.read(deal.id)).name).toMatch(/✔$/);
+  });
+
+  it('R8 R17 closing an incoming referral lost in the CRM declines it in Partner Center; later edits are refused, not retried', async () => {
+    const { id, deal } = await incoming('Contoso kiosk refresh');
+    await h.desk.lose(deal.id);
+    await until(
+      async () => (await pc.referral(id)).substatus === 'Declined',
+      10_000,
+      'the referral declined in Partner Center',
+    );
+    expect((await pc.referral(id)).status).toBe('Closed');
+    const lines = await until(
+      async () => {
+        const all = await h.desk.auditLines(deal.id);
+        return all.some((l) => /status Pending -> Declined/.test(l)) ? all : null;
+      },
+      10_000,
+      'the decline audit line',
+    );
+    expect(lines.filter((l) => /Declined/.test(l))).toHaveLength(1);
+  });
+
+  it('R8 a referral accepted in Partner Center itself takes the opportunity out of on-hold', async () => {
+    const { id, deal } = await incoming('Adatum security review');
+    await pc.accept(id);
+    await until(async () => !(await h.desk.read(deal.id)).onHold, 10_000, 'the opportunity off hold');
+    const record = await h.desk.read(deal.id);
+    expect(record.closed).toBe(false);
+    expect((await h.desk.auditLines(deal.id)).at(-1)).toMatch(
+      /PC->CRM: .*status Pending -> Accepted \(from Partner Center\)/,
+    );
+    // Now accepted, the seller's edits sync.
+    await h.desk.edit(deal.id, { notes: 'Kick-off booked' });
+    await until(
+      async () => (await pc.referral(id)).details?.notes === 'Kick-off booked',
+      10_000,
+      'the edit synced after the accept',
+    );
+  });
+
+  it("R29 the record of an incoming referral is owned by the CRM user with the partner team member's e-mail, else the default owner", async () => {
+    const seller = await h.desk.seller();
+    const matched = await pc.sendIncoming({
+      name: 'Owned by the seller',
+      team: [{ firstName: 'Sam', lastName: 'Seller', email: seller.email.toUpperCase() }],
+    });
+    const deal = (await until(() => dealOf(String(matched.id)), 10_000, 'the opportunity')) as Deal;
+    expect((await h.desk.read(deal.id)).ownerId).toBe(seller.id);
+    expect((await h.desk.auditLines(deal.id))[0]).toContain(`owner ${seller.email.toUpperCase()}`);
+
+    // Nobody in the CRM has this e-mail: the configured default owner gets it, and the audit line says why.
+    const { engine } = await h.newEngine({ settings: { defaultOwnerId: seller.id } });
+    await h.engine.stop();
+    await engine.start();
+    try {
+      const stranger = await pc.sendIncoming({
+        name: 'Owned by the default owner',
+        team: [{ firstName: 'Pat', lastName: 'Partner', email: 'pat@nowhere.example' }],
+      });
+      const other = (await until(() => dealOf(String(stranger.id)), 10_000, 'the opportunity')) as Deal;
+      expect((await h.desk.read(other.id)).ownerId).toBe(seller.id);
+      expect((await h.desk.auditLines(other.id))[0]).toContain(
+        'owner: the default owner, as no CRM user has the e-mail of the partner team (pat@nowhere.example)',
+      );
+    } finally {
+      await engine.stop();
+      await h.engine.start();
+    }
+  });
+});
