@@ -6,7 +6,7 @@ export interface ShippedField {
   object: string;
   field: string;
   /** Metadata API type (`<type>` of the CustomField). */
-  type: 'Checkbox' | 'Text' | 'Url' | 'LongTextArea' | 'Picklist' | 'Lookup' | 'MasterDetail';
+  type: 'Checkbox' | 'Text' | 'Url' | 'LongTextArea' | 'Picklist' | 'Lookup' | 'MasterDetail' | 'DateTime';
   length?: number;
   externalId?: boolean;
   unique?: boolean;
@@ -41,6 +41,7 @@ export const SHIPPED_CUSTOM_FIELDS: readonly ShippedField[] = [
   { object: 'Opportunity', field: 'How_can_Microsoft_help__c', type: 'Picklist' },
   { object: 'Opportunity', field: 'Products__c', type: 'Text', length: 255 },
   { object: 'Opportunity', field: 'Referral_Visibility__c', type: 'Checkbox' },
+  { object: 'Opportunity', field: 'Response_Deadline__c', type: 'DateTime' },
   ...SYNC_FIELDS('Lead'),
   {
     object: SOLUTION_CATALOGUE_OBJECT,

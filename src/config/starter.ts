@@ -105,6 +105,10 @@ engine:
   # Set these to override the CRM's own setting (Dynamics 365: the solution's environment variables):
   displayCheckMark: true     # ✔ / ✖ at the end of opportunity names
   syncCoSellOnly: false      # "Sync co-sell opportunities only": true = Partner Center leads are not created in the CRM
+  # defaultOwnerId: <CRM user id>  # owner of a referral from Microsoft when no CRM user has its partner team member's e-mail
+  # expiry:                  # unanswered referrals from Microsoft expire after 14 days
+  #   warnBeforeMs: 259200000        # audit line on the record 3 days before
+  #   notifyUrl: https://…           # and a JSON POST here (a Teams/Slack workflow), if set
 
 server:
   host: 127.0.0.1            # 0.0.0.0 to accept connections from other machines

@@ -72,6 +72,9 @@ export const dealFieldsSchema = z.object({
   /** An incoming referral the seller has not answered yet (R8): the on-hold stage (Salesforce) or the On Hold
    *  status (Dataverse). Moving it out accepts the referral; closing it lost declines it. */
   onHold: opt(z.boolean()),
+  /** When Partner Center expires an incoming referral nobody answered (R30): ISO date-time, shown on the record
+   *  while the referral waits; empty once it is answered. */
+  responseDeadline: opt(z.string()),
 });
 export type DealFields = z.infer<typeof dealFieldsSchema>;
 

@@ -153,6 +153,17 @@ export const DEFAULT_MAPPING: readonly FieldMapping[] = [
     label: 'Microsoft CRM identifier',
   },
   {
+    // R30: read from the referral only while it waits for an answer (see the engine's referralValues).
+    field: 'responseDeadline',
+    referralPath: 'expirationDateTime',
+    crmField: '{responseDeadlineField}',
+    direction: 'toCrm',
+    owner: 'partnerCenter',
+    kind: 'date',
+    precision: 'second',
+    label: 'response deadline',
+  },
+  {
     field: 'solutions',
     referralPath: 'details.requirements.solutions',
     crmField: '{solutionsField}',

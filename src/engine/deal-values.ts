@@ -1,7 +1,7 @@
 // Translations between the two sides in the engine's vocabulary: a CRM-neutral Deal and a Partner Center
 // Referral, both read into canonical Values (core/mapping.ts) for the 3-way diff, and diff results turned
 // back into a DealPatch or a referral body. Pure: no I/O, no clock.
-import type { ContactInput, Deal, DealFields, SolutionRef } from '../core/deal.ts';
+import type { ContactInput, Deal, DealFields, DealKind, SolutionRef } from '../core/deal.ts';
 import type { FieldDiff } from '../core/diff.ts';
 import { type FieldLimits, fitEmail, fitLabelled } from '../core/fit.ts';
 import {
@@ -14,7 +14,7 @@ import {
   resolveCrmFieldNames,
   type Values,
 } from '../core/mapping.ts';
-import { normalizeText } from '../core/normalize.ts';
+import { normalizeDate, normalizeText } from '../core/normalize.ts';
 import { createOnlyFieldOf } from '../core/patchable.ts';
 import {
   ASSISTANCE_REQUEST_CODES,
@@ -39,6 +39,7 @@ const DEAL_PROPERTY_OF: Readonly<Record<string, string>> = {
   howCanMicrosoftHelpField: 'assistance',
   visibilityField: 'visibleToMicrosoft',
   microsoftCrmIdField: 'microsoftCrmId',
+  responseDeadlineField: 'responseDeadline',
   solutionsField: 'solutions',
   contactsField: 'contacts',
   stageField: 'status',
@@ -103,6 +104,8 @@ export function dealValues(
     contacts: deal.contacts,
   };
   if (status !== undefined) record.status = status;
+  // Leads carry no Response Deadline field (R30 shows it on opportunities).
+  if (deal.kind === 'opportunity') record.responseDeadline = deal.responseDeadline ?? null;
   return readCrmValues(record, SYNC_MAPPING);
 }
 
@@ -116,7 +119,7 @@ export function dealValues(
  */
 export function referralValues(
   referral: Referral,
-  options: { linked?: boolean; microsoftCrmId?: string | null } = {},
+  options: { linked?: boolean; microsoftCrmId?: string | null; dealKind?: DealKind } = {},
 ): Values {
   const values: Record<string, CanonicalValue> = { ...readReferralValues(referral, SYNC_MAPPING) };
   if (!values.microsoftCrmId) {
@@ -126,6 +129,9 @@ export function referralValues(
   if (options.linked) {
     for (const m of SYNC_MAPPING) if (createOnlyFieldOf(m.referralPath)) delete values[m.field];
   }
+  // R30: the deadline matters only while the referral waits for the partner's answer.
+  if (options.dealKind === 'lead') delete values.responseDeadline;
+  else if (!isAwaitingAnswer(referral.substatus)) values.responseDeadline = null;
   return values;
 }
 
@@ -244,6 +250,10 @@ export function newDealFromReferral(referral: Referral, kind: NewDeal['kind']): 
     visibleToMicrosoft: referral.consent?.consentToShareReferralWithMicrosoftSellers ?? null,
     // R8: an incoming referral waits in the on-hold stage for the seller's accept or decline.
     onHold: kind === 'opportunity' && referral.status === 'New',
+    responseDeadline:
+      kind === 'opportunity' && isAwaitingAnswer(referral.substatus)
+        ? normalizeDate(referral.expirationDateTime, { precision: 'second', timeZone: 'UTC' })
+        : null,
   };
   const duns = (profile.ids ?? []).find((id) => id.profileType.toLowerCase() === 'duns')?.id ?? null;
   const street = [address.addressLine1, address.addressLine2].map(normalizeText).filter(Boolean).join('\n');
@@ -304,6 +314,9 @@ export function crmWriteFor(writes: readonly FieldDiff[], deal: Deal, referral: 
         break;
       case 'visibility':
         fields.visibleToMicrosoft = v === true;
+        break;
+      case 'responseDeadline':
+        fields.responseDeadline = typeof v === 'string' ? v : null;
         break;
       case 'microsoftCrmId':
         out.sync.microsoftCrmId = typeof v === 'string' ? v : null;

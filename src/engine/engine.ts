@@ -33,6 +33,7 @@ import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
 import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
+import { warnExpiringReferrals } from './expiry.ts';
 import { type AttemptState, FailedStates } from './failed-states.ts';
 import {
   dedupeKeyOf,
@@ -82,6 +83,8 @@ export interface Engine {
   resubmit(target: ResubmitTarget): Promise<number>;
   /** Deletes succeeded jobs and runs older than the retention settings; returns how many of each. */
   pruneOnce(): Promise<{ jobs: number; runs: number }>;
+  /** R30: one pass of the expiry warnings; returns how many records were warned. */
+  warnExpiringOnce(): Promise<number>;
   /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
   readonly events: EventEmitter;
@@ -244,6 +247,18 @@ class SyncEngine implements Engine {
     return queued;
   }
 
+  /** R30: warns on the records of incoming referrals close to expiring. */
+  async warnExpiringOnce(): Promise<number> {
+    if (this.isPaused('crm')) return 0;
+    return warnExpiringReferrals({
+      store: this.store,
+      crm: this.sync.crm,
+      settings: this.settings,
+      logger: this.logger,
+      now: this.now,
+    });
+  }
+
   async pruneOnce(): Promise<{ jobs: number; runs: number }> {
     const now = this.now().getTime();
     const { succeededJobsMs, runsMs } = this.settings.retention;
@@ -279,6 +294,10 @@ class SyncEngine implements Engine {
     this.every('retention', 0, async () => {
       await this.pruneOnce();
       return this.settings.retention.everyMs;
+    });
+    this.every('expiry-warnings', 0, async () => {
+      await this.warnExpiringOnce();
+      return this.settings.expiry.checkEveryMs;
     });
     this.every('revalidate', this.settings.revalidateFailedEveryMs, async () => {
       await requeueFailedLinks(this.intake);

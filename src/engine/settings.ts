@@ -52,6 +52,19 @@ const retentionSchema = z.object({
   everyMs: positiveMs(HOUR),
 });
 
+const expirySchema = z.object({
+  /** R30: warn this long before Partner Center expires an unanswered incoming referral. */
+  warnBeforeMs: positiveMs(3 * 24 * HOUR),
+  /** How often the records are checked for a coming deadline. */
+  checkEveryMs: positiveMs(HOUR),
+  /** Optional: each warning is also POSTed here as JSON ({ event: 'referral-expiring', referralId, crmId, name,
+   *  deadline }), e.g. a Teams or Slack workflow. */
+  notifyUrl: z
+    .url({ protocol: /^https?$/ })
+    .nullable()
+    .default(null),
+});
+
 const schema = z.object({
   /** R24: compute and record what would change, write nothing. */
   dryRun: z.boolean().default(false),
@@ -74,6 +87,7 @@ const schema = z.object({
   crmPoll: crmPollSchema.prefault({}),
   reconcile: reconcileSchema.prefault({}),
   retention: retentionSchema.prefault({}),
+  expiry: expirySchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
   /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
@@ -95,6 +109,7 @@ export interface EngineSettings {
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
   retention: { succeededJobsMs: number; runsMs: number; everyMs: number };
+  expiry: { warnBeforeMs: number; checkEveryMs: number; notifyUrl: string | null };
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;
   budgetPauseMs: number;

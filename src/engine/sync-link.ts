@@ -187,7 +187,7 @@ async function syncReferralOnly(
   const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(kind)]);
   const problem = currencyProblemOf(referral, support);
   // The snapshot is what the CRM will hold: values cut to its fields, and no deal value in a currency it lacks.
-  let values = fitReferralValues(referralValues(referral), limits);
+  let values = fitReferralValues(referralValues(referral, { dealKind: kind }), limits);
   if (problem) values = { ...withoutMoney(values), ...heldMoneyValues(support) };
   const diff = Object.entries(values).map(
     ([field, after]): RunFieldChange => ({
@@ -383,7 +383,10 @@ async function syncPair(
   const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(deal.kind)]);
   const problem = currencyProblemOf(referral, support);
   const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
-  let referralSide = fitReferralValues(referralValues(referral, { linked: true, microsoftCrmId }), limits);
+  let referralSide = fitReferralValues(
+    referralValues(referral, { linked: true, microsoftCrmId, dealKind: deal.kind }),
+    limits,
+  );
   let crmSide = dealValues(deal, {
     snapshot: snapshot?.values ?? null,
     defaultCurrency: support.corporate || settings.defaultCurrency,

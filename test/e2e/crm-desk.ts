@@ -34,6 +34,8 @@ export interface StoredOpportunity {
   /** An incoming referral not answered yet: the on-hold stage / On Hold status (R8). */
   onHold: boolean;
   ownerId: string | null;
+  /** R30: when Partner Center expires the unanswered referral (ISO), empty once answered. */
+  responseDeadline: string | null;
 }
 
 export interface SellerOpportunityOptions {
@@ -269,6 +271,7 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
         closed: o.StageName === 'Closed Won' || o.StageName === 'Closed Lost',
         onHold: o.StageName === 'Prospecting',
         ownerId: (o.OwnerId as string | null) ?? null,
+        responseDeadline: (o.Response_Deadline__c as string | null) ?? null,
       };
     },
     async auditLines(id) {
@@ -475,6 +478,7 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
         closed: state !== 0,
         onHold: state === 0 && Number(o.statuscode) === 2,
         ownerId: (o._ownerid_value as string | null) ?? null,
+        responseDeadline: (o[`${p}responsedeadline`] as string | null) ?? null,
       };
     },
     async auditLines(id) {

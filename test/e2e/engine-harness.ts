@@ -217,6 +217,8 @@ export function pcControl(h: Harness) {
     editAsMicrosoft: (id: string, patch: Record<string, unknown>) =>
       c<Referral>('PATCH', `/referrals/${id}`, patch),
     accept: (id: string) => c<Referral>('POST', `/referrals/${id}/accept`),
+    /** Partner Center expires an unanswered incoming referral (14 days, R30). */
+    expire: (id: string) => c<Referral>('POST', `/referrals/${id}/expire`),
     referral: (id: string) => c<Referral>('GET', `/referrals/${id}`),
     all: async () => (await c<{ value: Referral[] }>('GET', '/referrals')).value,
     calls: () => c<Record<string, number>>('GET', '/calls'),

@@ -1,6 +1,7 @@
 // Incoming referrals on Salesforce and on Dynamics 365 (R8): a Microsoft seller's referral arrives New/Pending
 // and waits in the CRM's on-hold stage; the seller answers it there. Leaving on-hold accepts it in Partner
 // Center, closing it lost declines it, and edits made while it waits do not reach Microsoft before the answer.
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
 import { until } from '../helpers/until.ts';
@@ -153,5 +154,52 @@ describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) =
       await engine.stop();
       await h.engine.start();
     }
+  });
+
+  it('R30 the record shows the response deadline, warns once before it passes (audit line and notification), and closes when Partner Center expires the referral', async () => {
+    const deadline = new Date(Date.now() + 2 * 24 * 3_600_000);
+    const referral = await pc.sendIncoming({
+      name: 'Wingtip renewal',
+      expirationDateTime: deadline.toISOString(),
+    });
+    const id = String(referral.id);
+    const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
+    const shown = (await h.desk.read(deal.id)).responseDeadline;
+    expect(Math.abs(Date.parse(String(shown)) - deadline.getTime())).toBeLessThan(1_000);
+
+    // The sweep of a service whose warning window (3 days) holds the deadline, with a notification webhook.
+    const notified: unknown[] = [];
+    const hook = Fastify();
+    hook.post('/notify', async (request) => {
+      notified.push(request.body);
+      return {};
+    });
+    const url = await hook.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { engine } = await h.newEngine({ settings: { expiry: { notifyUrl: `${url}/notify` } } });
+      expect(await engine.warnExpiringOnce()).toBeGreaterThanOrEqual(1);
+      expect(await engine.warnExpiringOnce()).toBe(0);
+    } finally {
+      await hook.close();
+    }
+    const warnings = (await h.desk.auditLines(deal.id)).filter((l) => /expires this referral/.test(l));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/in about 4[78] h unless it is accepted .* or declined/);
+    expect(notified).toContainEqual(
+      expect.objectContaining({
+        event: 'referral-expiring',
+        referralId: id,
+        crmId: deal.id,
+        name: 'Wingtip renewal',
+      }),
+    );
+
+    await pc.expire(id);
+    await until(async () => (await h.desk.read(deal.id)).closed, 10_000, 'the opportunity closed');
+    const record = await h.desk.read(deal.id);
+    expect(record.responseDeadline).toBeNull();
+    expect((await h.desk.auditLines(deal.id)).at(-1)).toMatch(
+      /status Pending -> Expired \(from Partner Center\)/,
+    );
   });
 });

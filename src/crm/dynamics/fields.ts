@@ -34,6 +34,7 @@ export function solutionNames(prefix: string) {
       assistance: `${p}howcanmicrosofthelp`,
       visibility: `${p}referralvisibility`,
       microsoftCrmId: `${p}microsoftcrmidentifier`,
+      responseDeadline: `${p}responsedeadline`,
       products: `${p}products`,
     },
     referralKey: `${p}referralidentifier_key`,

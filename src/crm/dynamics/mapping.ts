@@ -182,6 +182,7 @@ export function opportunityColumns(e: Effective): string[] {
       c.assistance,
       c.visibility,
       c.microsoftCrmId,
+      c.responseDeadline,
     ]),
   ];
 }
@@ -307,6 +308,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     referralId: str(row[c.referralId]),
     referralLink: str(row[c.referralLink]),
     microsoftCrmId: str(row[c.microsoftCrmId]),
+    responseDeadline: str(row[c.responseDeadline]),
     audit: str(row[c.audit]),
     isClosed: state !== OPPORTUNITY_STATE.open,
     isWon: state === OPPORTUNITY_STATE.won,
@@ -398,6 +400,7 @@ export function dealFieldsToOpportunity(fields: Partial<DealFields>, e: Effectiv
   if (fields.visibleToMicrosoft !== undefined) {
     row[c.visibility] = fields.visibleToMicrosoft ? VISIBILITY_CHOICES.visible : VISIBILITY_CHOICES.hidden;
   }
+  if (fields.responseDeadline !== undefined) row[c.responseDeadline] = fields.responseDeadline;
   return row;
 }
 

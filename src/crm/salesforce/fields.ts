@@ -30,6 +30,7 @@ export const PACKAGE_FIELDS = {
   assistance: 'How_can_Microsoft_help__c',
   visibility: 'Referral_Visibility__c',
   microsoftCrmId: 'Microsoft_CRM_Identifier__c',
+  responseDeadline: 'Response_Deadline__c',
   products: 'Products__c',
   catalogueSolutionId: 'Solution_Id__c',
   catalogueSolutionName: 'Solution_Name__c',

@@ -83,6 +83,7 @@ export function opportunityFieldList(s: SalesforceSettings, org: OrgShape): stri
     f.assistance,
     f.visibility,
     f.microsoftCrmId,
+    f.responseDeadline,
     ...accountFieldList(org).map((a) => `Account.${a}`),
   ];
   if (org.currencyField) fields.push(org.currencyField);
@@ -235,6 +236,7 @@ export function opportunityToDeal(
     referralId: str(rec[f.referralId]),
     referralLink: str(rec[f.referralLink]),
     microsoftCrmId: str(rec[f.microsoftCrmId]),
+    responseDeadline: str(rec[f.responseDeadline]),
     audit: str(rec[f.audit]),
     isClosed: bool(rec.IsClosed),
     isWon: bool(rec.IsWon),
@@ -325,6 +327,7 @@ export function dealFieldsToOpportunity(
   if (fields.syncWithPartnerCenter !== undefined) rec[f.syncFlag] = fields.syncWithPartnerCenter ?? false;
   if (fields.assistance !== undefined) rec[f.assistance] = assistanceLabelOf(fields.assistance);
   if (fields.visibleToMicrosoft !== undefined) rec[f.visibility] = fields.visibleToMicrosoft ?? false;
+  if (fields.responseDeadline !== undefined) rec[f.responseDeadline] = fields.responseDeadline;
   return rec;
 }
 

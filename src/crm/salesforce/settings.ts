@@ -70,6 +70,7 @@ export const salesforceFieldsSchema = z.object({
   assistance: apiName.default(PACKAGE_FIELDS.assistance),
   visibility: apiName.default(PACKAGE_FIELDS.visibility),
   microsoftCrmId: apiName.default(PACKAGE_FIELDS.microsoftCrmId),
+  responseDeadline: apiName.default(PACKAGE_FIELDS.responseDeadline),
 });
 export type SalesforceFields = z.infer<typeof salesforceFieldsSchema>;
 
