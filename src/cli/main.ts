@@ -7,6 +7,7 @@ import { registerEmulateCommand } from './commands/emulate.ts';
 import { registerInitCommand } from './commands/init.ts';
 import { registerLoginCommand } from './commands/login.ts';
 import { registerProvisionCommand } from './commands/provision.ts';
+import { registerRunsCommands } from './commands/runs.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
 import { asCliError } from './errors.ts';
@@ -31,6 +32,7 @@ registerLoginCommand(program);
 registerWebhooksCommand(program);
 registerDoctorCommand(program);
 registerProvisionCommand(program);
+registerRunsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

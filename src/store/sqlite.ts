@@ -1189,6 +1189,8 @@ export class SqliteStore implements Store {
     let select = this.db.selectFrom('runs').selectAll().where('tenant_id', '=', this.tenantId);
     if (query.failed) select = select.where('outcome', 'in', ['failed', 'dead']);
     if (query.linkId !== undefined) select = select.where('link_id', '=', query.linkId);
+    if (query.referralId) select = select.where('referral_id', '=', query.referralId);
+    if (query.crmId) select = select.where('crm_id', '=', query.crmId);
     if (query.since) select = select.where('started_at', '>=', iso(query.since));
     if (query.cursor) select = select.where('id', '<', parseRunCursor(query.cursor));
     const rows = this.all(select.orderBy('id', 'desc').limit(limit + 1));

@@ -217,6 +217,9 @@ export interface RunQuery {
   /** Only 'failed' and 'dead' outcomes. */
   failed?: boolean;
   linkId?: number;
+  /** Runs of this referral / CRM record (R25: "why didn't this referral sync?"). */
+  referralId?: string;
+  crmId?: string;
   /** Runs started at or after. */
   since?: Date;
   /** Default 50, at most 500. */

@@ -114,6 +114,58 @@ describe('cosell start --config against the emulators', () => {
     expect(deliveries.filter((d) => d.referralId === referral.id).map((d) => d.state)).toContain('delivered');
   });
 
+  it('R25 a create the CRM refuses is listed by `cosell runs --failed` with its error and fix; `cosell resubmit --all-failed` syncs it', async () => {
+    await control(emulators.sf.control, 'POST', '/faults', {
+      method: 'POST',
+      path: '/composite',
+      status: 400,
+      errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+      message: 'Opportunities need a region (validation rule Region_Required).',
+      // Every composite request until the admin "fixes the rule" (the faults are cleared below).
+      count: 1000,
+    });
+    const referral = await sendMicrosoftReferral(emulators.pc.control);
+    const cli = (args: string[]) => runCli([...args, '--config', configFile], { env, cwd: dir });
+    const failed = await until(
+      async () => {
+        const result = await cli(['runs', '--failed', '--json']);
+        const runs = JSON.parse(result.stdout) as {
+          id: number;
+          referralId: string;
+          error: { message: string };
+        }[];
+        return runs.find((r) => r.referralId === referral.id) ?? null;
+      },
+      15_000,
+      'the failed run',
+    );
+    expect(failed.error.message).toContain('Region_Required');
+    const listed = await cli(['runs', '--failed', '--referral', referral.id]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`#${failed.id} `);
+    expect(listed.stdout).toMatch(/error: .*Region_Required/);
+    expect(listed.stdout).toContain('cosell resubmit');
+    expect(await opportunityOf(referral.id)).toBeUndefined();
+
+    const bad = await cli(['runs', '--since', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('neither a date nor an age');
+
+    await control(emulators.sf.control, 'DELETE', '/faults');
+    const resubmit = await cli(['resubmit', `#${failed.id}`]);
+    expect(resubmit.code, resubmit.stderr).toBe(0);
+    expect(resubmit.stdout).toContain('Queued 1 record again');
+    // Whatever else failed while the rule refused everything goes again in one command.
+    const all = await cli(['resubmit', '--all-failed']);
+    expect(all.code, all.stderr).toBe(0);
+    await until(async () => (await opportunityOf(referral.id)) !== undefined, 15_000, 'the opportunity');
+    const after = await cli(['runs', '--referral', referral.id, '--json']);
+    const outcomes = (JSON.parse(after.stdout) as { outcome: string; trigger: string }[]).map(
+      (r) => r.trigger,
+    );
+    expect(outcomes).toContain('resubmit');
+  });
+
   it('R2 a webhook with a bad signature is refused with 401 and nothing is stored', async () => {
     const body = JSON.stringify({
       EventName: 'referral-created',
