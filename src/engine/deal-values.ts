@@ -130,6 +130,9 @@ export function referralValues(
     for (const m of SYNC_MAPPING) if (createOnlyFieldOf(m.referralPath)) delete values[m.field];
   }
   // R30: the deadline matters only while the referral waits for the partner's answer.
+  // A referral without a close date says nothing about it: the CRM record keeps the date cosell or the seller
+  // gave it (a CRM that requires one would otherwise be asked to clear it).
+  if (values.closeDate === null) delete values.closeDate;
   if (options.dealKind === 'lead') delete values.responseDeadline;
   else if (!isAwaitingAnswer(referral.substatus)) values.responseDeadline = null;
   return values;
@@ -231,6 +234,11 @@ function contactOf(member: Member): ContactInput | null {
     email: normalizeText(member.email),
     phone: normalizeText(member.phoneNumber),
   };
+}
+
+/** The close date of a record whose referral has none: `days` after `now` (UTC day). */
+export function defaultCloseDate(now: Date, days: number): string {
+  return new Date(now.getTime() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** A new CRM deal for a referral that came from Partner Center (R4, R5). */

@@ -79,6 +79,9 @@ const schema = z.object({
     .refine(isCurrencyCode, 'must be the ISO 4217 code of a real currency, upper case, such as USD or EUR')
     .nullable()
     .default('USD'),
+  /** Close date of a record created from a referral that has none (Microsoft sends many; Salesforce requires
+   *  one): the day it arrives plus this many days, said in the audit line. Null: leave it empty. */
+  defaultCloseDays: z.number().int().min(1).max(3650).nullable().default(90),
   /** R29: owner of an incoming referral's record when no CRM user has the e-mail of its partner team member
    *  (a CRM user id; in Salesforce a queue id works for leads). Null: the integration user owns it. */
   defaultOwnerId: z.string().trim().min(1).nullable().default(null),
@@ -104,6 +107,7 @@ export interface EngineSettings {
   syncCoSellOnly: boolean;
   defaultCurrency: string | null;
   defaultOwnerId: string | null;
+  defaultCloseDays: number | null;
   worker: { concurrency: number; leaseMs: number; pollIntervalMs: number };
   retry: RetryPolicy;
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };

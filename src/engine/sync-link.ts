@@ -37,6 +37,7 @@ import {
   crmWriteFor,
   currencyProblemOf,
   dealValues,
+  defaultCloseDate,
   describeChange,
   fitContact,
   fitNewDeal,
@@ -188,6 +189,13 @@ async function syncReferralOnly(
   const problem = currencyProblemOf(referral, support);
   // The snapshot is what the CRM will hold: values cut to its fields, and no deal value in a currency it lacks.
   let values = fitReferralValues(referralValues(referral, { dealKind: kind }), limits);
+  // Microsoft sends many referrals without a close date, which Salesforce requires: cosell picks one and says so.
+  const closeDate = referral.details?.closingDateTime
+    ? null
+    : settings.defaultCloseDays
+      ? defaultCloseDate(ctx.now(), settings.defaultCloseDays)
+      : null;
+  if (closeDate) values = { ...values, closeDate };
   if (problem) values = { ...withoutMoney(values), ...heldMoneyValues(support) };
   const diff = Object.entries(values).map(
     ([field, after]): RunFieldChange => ({
@@ -202,6 +210,7 @@ async function syncReferralOnly(
   const fitted = fitNewDeal(newDealFromReferral(referral, kind), limits);
   const input = fitted.deal;
   if (problem) input.fields = { ...input.fields, value: null, currency: null };
+  if (closeDate) input.fields = { ...input.fields, closeDate };
   const owner = await ownerOf(ctx, referral);
   if (owner.id) input.ownerId = owner.id;
   const msx = referral.trackingInfo?.microsoftMsxId;
@@ -211,7 +220,16 @@ async function syncReferralOnly(
     auditLine: formatAuditLine({
       now: ctx.now(),
       direction: 'PC->CRM',
-      changes: [`created from referral ${referralId}`, ...(owner.note ? [owner.note] : []), ...fitted.notes],
+      changes: [
+        `created from referral ${referralId}`,
+        ...(owner.note ? [owner.note] : []),
+        ...(closeDate
+          ? [
+              `close date ${closeDate} set by cosell: the referral has none (engine.defaultCloseDays = ${settings.defaultCloseDays}); change it here and Partner Center gets it`,
+            ]
+          : []),
+        ...fitted.notes,
+      ],
       ...(problem ? { error: problem } : {}),
     }),
     ...markOf(settings, problem),

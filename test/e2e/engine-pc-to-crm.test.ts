@@ -129,6 +129,38 @@ describe.each(CRMS)('Partner Center -> $crm (engine over HTTP)', ({ crm }) => {
     expect(audit[1]).toMatch(/deal value 10000 -> 12500/);
   });
 
+  it("R4 R13 a referral without a close date gets one (arrival + 90 days) said in the audit line; the seller's change reaches Partner Center", async () => {
+    const referral = await pc.sendIncoming({
+      name: 'Undated expansion',
+      status: 'Active',
+      substatus: 'Accepted',
+      details: { dealValue: 8_000, currency: 'USD', closingDateTime: null },
+    });
+    const id = String(referral.id);
+    expect(referral.details?.closingDateTime ?? null).toBeNull();
+    const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
+    const expected = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+    expect(deal.closeDate).toBe(expected);
+    expect((await h.desk.auditLines(deal.id))[0]).toContain(
+      `close date ${expected} set by cosell: the referral has none (engine.defaultCloseDays = 90)`,
+    );
+    await until(
+      async () => (await pc.referral(id)).externalReferenceId === deal.id,
+      5_000,
+      'externalReferenceId',
+    );
+    // The default stays in the CRM: Partner Center is not told a date nobody chose.
+    expect((await pc.referral(id)).details?.closingDateTime ?? null).toBeNull();
+
+    await h.desk.edit(deal.id, { closeDate: '2027-06-30' });
+    await until(
+      async () => (await pc.referral(id)).details?.closingDateTime?.startsWith('2027-06-30') === true,
+      10_000,
+      "the seller's close date in Partner Center",
+    );
+    expect((await h.desk.read(deal.id)).closeDate).toBe('2027-06-30');
+  });
+
   it('R2 duplicated and reordered webhooks give one record and the final state', async () => {
     await pc.behaviour({ mode: 'duplicate', count: 1 });
     const duplicated = await pc.sendIncoming({ name: 'Duplicate delivery deal' });
