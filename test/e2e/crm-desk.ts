@@ -14,6 +14,8 @@ export interface SellerFields {
   currency?: string;
   sync?: boolean;
   assistance?: Exclude<AssistanceRequestCode, 'Unknown'> | null;
+  /** Referral Identifier as the Power Automate connector left it on an existing installation (R32). */
+  referralId?: string;
 }
 
 /** An opportunity as stored (the name with its ✔/✖ as the CRM shows it). */
@@ -80,6 +82,8 @@ export interface CrmDesk {
   /** Moves an incoming referral's opportunity out of on-hold (the seller accepts it, R8). */
   accept(opportunityId: string): Promise<void>;
   win(opportunityId: string): Promise<void>;
+  /** The seller deletes the opportunity (R31). */
+  remove(opportunityId: string): Promise<void>;
   lose(opportunityId: string): Promise<void>;
   read(opportunityId: string): Promise<StoredOpportunity>;
   auditLines(opportunityId: string): Promise<string[]>;
@@ -178,6 +182,7 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     ...(f.closeDate !== undefined ? { CloseDate: f.closeDate } : {}),
     ...(f.currency !== undefined ? { CurrencyIsoCode: f.currency } : {}),
     ...(f.sync !== undefined ? { Sync_with_Partner_Center__c: f.sync } : {}),
+    ...(f.referralId !== undefined ? { Referral_Identifier__c: f.referralId } : {}),
     ...(f.assistance !== undefined
       ? { How_can_Microsoft_help__c: f.assistance ? SF_ASSISTANCE[f.assistance] : null }
       : {}),
@@ -244,6 +249,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async accept(id) {
       await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Qualification' });
+    },
+    async remove(id) {
+      await c('DELETE', `/ui/Opportunity/${id}`);
     },
     async win(id) {
       await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Closed Won' });
@@ -357,6 +365,7 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
       ? { 'transactioncurrencyid@odata.bind': `/transactioncurrencies(${await currencyId(f.currency)})` }
       : {}),
     ...(f.sync !== undefined ? { [`${p}syncwithpartnercenter`]: f.sync } : {}),
+    ...(f.referralId !== undefined ? { [`${p}referralidentifier`]: f.referralId } : {}),
     ...(f.assistance !== undefined
       ? { [`${p}howcanmicrosofthelp`]: f.assistance ? DV_ASSISTANCE[f.assistance] : null }
       : {}),
@@ -441,6 +450,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async accept(id) {
       await c('PATCH', `/ui/opportunities/${id}`, { statuscode: 1 });
+    },
+    async remove(id) {
+      await c('DELETE', `/ui/opportunities/${id}`);
     },
     async win(id) {
       await c('POST', `/ui/opportunities/${id}/win`, {});

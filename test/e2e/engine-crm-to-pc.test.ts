@@ -3,6 +3,7 @@
 // emulator; edits, closing (Dynamics: Win/LoseOpportunity), validation failures and their fixes; and our own
 // writes cost no further writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { control } from '../../src/cli/demo-story.ts';
 import type { Referral } from '../../src/core/referral.ts';
 import type { Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
@@ -292,6 +293,87 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
       'the fix',
     );
     await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 5_000, 'the ✔ again');
+  });
+
+  it('R31 un-ticking Sync stops the sync (link kept, one audit line); deleting the record leaves the referral as an orphan', async () => {
+    const { opportunityId } = await seller.opportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    await seller.edit(opportunityId, { sync: false });
+    const lines = await until(
+      async () => {
+        const all = await seller.auditLines(opportunityId);
+        return all.some((l) => /Sync with Partner Center unticked/.test(l)) ? all : null;
+      },
+      10_000,
+      'the un-share audit line',
+    );
+    expect(lines.filter((l) => /unticked/.test(l))).toHaveLength(1);
+    expect((await opportunity(opportunityId)).name).not.toMatch(/[✔✖]$/);
+    expect(await h.store.linkByReferral(id)).toMatchObject({ state: 'unshared', crmId: opportunityId });
+
+    // Edits while un-shared stay in the CRM.
+    const patches = countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals');
+    const since = new Date();
+    await seller.edit(opportunityId, { notes: 'Private note' });
+    await until(
+      async () => runs.some((r) => r.crmId === opportunityId && r.startedAt >= since),
+      10_000,
+      'a run of the edited record',
+    );
+    expect(countOf(await pc.calls(), 'PATCH /v1.0/engagements/referrals')).toBe(patches);
+    expect((await pc.referral(id)).details?.notes).toBe('Move 200 VMs to Azure.');
+
+    // Deleted in the CRM: a referral cannot be deleted, so the link is kept as an orphan.
+    await seller.edit(opportunityId, { sync: true });
+    await until(async () => (await h.store.linkByReferral(id))?.state === 'active', 10_000, 'shared again');
+    await seller.remove(opportunityId);
+    await until(
+      async () => (await h.store.linkByReferral(id))?.state === 'orphaned',
+      10_000,
+      'the orphaned link',
+    );
+    expect((await pc.referral(id)).status).toBe('Active');
+  });
+
+  it("R32 an opportunity that already carries a Referral Identifier (the Power Automate connector's) is adopted: linked, no second referral", async () => {
+    // A referral the old connector created, seeded without events, and the record it wrote the identifier on.
+    const [referralId] = (
+      await control<{ ids: string[] }>(h.pc.info.control, 'POST', '/seed', {
+        referrals: [
+          {
+            name: 'Migrated deal',
+            direction: 'Outgoing',
+            details: { dealValue: 42_000, currency: 'USD', closingDateTime: '2027-06-30T00:00:00Z' },
+          },
+        ],
+      })
+    ).ids as [string];
+    const before = (await pc.all()).length;
+    const accountId = await seller.createAccount({
+      name: 'Migrated Ltd',
+      postalCode: '98101',
+      country: 'US',
+    });
+    const migrated = await seller.createOpportunity(accountId, {
+      name: 'Migrated deal',
+      closeDate: '2027-06-30',
+      value: 42_000,
+      currency: 'USD',
+      sync: true,
+      referralId,
+    });
+    const link = await until(
+      async () => {
+        const found = await h.store.linkByCrm(crm, migrated);
+        return found?.referralId ? found : null;
+      },
+      10_000,
+      'the migrated record linked',
+    );
+    expect(link.referralId).toBe(referralId);
+    expect((await pc.all()).length).toBe(before);
+    expect(await seller.withReferral(referralId)).toEqual([migrated]);
   });
 
   it('R19 our own writes cause zero further API writes over an idle window', async () => {
