@@ -544,8 +544,10 @@ class SyncEngine implements Engine {
           },
           this.settings.retry,
         );
-        await this.store.retryJob(job, new Date(this.now().getTime() + delay), failure.message);
+        const nextAt = new Date(this.now().getTime() + delay);
+        await this.store.retryJob(job, nextAt, failure.message);
         this.logger.warn({ ...log, event: 'sync-retry', delayMs: delay });
+        if (job.attempts === 1) await this.showRetrying(link, error, nextAt);
         outcome = 'failed';
       } else {
         const dead = verdict.kind === 'retry';
@@ -572,6 +574,41 @@ class SyncEngine implements Engine {
           throw error;
         link = (await this.store.getLink(link.id)) ?? link;
       }
+    }
+  }
+
+  /**
+   * After the first failed attempt of a job, one audit line says the sync is being retried (no ✖ yet: that comes
+   * only if the retries run out), so the record never shows a silent ✔ while its change waits. Its echo through
+   * the change feed does not pull the retry forward (the store keeps a pending retry's time). Best effort.
+   */
+  private async showRetrying(link: Link, error: unknown, nextAt: Date): Promise<void> {
+    if (!link.crmId || this.settings.dryRun) return;
+    const failure = describeFailure(error);
+    try {
+      const context = error instanceof SyncRefusal ? error.context : {};
+      const deal = context.deal ?? (await this.sync.crm.findDeal({ kind: link.dealKind, id: link.crmId }));
+      if (!deal) return;
+      const at = nextAt.toISOString().slice(11, 19);
+      await this.sync.crm.updateDeal(
+        deal,
+        {},
+        {
+          auditLine: formatAuditLine({
+            now: this.now(),
+            direction: context.direction ?? failedDirection(error, link),
+            changes: [
+              `not synced yet, retrying (next try ${at} UTC, up to ${this.settings.retry.maxAttempts} attempts): ${failure.message}`,
+            ],
+          }),
+        },
+      );
+    } catch (writeError) {
+      this.logger.warn({
+        event: 'retrying-not-shown',
+        linkId: link.id,
+        reason: (writeError as Error).message,
+      });
     }
   }
 

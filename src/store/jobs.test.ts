@@ -86,6 +86,18 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.claimJobs('worker-b', time.at(LEASE + 1_000), 1, LEASE)).toEqual([]);
   });
 
+  it('R27 a hint for a link waiting to retry coalesces without pulling the retry forward (backoff and Retry-After hold)', async () => {
+    await store.enqueueJob(link.id, 'crm-poll', time.at(0));
+    const [job] = await store.claimJobs('w', time.at(0), 1, LEASE);
+    await store.retryJob(job!, time.at(30_000), '503 from Partner Center');
+    const hint = await store.enqueueJob(link.id, 'crm-poll', time.at(1_000));
+    expect(hint).toMatchObject({
+      coalesced: true,
+      job: { id: job!.id, nextRunAt: time.at(30_000), hints: 2 },
+    });
+    expect(await store.claimJobs('w', time.at(29_999), 1, LEASE)).toEqual([]);
+  });
+
   it('retries at the given time with the error kept, then dead-letters', async () => {
     await store.enqueueJob(link.id, 'crm-poll', time.at(0));
     const [job] = await store.claimJobs('w', time.at(0), 1, LEASE);

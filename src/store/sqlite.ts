@@ -746,7 +746,9 @@ export class SqliteStore implements Store {
           .set({
             trigger,
             hints: pending.hints + 1,
-            next_run_at: earlier(pending.next_run_at, runAt),
+            // A retry keeps its backoff (and any Retry-After): a hint, e.g. the echo of the "retrying" audit
+            // line, must not pull it forward. A first try runs as early as any hint asks.
+            next_run_at: pending.attempts > 0 ? pending.next_run_at : earlier(pending.next_run_at, runAt),
             updated_at: now,
           })
           .where('id', '=', pending.id)

@@ -47,10 +47,19 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
     });
     ({ engine, store } = await h.newEngine({ referrals }));
     engine.events.on('run', (run: Run) => {
-      if (run.outcome !== 'failed' || run.jobId === null) return;
-      void store.getJob(run.jobId).then((job) => {
+      if (run.outcome !== 'failed' || run.linkId === null) return;
+      // The link's pending job: a hint that arrived during the run (the echo of the "retrying" audit line) holds
+      // the retry, with the attempts so far.
+      void (async () => {
+        const own = run.jobId === null ? null : await store.getJob(run.jobId);
+        const job =
+          own ??
+          (await store.listJobs({ state: ['pending', 'running', 'dead', 'failed'], limit: 1000 }))
+            .filter((j) => j.linkId === run.linkId)
+            .sort((a, b) => a.id - b.id)
+            .at(-1);
         if (job) scheduled.set(run.id, job.nextRunAt);
-      });
+      })();
     });
     await engine.start();
   });
@@ -108,7 +117,7 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
 
   const jobsOf = (linkId: number) => store.listJobs({ linkId, limit: 100 });
 
-  it('R25 a Partner Center outage: the edit is retried with backoff, dead-lettered with the error on the run, one audit line and ✖; resubmit after the outage lands it with ✔', async () => {
+  it('R25 R19 a Partner Center outage: the record says it is retrying after the first failure; the edit is retried with backoff, dead-lettered with the error on the run, one audit line and ✖; resubmit after the outage lands it with ✔', async () => {
     const { opportunityId, referralId, link } = await sharedOpportunity();
     const auditBefore = await seller.auditLines(opportunityId);
     const patchesBefore = countOf(await pc.calls(), PATCH);
@@ -161,9 +170,11 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
       expect(runs[i + 1]!.startedAt.getTime()).toBeGreaterThanOrEqual(next!.getTime());
     }
 
-    // What the admin sees on the record: ✖, one new audit line with the error and its fix, the referral as before.
+    // What the admin sees on the record: after the first failed attempt one line saying it is being retried (no
+    // ✖ yet); once dead-lettered ✖ and one line with the error and its fix; the referral as before.
     const audit = await seller.auditLines(opportunityId);
-    expect(audit).toHaveLength(auditBefore.length + 1);
+    expect(audit).toHaveLength(auditBefore.length + 2);
+    expect(audit.at(-2)).toMatch(/CRM->PC: not synced yet, retrying \(next try .* UTC, up to 3 attempts\)/);
     expect(audit.at(-1)).toMatch(/CRM->PC ✖ Partner Center refused the change \(500 generalException\)/);
     expect(audit.at(-1)).toMatch(/Fix: Partner Center answered 500/);
     expect((await pc.referral(referralId)).details?.dealValue).toBe(120_000);
@@ -445,7 +456,13 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
     expect(engine.pausedApis()).toEqual([]);
     expect(await nameOf(opportunityId)).toMatch(/✔$/);
     expect(await nameOf(deal.id)).toMatch(/✔$/);
-    expect(await seller.auditLines(opportunityId)).toHaveLength(auditBefore.ours.length + 1);
+    // The transient error after the login: one line saying the edit is being retried (no ✖), then the edit.
+    const ours = await seller.auditLines(opportunityId);
+    expect(ours).toHaveLength(auditBefore.ours.length + 2);
+    expect(ours.at(-2)).toMatch(
+      /CRM->PC: not synced yet, retrying \(next try .* UTC, up to 3 attempts\): Partner Center refused the change \(500/,
+    );
+    expect(ours.at(-2)).not.toMatch(/✖/);
     expect(await seller.auditLines(deal.id)).toHaveLength(auditBefore.theirs.length + 1);
     expect(await failedJobs()).toEqual([]);
     expect(await crossed()).toEqual(crossedBefore);
