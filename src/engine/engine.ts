@@ -34,7 +34,7 @@ import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store
 import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
 import { warnExpiringReferrals } from './expiry.ts';
-import { type AttemptState, FailedStates } from './failed-states.ts';
+import type { AttemptState } from './failed-states.ts';
 import {
   dedupeKeyOf,
   type IntakeContext,
@@ -124,7 +124,6 @@ class SyncEngine implements Engine {
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly pauses = new Map<ApiName, Pause>();
   private readonly seenChanges = new SeenChanges();
-  private readonly failedStates = new FailedStates();
   private readonly seenMicrosoftSide = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = false;
@@ -154,7 +153,6 @@ class SyncEngine implements Engine {
       settings: deps.settings,
       now: this.now,
       referralLinkFor: deps.referralLinkFor ?? DEFAULT_REFERRAL_LINK,
-      failedStates: this.failedStates,
     };
     this.intake = {
       store: this.store,
@@ -501,7 +499,6 @@ class SyncEngine implements Engine {
       const result = await this.syncWithRereads(link, job, seen);
       await this.store.completeJob(job);
       this.pauses.clear();
-      if (result.outcome !== 'skipped') this.failedStates.forget(result.link.id);
       const entry = {
         event: 'sync',
         linkId: result.link.id,
@@ -551,7 +548,6 @@ class SyncEngine implements Engine {
         outcome = 'failed';
       } else {
         const dead = verdict.kind === 'retry';
-        this.failedStates.remember(seen);
         await this.showFailure(link, error, verdict, seen);
         if (dead) await this.store.deadLetterJob(job, failure.message);
         else await this.store.failJob(job, failure.message);
@@ -626,8 +622,15 @@ class SyncEngine implements Engine {
     const rule = verdict.kind === 'fail' ? (verdict.rule ?? 'error') : 'retries-exhausted';
     try {
       const snapshot = await this.store.getSnapshot(link.id);
-      if (snapshot?.error?.message === failure.message && snapshot.error.rule === rule) return;
+      const digest = seen.seen?.digest ?? null;
       if (this.settings.dryRun) return;
+      if (snapshot?.error?.message === failure.message && snapshot.error.rule === rule) {
+        // Shown already: only where both sides stand now is new (so this failure's echo is recognised too).
+        if (snapshot.error.digest !== digest) {
+          await this.store.saveSnapshot(link.id, { error: { ...snapshot.error, digest } });
+        }
+        return;
+      }
       const context = error instanceof SyncRefusal ? error.context : {};
       if (link.crmId && !(verdict.kind === 'pause' && verdict.api === 'crm')) {
         const deal = context.deal ?? (await this.sync.crm.findDeal({ kind: link.dealKind, id: link.crmId }));
@@ -651,7 +654,10 @@ class SyncEngine implements Engine {
         !link.crmId && seen.referralUpdatedAt !== undefined
           ? { referralUpdatedAt: seen.referralUpdatedAt }
           : {};
-      await this.store.saveSnapshot(link.id, { error: { rule, message: failure.message }, ...version });
+      await this.store.saveSnapshot(link.id, {
+        error: { rule, message: failure.message, digest },
+        ...version,
+      });
     } catch (writeError) {
       this.logger.warn({
         event: 'failure-not-shown',

@@ -4,10 +4,10 @@
 // feed. Without this memory the echo re-ran the failed sync: a second PATCH of a change Partner Center had
 // refused, or a fresh round of retries right after a dead letter (i4 §2, R17, R19).
 //
-// So the state both sides were in when a link's sync last failed for good is remembered (a digest of the deal
-// without the fields the failure itself writes, and of the referral's version); a hint that finds exactly that
-// state again is skipped. Resubmit, the reconcile sweep and the periodic re-check of failed links always try
-// again. In memory on purpose: after a restart the first hint of a failed link tries once more, which is safe.
+// So the state both sides were in when a link's sync last failed for good is stored with the snapshot's error
+// (a digest of the deal without the fields the failure itself writes, and of the referral's version); a hint that
+// finds exactly that state again is skipped — after a restart too. Resubmit, the reconcile sweep and the periodic
+// re-check of failed links always try again.
 import { createHash } from 'node:crypto';
 import type { Deal } from '../core/deal.ts';
 import type { JobTrigger } from '../store/store.ts';
@@ -24,22 +24,14 @@ export interface AttemptState {
  *  failed write changes nothing there, so a webhook means Microsoft's side really moved. */
 const ECHO_TRIGGERS: readonly JobTrigger[] = ['crm-poll'];
 
-export class FailedStates {
-  private readonly failed = new Map<number, string>();
-
-  /** The attempt that saw `attempt.seen` failed for good (refused or dead-lettered). */
-  remember(attempt: AttemptState): void {
-    if (attempt.seen) this.failed.set(attempt.seen.linkId, attempt.seen.digest);
-  }
-
-  forget(linkId: number): void {
-    this.failed.delete(linkId);
-  }
-
-  /** True when a hint finds a failed link exactly as it was when it failed: the failure would only repeat. */
-  unchangedSinceFailure(linkId: number, digest: string, trigger: JobTrigger, hasError: boolean): boolean {
-    return hasError && ECHO_TRIGGERS.includes(trigger) && this.failed.get(linkId) === digest;
-  }
+/** True when a hint finds a failed link exactly as its last final failure left it: the failure would only repeat.
+ *  Pure: `error` is the snapshot's stored error state. */
+export function unchangedSinceFailure(
+  error: { digest?: string | null } | null | undefined,
+  digest: string,
+  trigger: JobTrigger,
+): boolean {
+  return error?.digest != null && ECHO_TRIGGERS.includes(trigger) && error.digest === digest;
 }
 
 /** Digest of both sides as a sync attempt read them (the referral by its eTag, null before it exists); the deal's

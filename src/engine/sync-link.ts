@@ -53,7 +53,11 @@ import {
   withoutMoney,
 } from './deal-values.ts';
 import { SyncRefusal } from './errors.ts';
-import { type AttemptState, type FailedStates, stateDigest } from './failed-states.ts';
+import {
+  type AttemptState,
+  unchangedSinceFailure as isUnchangedSinceFailure,
+  stateDigest,
+} from './failed-states.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface SyncContext {
@@ -64,8 +68,6 @@ export interface SyncContext {
   settings: EngineSettings;
   now: () => Date;
   referralLinkFor: (referralId: string) => string;
-  /** Where each link's last final failure left both sides (echo suppression of the ✖ write). */
-  failedStates: FailedStates;
 }
 
 export interface SyncResult {
@@ -592,7 +594,7 @@ async function unchangedSinceFailure(
 ): Promise<boolean> {
   attempt.seen = { linkId: link.id, digest };
   const state = snapshot === undefined ? await ctx.store.getSnapshot(link.id) : snapshot;
-  return ctx.failedStates.unchangedSinceFailure(link.id, digest, trigger, state?.error != null);
+  return isUnchangedSinceFailure(state?.error, digest, trigger);
 }
 
 /** R31: un-ticking Sync with Partner Center stops the sync of that record; the link is kept. */

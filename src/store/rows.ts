@@ -76,7 +76,10 @@ export function toSnapshot(row: Selectable<SnapshotsTable>): Snapshot {
     referralETag: row.referral_etag,
     referralUpdatedAt: row.referral_updated_at,
     crmVersion: row.crm_version,
-    error: row.error_message === null ? null : { rule: row.error_rule, message: row.error_message },
+    error:
+      row.error_message === null
+        ? null
+        : { rule: row.error_rule, message: row.error_message, digest: row.failed_digest ?? null },
     updatedAt: new Date(row.updated_at),
   };
 }

@@ -36,6 +36,7 @@ export interface SnapshotsTable {
   crm_version: string | null;
   error_rule: string | null;
   error_message: string | null;
+  failed_digest: string | null;
   updated_at: string;
 }
 

@@ -641,6 +641,7 @@ export class SqliteStore implements Store {
         if (update.error !== undefined) {
           set.error_rule = update.error?.rule ?? null;
           set.error_message = update.error?.message ?? null;
+          set.failed_digest = update.error?.digest ?? null;
         }
         const existing = this.first(
           this.db.selectFrom('snapshots').select('link_id').where('link_id', '=', linkId),
@@ -662,6 +663,7 @@ export class SqliteStore implements Store {
               crm_version: null,
               error_rule: null,
               error_message: null,
+              failed_digest: null,
               updated_at: this.now(),
               ...set,
             })

@@ -49,6 +49,9 @@ export interface SnapshotError {
   /** The validation rule or error code that failed (e.g. 'coSellNeedsContact'); null for an API failure. */
   rule: string | null;
   message: string;
+  /** Where both sides were when the sync failed for good (engine/failed-states.ts): a change-feed hint that finds
+   *  them so again is the echo of the failure's own ✖ write, and is not tried again — also after a restart. */
+  digest?: string | null;
 }
 
 /** The last-synced state of a link: the base of the 3-way diff and of echo suppression. */

@@ -330,6 +330,52 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
     expect((await pc.referral(referralId)).details?.closingDateTime?.slice(0, 10)).toBe('2027-06-30');
   });
 
+  it("R19 R25 after a restart, the echo of a failure's own ✖ still finds the link unchanged: not tried again until something changes", async () => {
+    const { opportunityId, referralId, link } = await sharedOpportunity();
+    await fault({ method: 'PATCH', path: '/v1.0/engagements/referrals', status: 400, count: 1 });
+    await seller.edit(opportunityId, { notes: 'Refused once' });
+    await until(async () => (await nameOf(opportunityId)).endsWith('✖'), 10_000, 'the ✖');
+    await quiet();
+    const patchesBefore = countOf(await pc.calls(), PATCH);
+
+    // A restarted service (nothing in memory) gets the change-feed hint of the ✖ write.
+    await engine.stop();
+    const referrals = new ReferralsClient({
+      baseUrl: h.pc.info.referrals,
+      tokens: h.tokens,
+      sleep: async () => {},
+    });
+    const restarted = await h.newEngine({ referrals });
+    try {
+      await restarted.engine.start();
+      const hintedAt = new Date();
+      await restarted.store.enqueueJob(link.id, 'crm-poll', hintedAt);
+      const [run] = await until(
+        async () => {
+          const found = await runsOf(link.id, hintedAt);
+          return found.length > 0 ? found : null;
+        },
+        10_000,
+        'the run of the hint',
+      );
+      expect(run).toMatchObject({ outcome: 'skipped', error: null });
+      expect(countOf(await pc.calls(), PATCH)).toBe(patchesBefore);
+      expect(await nameOf(opportunityId)).toMatch(/✖$/);
+
+      // Something really changes: the seller edits again, and the sync goes through.
+      await seller.edit(opportunityId, { notes: 'Second try' });
+      await until(
+        async () => (await pc.referral(referralId)).details?.notes === 'Second try',
+        10_000,
+        'the new edit in Partner Center',
+      );
+      await until(async () => (await nameOf(opportunityId)).endsWith('✔'), 10_000, 'the ✔');
+    } finally {
+      await restarted.engine.stop();
+      await engine.start();
+    }
+  });
+
   it("R16 a referral naming a CRM id that does not exist is ignored: logged, run 'skipped', no CRM record created", async () => {
     const count = async () => Object.keys(await seller.snapshot()).length;
     const before = await count();

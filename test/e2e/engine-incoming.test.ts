@@ -177,7 +177,8 @@ describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) =
     const url = await hook.listen({ port: 0, host: '127.0.0.1' });
     try {
       const { engine } = await h.newEngine({ settings: { expiry: { notifyUrl: `${url}/notify` } } });
-      expect(await engine.warnExpiringOnce()).toBeGreaterThanOrEqual(1);
+      // The link's snapshot is saved right after the create: sweep until it is there.
+      await until(async () => (await engine.warnExpiringOnce()) >= 1, 10_000, 'the warning');
       expect(await engine.warnExpiringOnce()).toBe(0);
     } finally {
       await hook.close();

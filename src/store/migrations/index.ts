@@ -2,12 +2,14 @@
 // same way). Names sort in the order they run; never edit a released migration, add the next one.
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './0001_initial.ts';
+import { failedDigestMigration } from './0002_failed_digest.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initialMigration(dialect),
+    '0002_failed_digest': failedDigestMigration(dialect),
   };
 }
 
