@@ -7,6 +7,7 @@ import { registerEmulateCommand } from './commands/emulate.ts';
 import { registerInitCommand } from './commands/init.ts';
 import { registerLoginCommand } from './commands/login.ts';
 import { registerProvisionCommand } from './commands/provision.ts';
+import { registerPurgeCommand } from './commands/purge.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
@@ -33,6 +34,7 @@ registerWebhooksCommand(program);
 registerDoctorCommand(program);
 registerProvisionCommand(program);
 registerRunsCommands(program);
+registerPurgeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -263,6 +263,12 @@ class SyncEngine implements Engine {
     const jobs = await this.store.pruneJobs(new Date(now - succeededJobsMs));
     const runs = await this.store.pruneRuns(new Date(now - runsMs));
     if (jobs + runs > 0) this.logger.info({ event: 'pruned', jobs, runs });
+    const { personalDataMs } = this.settings.retention;
+    if (personalDataMs !== null) {
+      const purged = await this.store.purgePersonalData(new Date(now - personalDataMs));
+      if (purged.snapshots + purged.runs + purged.inboxEvents > 0)
+        this.logger.info({ event: 'personal-data-purged', ...purged });
+    }
     return { jobs, runs };
   }
 

@@ -48,6 +48,9 @@ const retentionSchema = z.object({
   succeededJobsMs: positiveMs(24 * HOUR),
   /** Run history (R25) is kept this long; personal data in it has its own, shorter purge (R33). */
   runsMs: positiveMs(30 * 24 * HOUR),
+  /** R33: customer contact data in snapshots and run history is purged once this old (null: kept as long as the
+   *  runs; `cosell purge` removes it on demand). */
+  personalDataMs: positiveMs(1).nullable().default(null),
   /** How often old rows are pruned. */
   everyMs: positiveMs(HOUR),
 });
@@ -112,7 +115,7 @@ export interface EngineSettings {
   retry: RetryPolicy;
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
-  retention: { succeededJobsMs: number; runsMs: number; everyMs: number };
+  retention: { succeededJobsMs: number; runsMs: number; personalDataMs: number | null; everyMs: number };
   expiry: { warnBeforeMs: number; checkEveryMs: number; notifyUrl: string | null };
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;

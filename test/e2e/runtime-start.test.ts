@@ -328,6 +328,48 @@ describe('cosell start --config against the emulators', () => {
     }
   });
 
+  it('R33 `cosell purge --older-than` removes customer e-mail addresses from the stored runs and snapshots; the runs stay', async () => {
+    const db = () => new Database(join(dir, 'data/cosell.db'), { readonly: true });
+    const mentions = (maxRunId: number) => {
+      const handle = db();
+      try {
+        const runs = handle
+          .prepare(
+            "SELECT COUNT(*) AS n FROM runs WHERE id <= ? AND diff_json LIKE '%avery.howard@contoso.example%'",
+          )
+          .get(maxRunId) as { n: number };
+        return runs.n;
+      } finally {
+        handle.close();
+      }
+    };
+    const handle = db();
+    const { maxId, total } = handle.prepare('SELECT MAX(id) AS maxId, COUNT(*) AS total FROM runs').get() as {
+      maxId: number;
+      total: number;
+    };
+    handle.close();
+    expect(mentions(maxId)).toBeGreaterThan(0);
+
+    const usage = await runCli(['purge', '--config', configFile], { env, cwd: dir });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--older-than');
+    const purge = await runCli(['purge', '--older-than', '0m', '--json', '--config', configFile], {
+      env,
+      cwd: dir,
+    });
+    expect(purge.code, purge.stderr).toBe(0);
+    const counts = JSON.parse(purge.stdout) as { snapshots: number; runs: number };
+    expect(counts.runs).toBeGreaterThan(0);
+    expect(counts.snapshots).toBeGreaterThan(0);
+    expect(mentions(maxId)).toBe(0);
+    const after = db();
+    expect(
+      (after.prepare('SELECT COUNT(*) AS n FROM runs WHERE id <= ?').get(maxId) as { n: number }).n,
+    ).toBe(total);
+    after.close();
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     const code = await cosell!.process.stop('SIGTERM');
     expect(code).toBe(143);

@@ -49,7 +49,7 @@ function parseLimit(text: string): number {
   return n;
 }
 
-async function withStore<T>(file: string | undefined, work: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(file: string | undefined, work: (store: Store) => Promise<T>): Promise<T> {
   // Reading the history needs neither Partner Center nor CRM secrets.
   const config = await loadConfigFromFlags(file, process.env, { crmSecrets: false });
   const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
