@@ -550,7 +550,7 @@ class SyncEngine implements Engine {
         const nextAt = new Date(this.now().getTime() + delay);
         await this.store.retryJob(job, nextAt, failure.message);
         this.logger.warn({ ...log, event: 'sync-retry', delayMs: delay });
-        if (job.attempts === 1) await this.showRetrying(link, error, nextAt);
+        await this.showRetrying(link, error, nextAt);
         outcome = 'failed';
       } else {
         const dead = verdict.kind === 'retry';
@@ -580,7 +580,7 @@ class SyncEngine implements Engine {
   }
 
   /**
-   * After the first failed attempt of a job, one audit line says the sync is being retried (no ✖ yet: that comes
+   * After the first failed attempt, one audit line says the sync is being retried (no ✖ yet: that comes
    * only if the retries run out), so the record never shows a silent ✔ while its change waits. Its echo through
    * the change feed does not pull the retry forward (the store keeps a pending retry's time). Best effort.
    */
@@ -590,7 +590,9 @@ class SyncEngine implements Engine {
     try {
       const context = error instanceof SyncRefusal ? error.context : {};
       const deal = context.deal ?? (await this.sync.crm.findDeal({ kind: link.dealKind, id: link.crmId }));
-      if (!deal) return;
+      // Said once per failing spell: the record's last line already says it (a claim refunded by a pause can
+      // make the first real failure any attempt, so the count cannot tell).
+      if (!deal || lastAuditLine(deal.audit).includes(RETRYING)) return;
       const at = nextAt.toISOString().slice(11, 19);
       await this.sync.crm.updateDeal(
         deal,
@@ -600,7 +602,7 @@ class SyncEngine implements Engine {
             now: this.now(),
             direction: context.direction ?? failedDirection(error, link),
             changes: [
-              `not synced yet, retrying (next try ${at} UTC, up to ${this.settings.retry.maxAttempts} attempts): ${failure.message}`,
+              `${RETRYING} (next try ${at} UTC, up to ${this.settings.retry.maxAttempts} attempts): ${failure.message}`,
             ],
           }),
         },
@@ -742,6 +744,12 @@ class SyncEngine implements Engine {
     }
     return until;
   }
+}
+
+const RETRYING = 'not synced yet, retrying';
+
+function lastAuditLine(audit: string | null | undefined): string {
+  return audit?.trimEnd().split('\n').at(-1) ?? '';
 }
 
 /** The way the failed change was going: a refused Partner Center write was the CRM's change going to Partner

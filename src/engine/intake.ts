@@ -7,6 +7,7 @@ import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
 import { isMicrosoftSide } from './deal-values.ts';
+import { rememberMicrosoftSide } from './microsoft-side.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface IntakeContext {
@@ -123,6 +124,7 @@ async function routeRelatedReferral(
   trigger: JobTrigger,
 ): Promise<void> {
   const { referral } = await ctx.referrals.get(referralId);
+  if (isMicrosoftSide(referral)) await rememberMicrosoftSide(ctx.store, referral);
   const links = referral.engagementId ? await ctx.store.linksByEngagement(referral.engagementId) : [];
   if (links.length === 0) {
     if (!isMicrosoftSide(referral)) {

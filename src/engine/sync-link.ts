@@ -58,6 +58,7 @@ import {
   unchangedSinceFailure as isUnchangedSinceFailure,
   stateDigest,
 } from './failed-states.ts';
+import { describeMicrosoftSide, readMicrosoftSide, rememberMicrosoftSide } from './microsoft-side.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface SyncContext {
@@ -137,6 +138,7 @@ async function syncReferralOnly(
 
   if (isMicrosoftSide(referral)) {
     // Microsoft's referral of one of our engagements: the hint is for our own referral's link (R2, R7).
+    await rememberMicrosoftSide(store, referral);
     const ours = referral.engagementId ? await store.linksByEngagement(referral.engagementId) : [];
     for (const other of ours.filter((l) => l.id !== link.id && l.referralId !== referralId)) {
       await store.enqueueJob(other.id, trigger, ctx.now());
@@ -403,6 +405,9 @@ async function syncPair(
   const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(deal.kind)]);
   const problem = currencyProblemOf(referral, support);
   const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
+  // R7: what Microsoft did with its side of a co-sell, said once on the record.
+  const side = isMicrosoftSide(referral) ? null : await readMicrosoftSide(store, referral.engagementId);
+  const sideLine = side ? describeMicrosoftSide(side, snapshotSide(snapshot)) : null;
   let referralSide = fitReferralValues(
     referralValues(referral, { linked: true, microsoftCrmId, dealKind: deal.kind }),
     limits,
@@ -468,7 +473,12 @@ async function syncPair(
   if (intent && !settings.dryRun) await store.confirmCreateIntent(intent.id, referralId, 'adopted');
   const missingIdentifiers = deal.referralId !== referralId;
   const changed =
-    ops.length > 0 || !isEmptyCrmWrite(write) || warnings.length > 0 || errorChanged || missingIdentifiers;
+    ops.length > 0 ||
+    !isEmptyCrmWrite(write) ||
+    warnings.length > 0 ||
+    errorChanged ||
+    missingIdentifiers ||
+    sideLine !== null;
   const runDiff = runDiffOf(diff);
   const direction: RunDirection =
     ops.length > 0 && !isEmptyCrmWrite(write)
@@ -502,6 +512,7 @@ async function syncPair(
       ...toCrm
         .filter(isVisible)
         .map((f) => `${describeChange(f, f.crm === undefined ? f.snapshot : f.crm)} (from Partner Center)`),
+      ...(sideLine ? [sideLine] : []),
       ...fitNotes,
       ...warnings,
     ];
@@ -531,7 +542,9 @@ async function syncPair(
     current = await store.attachReferral(current.id, String(referral.id), referral.engagementId);
   }
   await store.saveSnapshot(current.id, {
-    values: snapshotAfter(diff),
+    values: side?.substatus
+      ? { ...snapshotAfter(diff), [MICROSOFT_SIDE]: side.substatus }
+      : snapshotAfter(diff),
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
     crmVersion: deal.modifiedAt ?? null,
@@ -564,6 +577,14 @@ async function ownerOf(
   return fallback
     ? { id: fallback, note: `owner: the default owner, as ${unmatched}` }
     : { id: null, note: `owner: the integration user, as ${unmatched} and engine.defaultOwnerId is not set` };
+}
+
+/** The snapshot key of what Microsoft's side last said (not a mapped field: shown on the record, never synced). */
+const MICROSOFT_SIDE = 'microsoftSide';
+
+function snapshotSide(snapshot: Snapshot | null): string | null {
+  const value = snapshot?.values?.[MICROSOFT_SIDE];
+  return typeof value === 'string' ? value : null;
 }
 
 /** The referral was created from this deal (by this sync or one that was interrupted before its write-back). */

@@ -187,6 +187,41 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
       10_000,
       'the Microsoft CRM identifier',
     );
+    await until(
+      async () => (await seller.auditLines(opportunityId)).some((l) => /Microsoft accepted its side/.test(l)),
+      10_000,
+      'the accept on the record',
+    );
+  });
+
+  it("R7 Microsoft declining its side of the co-sell is shown on the record once, with Microsoft's reason", async () => {
+    const { opportunityId } = await seller.opportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const microsoftSide = await until(
+      async () =>
+        (await pc.all()).find((r) => r.engagementId === referral.engagementId && r.id !== referral.id),
+      5_000,
+      "Microsoft's side of the engagement",
+    );
+    await control(h.pc.info.control, 'POST', `/referrals/${microsoftSide.id}/decline`, {
+      statusReason: 'Customer already covered by another partner',
+    });
+    const lines = await until(
+      async () => {
+        const all = await seller.auditLines(opportunityId);
+        return all.some((l) => /Microsoft declined its side/.test(l)) ? all : null;
+      },
+      10_000,
+      'the decline on the record',
+    );
+    const declined = lines.filter((l) => /Microsoft declined its side/.test(l));
+    expect(declined).toHaveLength(1);
+    expect(declined[0]).toMatch(
+      /PC->CRM: Microsoft declined its side of the co-sell \(Customer already covered by another partner\)/,
+    );
+    // Our referral is untouched: it stays the partner's.
+    expect((await pc.referral(String(referral.id))).status).toBe('Active');
+    expect((await opportunity(opportunityId)).name).toMatch(/✔$/);
   });
 
   it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {
