@@ -40,6 +40,15 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     return pc.referral(referralId);
   }
 
+  /** Microsoft's own referral in the engagement of one of ours (the emulator opens it for a co-sell). */
+  const microsoftSideOf = (referral: Referral) =>
+    until(
+      async () =>
+        (await pc.all()).find((r) => r.engagementId === referral.engagementId && r.id !== referral.id),
+      5_000,
+      "Microsoft's side of the engagement",
+    );
+
   it('R10 R19 R20 a shared co-sell opportunity becomes a referral within seconds; identifiers, ✔ and one audit line come back', async () => {
     const started = Date.now();
     const { opportunityId } = await seller.opportunity({});
@@ -173,12 +182,7 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
   it('R7 Microsoft accepting its side of the co-sell fills the Microsoft CRM identifier', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
-    const microsoftSide = await until(
-      async () =>
-        (await pc.all()).find((r) => r.engagementId === referral.engagementId && r.id !== referral.id),
-      5_000,
-      "Microsoft's side of the engagement",
-    );
+    const microsoftSide = await microsoftSideOf(referral);
     const accepted = await pc.accept(String(microsoftSide.id));
     const msx = accepted.trackingInfo?.microsoftMsxId;
     expect(msx).toBeTruthy();
@@ -197,12 +201,7 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
   it("R7 Microsoft declining its side of the co-sell is shown on the record once, with Microsoft's reason", async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
-    const microsoftSide = await until(
-      async () =>
-        (await pc.all()).find((r) => r.engagementId === referral.engagementId && r.id !== referral.id),
-      5_000,
-      "Microsoft's side of the engagement",
-    );
+    const microsoftSide = await microsoftSideOf(referral);
     await control(h.pc.info.control, 'POST', `/referrals/${microsoftSide.id}/decline`, {
       statusReason: 'Customer already covered by another partner',
     });
