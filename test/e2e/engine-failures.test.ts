@@ -502,13 +502,14 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
     expect(engine.pausedApis()).toEqual([]);
     expect(await nameOf(opportunityId)).toMatch(/✔$/);
     expect(await nameOf(deal.id)).toMatch(/✔$/);
-    // The transient error after the login: one line saying the edit is being retried (no ✖), then the edit.
-    const ours = await seller.auditLines(opportunityId);
-    expect(ours).toHaveLength(auditBefore.ours.length + 2);
-    expect(ours.at(-2)).toMatch(
-      /CRM->PC: not synced yet, retrying \(next try .* UTC, up to 3 attempts\): Partner Center refused the change \(500/,
-    );
-    expect(ours.at(-2)).not.toMatch(/✖/);
+    // One line for the edit, no ✖; the transient error after the login may add one "retrying" line before it
+    // (whether the engine or the client's own retry absorbs that 500 depends on timing).
+    const added = (await seller.auditLines(opportunityId)).slice(auditBefore.ours.length);
+    const retrying = added.filter((l) => /not synced yet, retrying/.test(l));
+    expect(added.filter((l) => !retrying.includes(l))).toHaveLength(1);
+    expect(added.at(-1)).toMatch(/CRM->PC: deal value .* -> 99000/);
+    expect(retrying.length).toBeLessThanOrEqual(1);
+    expect(added.join('\n')).not.toMatch(/✖/);
     expect(await seller.auditLines(deal.id)).toHaveLength(auditBefore.theirs.length + 1);
     expect(await failedJobs()).toEqual([]);
     expect(await crossed()).toEqual(crossedBefore);
