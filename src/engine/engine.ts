@@ -548,9 +548,11 @@ class SyncEngine implements Engine {
           this.settings.retry,
         );
         const nextAt = new Date(this.now().getTime() + delay);
+        // Shown while the job is still ours: once rescheduled, the retry could read the record before this line
+        // lands and write its own audit append over it.
+        await this.showRetrying(link, error, nextAt);
         await this.store.retryJob(job, nextAt, failure.message);
         this.logger.warn({ ...log, event: 'sync-retry', delayMs: delay });
-        await this.showRetrying(link, error, nextAt);
         outcome = 'failed';
       } else {
         const dead = verdict.kind === 'retry';
