@@ -156,6 +156,34 @@ crm:
     expect(byPath['sevrer']).toContain('did you mean server?');
   });
 
+  it('R22 the mapping section: a valid one loads; a misspelt field, a bad direction and a display name are each named with the fix', async () => {
+    const good = await write(
+      'mapping.yaml',
+      `${minimal}engine:\n  mapping:\n    fields: { notes: { direction: toCrm }, dealValue: { owner: partnerCenter } }\n    createDefaults: { opportunity: { NextStep: Call the Microsoft seller } }\n`,
+    );
+    const config = await loadConfig(good, env);
+    expect(config.engine.mapping.fields.notes).toEqual({ direction: 'toCrm' });
+    expect(config.engine.mapping.createDefaults).toEqual({
+      opportunity: { NextStep: 'Call the Microsoft seller' },
+      lead: {},
+    });
+
+    const bad = await write(
+      'bad-mapping.yaml',
+      `${minimal}engine:\n  mapping:\n    fields: { dealvalue: { owner: crm }, notes: { direction: one-way } }\n    createDefaults: { opportunity: { "Next Step": Call } }\n`,
+    );
+    const byPath = Object.fromEntries((await problemsOf(bad)).problems.map((p) => [p.path, p.message]));
+    expect(byPath['engine.mapping.fields']).toContain(
+      '"dealvalue" is not a field it knows; use one of: name, dealValue',
+    );
+    expect(byPath['engine.mapping.fields.notes.direction']).toBe(
+      'must be one of: "both", "toCrm", "toReferral"',
+    );
+    expect(byPath['engine.mapping.createDefaults.opportunity.Next Step']).toContain(
+      'must be a CRM field name (API / logical name), not a display name',
+    );
+  });
+
   it('R21 a flag the engine owns is set once: the Salesforce copy in the file points at engine.*', async () => {
     const file = await write('moved.yaml', `${minimal}    settings: { displayCheckMark: false }\n`);
     const error = await problemsOf(file);

@@ -335,6 +335,18 @@ function describeIssue(issue: Issue): string | undefined {
       return bound('at most', issue.origin, issue.maximum, issue.input);
     case 'invalid_union':
       return 'does not match any allowed shape';
+    case 'invalid_key': {
+      // A record key that breaks its rule: say the rule, not just "invalid key".
+      const inner = (issue.issues as { message?: string }[] | undefined)?.[0]?.message;
+      return inner ? `is not a valid name: ${inner}` : undefined;
+    }
+    case 'unrecognized_keys': {
+      // Partial records of known names (engine.mapping.fields) reject a typo: list the names they take.
+      const shape = (issue.inst as { _zod?: { def?: { keyType?: { options?: unknown[] } } } } | undefined)
+        ?._zod?.def?.keyType?.options;
+      const keys = (issue.keys as string[]).map((k) => `"${k}"`).join(', ');
+      return shape ? `${keys} is not a field it knows; use one of: ${shape.join(', ')}` : undefined;
+    }
     default:
       return undefined;
   }

@@ -109,6 +109,13 @@ engine:
   # expiry:                  # unanswered referrals from Microsoft expire after 14 days
   #   warnBeforeMs: 259200000        # audit line on the record 3 days before
   #   notifyUrl: https://…           # and a JSON POST here (a Teams/Slack workflow), if set
+  # mapping:                 # the field mapping, per deployment (R22)
+  #   fields:                # direction: both | toCrm | toReferral; owner (wins a conflict): crm | partnerCenter
+  #     notes: { direction: toCrm }
+  #     dealValue: { owner: partnerCenter }
+  #   createDefaults:        # fields your CRM requires on new records (API / logical names) and their values
+  #     opportunity: { NextStep: Call the Microsoft seller }
+  #     lead: {}
 
 server:
   host: 127.0.0.1            # 0.0.0.0 to accept connections from other machines

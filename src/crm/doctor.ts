@@ -13,3 +13,59 @@ export interface DoctorResult {
   ok: boolean;
   lines: DoctorLine[];
 }
+
+/** A CRM record type's fields as the org describes them (null: the type itself is not visible). */
+export type DescribedFields = ReadonlyMap<string, { createable?: boolean }> | null;
+
+/**
+ * R22: every field `engine.mapping.createDefaults` names must exist on its record type and take a value on
+ * create, or every record cosell creates would be refused. Names compare without case, as both CRMs do.
+ */
+export function createDefaultLines(
+  defaults: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  described: Readonly<Record<string, DescribedFields>>,
+  typeName: (kind: string) => string,
+): DoctorLine[] {
+  const lines: DoctorLine[] = [];
+  for (const [kind, fields] of Object.entries(defaults)) {
+    const names = Object.keys(fields);
+    if (names.length === 0) continue;
+    const known = described[kind];
+    const byName = new Map([...(known ?? new Map()).entries()].map(([n, f]) => [n.toLowerCase(), f]));
+    const problems = names.flatMap((name): DoctorLine[] => {
+      const field = known ? byName.get(name.replace(/@odata\.bind$/, '').toLowerCase()) : undefined;
+      const at = `engine.mapping.createDefaults.${kind}.${name}`;
+      if (!field)
+        return [
+          {
+            ok: false,
+            check: 'mapping',
+            message: `${at}: ${typeName(kind)} has no field ${name} the integration user can see.`,
+            fix: 'Use the field API / logical name (not its label), or grant the integration user access to it.',
+          },
+        ];
+      if (field.createable === false)
+        return [
+          {
+            ok: false,
+            check: 'mapping',
+            message: `${at}: ${typeName(kind)}.${name} cannot be set on create by the integration user.`,
+            fix: 'Grant Edit on the field (field-level security), or remove the default.',
+          },
+        ];
+      return [];
+    });
+    lines.push(
+      ...(problems.length > 0
+        ? problems
+        : [
+            {
+              ok: true,
+              check: 'mapping',
+              message: `New ${typeName(kind)} records get ${names.join(', ')} from engine.mapping.createDefaults.`,
+            },
+          ]),
+    );
+  }
+  return lines;
+}

@@ -40,6 +40,9 @@ export interface NewDeal {
   contacts?: ContactInput[];
   solutions?: SolutionRef[];
   ownerId?: string;
+  /** R22: further CRM fields the deployment requires on new records (CRM field name -> value, as given).
+   *  Fields the adapter writes itself keep the adapter's value. */
+  extraFields?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 export interface CreateDealResult {

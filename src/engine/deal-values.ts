@@ -51,6 +51,21 @@ export const SYNC_MAPPING: readonly FieldMapping[] = resolveCrmFieldNames(
   DEAL_PROPERTY_OF,
 ).mapping;
 
+/** The sync mapping with a deployment's per-field direction and owner (R22, engine.mapping.fields). */
+export function syncMappingWith(
+  overrides: Readonly<
+    Record<string, { direction?: FieldMapping['direction']; owner?: FieldMapping['owner'] }>
+  >,
+): readonly FieldMapping[] {
+  if (Object.keys(overrides).length === 0) return SYNC_MAPPING;
+  return SYNC_MAPPING.map((m) => {
+    const o = overrides[m.field];
+    return o
+      ? { ...m, ...(o.direction ? { direction: o.direction } : {}), ...(o.owner ? { owner: o.owner } : {}) }
+      : m;
+  });
+}
+
 const CLOSED_LOST_LIKE: readonly string[] = ['Lost', 'Declined', 'Expired'];
 
 /** Substatuses of an incoming referral still waiting for the partner's answer (R8). */

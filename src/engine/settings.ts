@@ -68,6 +68,60 @@ const expirySchema = z.object({
     .default(null),
 });
 
+/** R22: the sync fields whose direction or owner a deployment may change (core/mapping.ts DEFAULT_MAPPING). */
+export const MAPPED_FIELDS = [
+  'name',
+  'dealValue',
+  'currency',
+  'closeDate',
+  'notes',
+  'howCanMicrosoftHelp',
+  'visibility',
+  'microsoftCrmId',
+  'responseDeadline',
+  'solutions',
+  'contacts',
+  'status',
+] as const;
+export type MappedField = (typeof MAPPED_FIELDS)[number];
+
+export interface FieldOverride {
+  direction?: 'both' | 'toCrm' | 'toReferral';
+  owner?: 'crm' | 'partnerCenter';
+}
+
+/** A value the CRM receives as given: a CRM field name's default on records cosell creates. */
+const defaultValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const crmFieldName = z
+  .string()
+  .trim()
+  .min(1)
+  .regex(/^[A-Za-z][\w@.]*$/, 'must be a CRM field name (API / logical name), not a display name');
+
+const mappingSchema = z.object({
+  /** Per-field direction and owner: `notes: { direction: toCrm }` makes Partner Center the only source of the
+   *  notes; `dealValue: { owner: partnerCenter }` lets Partner Center win when both sides changed it. */
+  fields: z
+    .partialRecord(
+      z.enum(MAPPED_FIELDS),
+      z
+        .object({
+          direction: z.enum(['both', 'toCrm', 'toReferral']).optional(),
+          owner: z.enum(['crm', 'partnerCenter']).optional(),
+        })
+        .strict(),
+    )
+    .default({}),
+  /** Extra fields the CRM requires (validation rules, plug-ins, business rules): CRM field name -> value,
+   *  written on the records cosell creates from referrals. Fields cosell writes itself keep cosell's value. */
+  createDefaults: z
+    .object({
+      opportunity: z.record(crmFieldName, defaultValue).default({}),
+      lead: z.record(crmFieldName, defaultValue).default({}),
+    })
+    .prefault({}),
+});
+
 const schema = z.object({
   /** R24: compute and record what would change, write nothing. */
   dryRun: z.boolean().default(false),
@@ -94,6 +148,7 @@ const schema = z.object({
   reconcile: reconcileSchema.prefault({}),
   retention: retentionSchema.prefault({}),
   expiry: expirySchema.prefault({}),
+  mapping: mappingSchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
   /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
@@ -117,6 +172,10 @@ export interface EngineSettings {
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
   retention: { succeededJobsMs: number; runsMs: number; personalDataMs: number | null; everyMs: number };
   expiry: { warnBeforeMs: number; checkEveryMs: number; notifyUrl: string | null };
+  mapping: {
+    fields: Partial<Record<MappedField, FieldOverride>>;
+    createDefaults: Record<'opportunity' | 'lead', Record<string, string | number | boolean | null>>;
+  };
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;
   budgetPauseMs: number;

@@ -49,7 +49,7 @@ import {
   referralFromDeal,
   referralListItems,
   referralValues,
-  SYNC_MAPPING,
+  syncMappingWith,
   withoutMoney,
 } from './deal-values.ts';
 import { SyncRefusal } from './errors.ts';
@@ -215,6 +215,8 @@ async function syncReferralOnly(
   const input = fitted.deal;
   if (problem) input.fields = { ...input.fields, value: null, currency: null };
   if (closeDate) input.fields = { ...input.fields, closeDate };
+  const extraFields = settings.mapping.createDefaults[kind];
+  if (Object.keys(extraFields).length > 0) input.extraFields = extraFields;
   const owner = await ownerOf(ctx, referral);
   if (owner.id) input.ownerId = owner.id;
   const msx = referral.trackingInfo?.microsoftMsxId;
@@ -422,7 +424,7 @@ async function syncPair(
     referral: referralSide,
     crm: crmSide,
     snapshot: snapshot?.values ?? null,
-    mapping: SYNC_MAPPING,
+    mapping: syncMappingWith(settings.mapping.fields),
   });
   const toReferral = writesToReferral(diff);
   const toCrm = writesToCrm(diff);

@@ -86,6 +86,8 @@ export interface CrmDesk {
   remove(opportunityId: string): Promise<void>;
   lose(opportunityId: string): Promise<void>;
   read(opportunityId: string): Promise<StoredOpportunity>;
+  /** One field of the opportunity by its CRM name, as stored (R22 extra fields). */
+  field(opportunityId: string, name: string): Promise<unknown>;
   auditLines(opportunityId: string): Promise<string[]>;
   /** Ids of the opportunities carrying this referral id (one expected). */
   withReferral(referralId: string): Promise<string[]>;
@@ -235,6 +237,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async edit(id, f) {
       await c('PATCH', `/ui/Opportunity/${id}`, fields(f));
+    },
+    async field(id, name) {
+      return (await read('Opportunity', id))[name];
     },
     async editAccountCountry(id, country) {
       await c('PATCH', `/ui/Account/${id}`, {
@@ -437,6 +442,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async edit(id, f) {
       await c('PATCH', `/ui/opportunities/${id}`, await columns(f));
+    },
+    async field(id, name) {
+      return (await read('opportunities', id))[name];
     },
     async editAccountCountry(id, country) {
       await c('PATCH', `/ui/accounts/${id}`, { address1_country: country });

@@ -116,6 +116,20 @@ describe('cosell doctor (Dynamics 365)', () => {
     }
   });
 
+  it('R22 doctor checks the columns engine.mapping.createDefaults names: a display name is a FAIL with its fix', async () => {
+    const result = await runDynamicsDoctor(connectionOf(packaged), parseDynamicsSettings({}), {
+      createDefaults: { opportunity: { stepname: 'Call the Microsoft seller', 'Next Step': 'x' }, lead: {} },
+    });
+    expect(result.lines.filter((l) => l.check === 'mapping')).toEqual([
+      expect.objectContaining({
+        ok: false,
+        message:
+          'engine.mapping.createDefaults.opportunity.Next Step: opportunity has no field Next Step the integration user can see.',
+        fix: expect.stringContaining('API / logical name'),
+      }),
+    ]);
+  });
+
   it('R28 names the missing security role of the application user, with the fix', async () => {
     await control(packaged.info.control, 'PUT', '/users/application/roles', { roles: ['Salesperson'] });
     try {

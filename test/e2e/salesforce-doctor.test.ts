@@ -8,9 +8,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
-import { type DoctorOptions, runDoctor } from '../../src/cli/commands/doctor.ts';
+import { type DoctorOptions, runDoctor, salesforceConnectionFrom } from '../../src/cli/commands/doctor.ts';
 import { runProvision } from '../../src/cli/commands/provision.ts';
 import { CliError } from '../../src/cli/errors.ts';
+import { runSalesforceDoctor } from '../../src/crm/salesforce/doctor.ts';
 import { loadPackageSchema } from '../../src/crm/salesforce/package-schema.ts';
 
 type Emulator = Awaited<ReturnType<typeof startSalesforceEmulator>>;
@@ -81,6 +82,29 @@ describe('cosell doctor (Salesforce)', () => {
     expect(text).toContain('Every object and field of packaging/salesforce is present');
     // R21: the currencies a referral's deal value may be written in.
     expect(text).toMatch(/ok {3}salesforce currencies: Amounts are in USD \(corporate USD\)/);
+  });
+
+  it('R22 doctor checks the fields engine.mapping.createDefaults names: a label instead of an API name is a FAIL with its fix', async () => {
+    const result = await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), {
+      createDefaults: {
+        opportunity: { NextStep: 'Call the Microsoft seller', Next_Step__c: 'x' },
+        lead: { LeadSource: 'Partner Referral' },
+      },
+    });
+    const mapping = result.lines.filter((l) => l.check === 'mapping');
+    expect(mapping).toEqual([
+      expect.objectContaining({
+        ok: false,
+        message:
+          'engine.mapping.createDefaults.opportunity.Next_Step__c: Opportunity has no field Next_Step__c the integration user can see.',
+        fix: expect.stringContaining('API / logical name'),
+      }),
+      expect.objectContaining({
+        ok: true,
+        message: 'New Lead records get LeadSource from engine.mapping.createDefaults.',
+      }),
+    ]);
+    expect(result.ok).toBe(false);
   });
 
   it('R28 without the permission set, doctor names field-level security and the assign command', async () => {

@@ -132,11 +132,15 @@ export function registerDoctorCommand(program: Command): void {
 export async function runDeploymentDoctor(config: Config, env: NodeJS.ProcessEnv): Promise<DoctorResult> {
   const lines: DoctorLine[] = [...(await checkPartnerCenter(config, env))];
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
-    const crm = await runSalesforceDoctor(config.crm.salesforce.connection);
+    const crm = await runSalesforceDoctor(config.crm.salesforce.connection, {
+      createDefaults: config.engine.mapping.createDefaults,
+    });
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'salesforce' })));
   }
   if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
-    const crm = await runDynamicsDoctor(config.crm.dynamics.connection, config.crm.dynamics.settings);
+    const crm = await runDynamicsDoctor(config.crm.dynamics.connection, config.crm.dynamics.settings, {
+      createDefaults: config.engine.mapping.createDefaults,
+    });
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'dynamics' })));
   }
   lines.push(...(await checkService(config)));

@@ -386,6 +386,7 @@ export class DynamicsAdapter implements CrmAdapter {
     const contactRefs = this.planContacts(plan, contacts, lookups.contacts ?? [], accountRef);
     const solutionRefs = this.planCatalogue(plan, solutions, lookups.catalogue ?? [], e);
     const body: Row = {
+      ...input.extraFields,
       name: storedName(input.fields.name, sync.mark, e, await this.nameMax()),
       ...dealFieldsToOpportunity(
         { ...input.fields, syncWithPartnerCenter: input.fields.syncWithPartnerCenter ?? true },
@@ -439,6 +440,7 @@ export class DynamicsAdapter implements CrmAdapter {
     const contact = input.contacts?.[0];
     const address = input.account?.address ?? {};
     const body: Row = {
+      ...input.extraFields,
       subject: input.fields.name.slice(0, DEFAULT_LENGTHS.leadSubject),
       [c.syncFlag]: input.fields.syncWithPartnerCenter ?? true,
       ...this.syncColumns(sync, null, e),

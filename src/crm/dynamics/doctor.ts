@@ -2,7 +2,7 @@
 // (type, length), choice value, the referral-identifier alternate key, change tracking on the tables the feed
 // reads, the environment variables, and the application user's security role (R18, R21, R28). One line per
 // problem, each with the fix.
-import type { DoctorLine, DoctorResult } from '../doctor.ts';
+import { createDefaultLines, type DescribedFields, type DoctorLine, type DoctorResult } from '../doctor.ts';
 import { CrmError, type SchemaProblem, type SchemaReport } from '../port.ts';
 import { DataverseClient, type DataverseClientOptions } from './client.ts';
 import { readCurrencies } from './currencies.ts';
@@ -228,7 +228,11 @@ async function roleProblems(client: DataverseClient): Promise<SchemaProblem[]> {
 export async function runDynamicsDoctor(
   connection: DynamicsConnection,
   settings: DynamicsSettings,
-  options: { clientOptions?: DataverseClientOptions } = {},
+  options: {
+    clientOptions?: DataverseClientOptions;
+    /** R22: engine.mapping.createDefaults, checked against the environment's columns. */
+    createDefaults?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  } = {},
 ): Promise<DoctorResult> {
   const lines: DoctorLine[] = [];
   let client: DataverseClient;
@@ -285,6 +289,20 @@ export async function runDynamicsDoctor(
         check: 'setting',
         message: `${key} = ${String(effective[key])} (${effective.sources[key]})`,
       });
+    }
+    if (options.createDefaults) {
+      const described = async (table: string): Promise<DescribedFields> => {
+        const meta = await entityMetadata(client, table);
+        const attributes = (meta?.Attributes as Row[] | undefined) ?? [];
+        return meta ? new Map(attributes.map((a) => [String(a.LogicalName), {}])) : null;
+      };
+      lines.push(
+        ...createDefaultLines(
+          options.createDefaults,
+          { opportunity: await described('opportunity'), lead: await described('lead') },
+          (kind) => kind,
+        ),
+      );
     }
     const currencies = await readCurrencies(client);
     lines.push({

@@ -393,6 +393,7 @@ export class SalesforceAdapter implements CrmAdapter {
     const solutionRefs = this.planCatalogue(plan, solutions, lookups.catalogue ?? []);
 
     const dealBody: SfRecord = {
+      ...input.extraFields,
       Name: storedName(input.fields.name, sync.mark, this.settings, org.opportunityNameMaxLength),
       ...dealFieldsToOpportunity(
         {
@@ -441,6 +442,7 @@ export class SalesforceAdapter implements CrmAdapter {
     const contact = input.contacts?.[0];
     const address = input.account?.address ?? {};
     const body: SfRecord = {
+      ...input.extraFields,
       // No ✔/✖ on leads: the company name becomes the account name when a seller converts the lead.
       Company: (input.account?.name ?? input.fields.name).slice(0, FIELD_LIMITS.accountName),
       LastName: contact?.lastName ?? input.account?.name ?? input.fields.name,

@@ -3,7 +3,7 @@
 // external-id flag, and can the integration user read and edit each custom field (field-level security).
 // Every problem comes with the exact fix; the package XML is the source of truth.
 
-import type { DoctorLine, DoctorResult } from '../doctor.ts';
+import { createDefaultLines, type DescribedFields, type DoctorLine, type DoctorResult } from '../doctor.ts';
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
 import { type DescribeResult, SalesforceClient, type SalesforceClientOptions } from './client.ts';
@@ -180,7 +180,12 @@ export async function checkPackageSchema(
 /** Runs every Salesforce check; never throws for a problem it can describe. */
 export async function runSalesforceDoctor(
   connection: SalesforceConnection,
-  options: { clientOptions?: SalesforceClientOptions; pkg?: PackageSchema } = {},
+  options: {
+    clientOptions?: SalesforceClientOptions;
+    pkg?: PackageSchema;
+    /** R22: engine.mapping.createDefaults, checked against the org's fields. */
+    createDefaults?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  } = {},
 ): Promise<DoctorResult> {
   const lines: DoctorLine[] = [];
   let client: SalesforceClient;
@@ -254,6 +259,19 @@ export async function runSalesforceDoctor(
             fix: 'Give the integration user read access to Organization and CurrencyType (View Setup and Configuration).',
           }),
     });
+    if (options.createDefaults) {
+      const described = async (object: string): Promise<DescribedFields> => {
+        const d = await describeOrNull(client, object);
+        return d ? new Map(d.fields.map((f) => [f.name, { createable: f.createable }])) : null;
+      };
+      lines.push(
+        ...createDefaultLines(
+          options.createDefaults,
+          { opportunity: await described('Opportunity'), lead: await described('Lead') },
+          (kind) => (kind === 'lead' ? 'Lead' : 'Opportunity'),
+        ),
+      );
+    }
     const usage = client.apiUsage;
     if (usage)
       lines.push({
