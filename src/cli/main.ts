@@ -1,6 +1,7 @@
 // `cosell <command>`: the composition root. Each command lives in its own module under ./commands.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerEmulateCommand } from './commands/emulate.ts';
@@ -34,6 +35,7 @@ registerWebhooksCommand(program);
 registerDoctorCommand(program);
 registerProvisionCommand(program);
 registerRunsCommands(program);
+registerBackfillCommand(program);
 registerPurgeCommand(program);
 
 try {

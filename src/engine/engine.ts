@@ -32,6 +32,13 @@ import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
 import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
+import {
+  type BackfillCounts,
+  type BackfillScope,
+  type BackfillSide,
+  scanCrm,
+  scanPartnerCenter,
+} from './backfill.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
 import { warnExpiringReferrals } from './expiry.ts';
 import type { AttemptState } from './failed-states.ts';
@@ -87,6 +94,12 @@ export interface Engine {
   warnExpiringOnce(): Promise<number>;
   /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
+  /** R34: lists one side for the first import and queues what is in scope. */
+  scanForBackfill(
+    side: BackfillSide,
+    scope: BackfillScope,
+    onPage?: (counts: BackfillCounts) => void,
+  ): Promise<BackfillCounts>;
   readonly events: EventEmitter;
 }
 
@@ -276,6 +289,20 @@ class SyncEngine implements Engine {
     const jobs = await this.store.resubmit(target, this.now());
     if (jobs.length > 0) this.wake();
     return jobs.length;
+  }
+
+  /** R34: lists one side for the first import and queues what is in scope (see backfill.ts). */
+  async scanForBackfill(
+    side: BackfillSide,
+    scope: BackfillScope,
+    onPage?: (counts: BackfillCounts) => void,
+  ): Promise<BackfillCounts> {
+    const counts =
+      side === 'partner-center'
+        ? await scanPartnerCenter(this.intake, scope, onPage)
+        : await scanCrm(this.intake, scope, onPage);
+    if (counts.queuedLinkIds.length > 0) this.wake();
+    return counts;
   }
 
   // ---- loops ---------------------------------------------------------------------------------------------

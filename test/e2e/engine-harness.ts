@@ -75,6 +75,8 @@ export interface HarnessOptions {
   crm?: CrmKind;
   /** The CRM org: multi-currency (default) or a single-currency org in `currency`. */
   crmOrg?: { multiCurrency: boolean; currency?: string };
+  /** Referrals per Partner Center list page (default the emulator's 100): small pages exercise paging. */
+  pcPageSize?: number;
 }
 
 export async function startHarness(
@@ -85,6 +87,7 @@ export async function startHarness(
     port: 0,
     host: '127.0.0.1',
     webhookRetryDelaysMs: [20, 50, 100],
+    ...(options.pcPageSize ? { pageSize: options.pcPageSize } : {}),
   });
   const org = options.crmOrg ?? { multiCurrency: true };
   const crmKind = options.crm ?? 'salesforce';

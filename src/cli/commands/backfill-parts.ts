@@ -1,0 +1,74 @@
+// What `cosell backfill` runs on: the deployment's store, Partner Center client, CRM adapter and an engine that
+// is never started (no polls, no sweep, no server). It takes the store's service lock when it can, so the
+// records it queues are synced here; when a service holds the lock, the service syncs them.
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.ts';
+import { createEngine, type Engine } from '../../engine/engine.ts';
+import { readTokenKey } from '../../partner-center/auth.ts';
+import { ReferralsClient } from '../../partner-center/referrals.ts';
+import { openStore } from '../../store/open.ts';
+import { CliError } from '../errors.ts';
+import { connectCrm } from '../service.ts';
+import { lockStore } from '../service-lock.ts';
+import { storeTokenProvider } from '../store-tokens.ts';
+
+export interface BackfillParts {
+  engine: Engine;
+  /** This process holds the store lock: it syncs what it queues. */
+  ownsStore: boolean;
+  /** Who holds the lock when this process does not ('pid 1234'). */
+  lockHolder: string | null;
+  close(): Promise<void>;
+}
+
+export async function openBackfillParts(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  options: { lock: boolean },
+): Promise<BackfillParts> {
+  let unlock: (() => void) | null = null;
+  let lockHolder: string | null = null;
+  if (options.lock) {
+    try {
+      unlock = lockStore(config.store.url);
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      lockHolder = /pid \d+/.exec(error.message)?.[0] ?? 'another process';
+    }
+  }
+  const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+  try {
+    const tokens = storeTokenProvider(config, store, readTokenKey(env));
+    if (!(await tokens.currentUser())) {
+      throw new CliError(
+        `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
+        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then backfill again.`,
+      );
+    }
+    const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
+    const crm = await connectCrm(config);
+    const engine = createEngine({
+      tenantId: config.tenantId,
+      store,
+      referrals,
+      crm,
+      crmKind: config.crm.kind,
+      settings: config.engine,
+      logger: logger.child({ component: 'backfill' }),
+    });
+    return {
+      engine,
+      ownsStore: unlock !== null,
+      lockHolder,
+      async close() {
+        await store.close();
+        unlock?.();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    unlock?.();
+    throw error;
+  }
+}

@@ -1,0 +1,229 @@
+// `cosell backfill` (R34): the first import, on demand. It says what it takes before it reads anything, lists
+// each side (Partner Center page by page), queues what is in scope and, when no service runs on the store,
+// syncs it right here with progress (counts, rate, ETA on a terminal; plain lines when piped). Interrupted, it
+// resumes where it stopped: the Partner Center position is stored per page and linked records are skipped.
+import type { Command } from 'commander';
+import type { Config } from '../../config/schema.ts';
+import {
+  type BackfillCounts,
+  type BackfillDirection,
+  type BackfillScope,
+  describeScope,
+  sidesOf,
+} from '../../engine/backfill.ts';
+import type { Run } from '../../store/store.ts';
+import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
+import { CliError } from '../errors.ts';
+import { parseSince } from './runs.ts';
+
+interface BackfillFlags {
+  config?: string;
+  direction: string;
+  since?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const DIRECTIONS: readonly BackfillDirection[] = ['pc-to-crm', 'crm-to-pc', 'both'];
+const CRM_NAMES = { salesforce: 'Salesforce', dynamics: 'Dynamics 365' } as const;
+
+export interface BackfillIo {
+  out: (text: string) => void;
+  /** A terminal gets one line rewritten in place; a pipe gets a plain line every few seconds. */
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface BackfillSummary {
+  scope: { direction: BackfillDirection; since: string | null; dryRun: boolean };
+  sides: Omit<BackfillCounts, 'queuedLinkIds'>[];
+  queued: number;
+  synced: number;
+  failed: number;
+  /** Queued but not synced here: a running service syncs them, or they wait for a retry. */
+  left: number;
+  /** Who syncs the queued records: this command, or the service that holds the store. */
+  syncedBy: 'backfill' | 'service' | 'nobody';
+}
+
+export function parseScope(flags: BackfillFlags, now = new Date()): BackfillScope {
+  const direction = flags.direction as BackfillDirection;
+  if (!DIRECTIONS.includes(direction)) {
+    throw new CliError(
+      `--direction '${flags.direction}' is not one of ${DIRECTIONS.join(', ')}.`,
+      'Give --direction pc-to-crm, crm-to-pc or both (the default).',
+      2,
+    );
+  }
+  return {
+    direction,
+    since: flags.since ? parseSince(flags.since, now) : null,
+    dryRun: flags.dryRun ?? false,
+  };
+}
+
+const duration = (ms: number) => {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+
+/** 'syncing 120/400 (35.2/s, ETA 0:08), 2 failed' */
+export function progressLine(done: number, total: number, failed: number, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+  const eta = rate > 0 ? ` ETA ${duration(((total - done) / rate) * 1000)}` : '';
+  return `syncing ${done}/${total} (${rate.toFixed(1)}/s,${eta || ' ETA ?'})${failed ? `, ${failed} failed` : ''}`;
+}
+
+export function describeCounts(counts: BackfillCounts, crmName: string): string {
+  const side = counts.side === 'partner-center' ? 'Partner Center' : crmName;
+  const leftOut = Object.entries(counts.leftOut)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  return `${side}: ${counts.listed} listed, ${counts.toImport} to import, ${counts.alreadyLinked} already linked${
+    leftOut ? `, left out: ${leftOut}` : ''
+  }${counts.resumedFrom ? ` (resumed after an interruption, from ${counts.resumedFrom})` : ''}`;
+}
+
+/** A status line printer: rewritten in place on a terminal, at most one plain line every 2 s on a pipe. */
+function statusPrinter(io: BackfillIo) {
+  let last = 0;
+  let open = false;
+  return {
+    show(line: string, force = false) {
+      if (io.isTTY) {
+        io.out(`\r\x1b[K${line}`);
+        open = true;
+        return;
+      }
+      const now = Date.now();
+      if (force || now - last >= 2_000) {
+        io.out(`${line}\n`);
+        last = now;
+      }
+    },
+    end() {
+      if (open) io.out('\n');
+      open = false;
+    },
+  };
+}
+
+export async function runBackfill(
+  config: Config,
+  flags: BackfillFlags,
+  io: BackfillIo,
+): Promise<BackfillSummary> {
+  const scope = parseScope(flags);
+  const crmName = CRM_NAMES[config.crm.kind];
+  const say = (line: string) => {
+    if (!flags.json) io.out(`${line}\n`);
+  };
+  say(`cosell backfill (${scope.direction}) takes:`);
+  for (const line of describeScope(scope, crmName)) say(`  ${line}`);
+
+  // Loaded on use, like `start`: the engine is not needed by the light commands.
+  const { createLogger } = await import('../../server/logger.ts');
+  const { openBackfillParts } = await import('./backfill-parts.ts');
+  const logger = createLogger({ level: 'warn' });
+  const parts = await openBackfillParts(config, io.env, logger, { lock: !scope.dryRun });
+  const status = statusPrinter(flags.json ? { ...io, out: () => {}, isTTY: false } : io);
+  try {
+    const sides: BackfillCounts[] = [];
+    for (const side of sidesOf(scope.direction)) {
+      const counts = await parts.engine.scanForBackfill(side, scope, (c) =>
+        status.show(`listing: ${describeCounts(c, crmName)}`),
+      );
+      status.end();
+      say(describeCounts(counts, crmName));
+      sides.push(counts);
+    }
+    const queuedIds = new Set(sides.flatMap((s) => s.queuedLinkIds));
+    const summary: BackfillSummary = {
+      scope: { direction: scope.direction, since: scope.since?.toISOString() ?? null, dryRun: scope.dryRun },
+      sides: sides.map(({ queuedLinkIds: _, ...rest }) => rest),
+      queued: queuedIds.size,
+      synced: 0,
+      failed: 0,
+      left: queuedIds.size,
+      syncedBy: scope.dryRun ? 'nobody' : parts.ownsStore ? 'backfill' : 'service',
+    };
+    if (scope.dryRun) {
+      for (const side of sides) for (const line of side.sample) say(`  would import ${line}`);
+      const total = sides.reduce((n, s) => n + s.toImport, 0);
+      say(
+        `Dry run: ${total} record${total === 1 ? '' : 's'} would be imported; nothing was queued or written.`,
+      );
+      return summary;
+    }
+    if (!parts.ownsStore) {
+      say(
+        `${queuedIds.size} queued. The running cosell service (${parts.lockHolder}) syncs them; follow it with \`cosell runs --since ${new Date().toISOString().slice(0, 16)}Z\`.`,
+      );
+      return summary;
+    }
+    if (queuedIds.size > 0) await syncHere(parts.engine, queuedIds, summary, status);
+    status.end();
+    say(
+      `Backfill done: ${summary.synced} synced, ${summary.failed} failed${
+        summary.left ? `, ${summary.left} waiting for a retry (cosell start finishes them)` : ''
+      }.${summary.failed ? ' See why with `cosell runs --failed`; fix, then `cosell resubmit --all-failed`.' : ''}`,
+    );
+    return summary;
+  } finally {
+    status.end();
+    await parts.close();
+  }
+}
+
+/** Runs the worker in this process until every queued record had its first sync (retries are the service's). */
+async function syncHere(
+  engine: { events: NodeJS.EventEmitter; drain(options: { timeoutMs?: number }): Promise<void> },
+  queued: ReadonlySet<number>,
+  summary: BackfillSummary,
+  status: { show(line: string, force?: boolean): void },
+): Promise<void> {
+  const started = Date.now();
+  const seen = new Set<number>();
+  const onRun = (run: Run) => {
+    if (run.linkId === null || !queued.has(run.linkId) || seen.has(run.linkId)) return;
+    seen.add(run.linkId);
+    if (run.outcome === 'failed' || run.outcome === 'dead') summary.failed++;
+    else summary.synced++;
+    summary.left = queued.size - seen.size;
+    status.show(progressLine(seen.size, queued.size, summary.failed, Date.now() - started));
+  };
+  engine.events.on('run', onRun);
+  try {
+    // Everything due now is synced; a record whose first try failed waits for its retry in the service.
+    await engine.drain({ timeoutMs: 1_000 });
+  } finally {
+    engine.events.off('run', onRun);
+  }
+  status.show(progressLine(seen.size, queued.size, summary.failed, Date.now() - started), true);
+}
+
+export function registerBackfillCommand(program: Command): void {
+  program
+    .command('backfill')
+    .description(
+      'First import: open referrals and open opportunities flagged to sync that have no counterpart yet. States its scope first; resumable.',
+    )
+    .option('--config <file>', CONFIG_OPTION_HELP)
+    .option('--direction <direction>', 'pc-to-crm, crm-to-pc or both', 'both')
+    .option('--since <when>', 'only records changed since a date (2026-11-01) or an age (30d)')
+    .option('--dry-run', 'list and count what would be imported; queue and write nothing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: BackfillFlags) => {
+      parseScope(flags);
+      const config = await loadConfigFromFlags(flags.config);
+      const summary = await runBackfill(config, flags, {
+        out: (t) => process.stdout.write(t),
+        isTTY: Boolean(process.stdout.isTTY),
+        env: process.env,
+      });
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (summary.failed > 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,107 @@
+// `cosell backfill` as an admin runs it before the first `cosell start`: separate processes for the emulators
+// and the CLI, a config file, `cosell login --config`. The command states its scope first, a dry run lists
+// and writes nothing, the import prints plain progress lines when piped, and a second run imports nothing.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addCatalogueSolution,
+  sendMicrosoftReferral,
+  shareSellerOpportunity,
+} from '../../src/cli/demo-story.ts';
+import { runCli } from '../helpers/cli.ts';
+import {
+  allReferrals,
+  control,
+  type Emulators,
+  secretsFor,
+  sfQuery,
+  startEmulators,
+  writeEmulatorConfig,
+} from './runtime-support.ts';
+
+let emulators: Emulators;
+let dir: string;
+let configFile: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cosell-backfill-'));
+  emulators = await startEmulators();
+  env = secretsFor(emulators.sf);
+  configFile = await writeEmulatorConfig(dir, emulators);
+  const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
+  expect(login.code, login.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await emulators?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const backfill = (...args: string[]) =>
+  runCli(['backfill', '--config', configFile, ...args], { env, cwd: dir });
+
+describe('cosell backfill --config against the emulators', () => {
+  it('R34 R24 states its scope, a dry run writes nothing, the import syncs both sides once and says so; a bad direction is a usage error', async () => {
+    const solutionId = await addCatalogueSolution(emulators.sf.control);
+    const referral = await sendMicrosoftReferral(emulators.pc.control);
+    await control(emulators.pc.control, 'POST', '/incoming-referrals', {
+      name: 'Closed last year',
+      status: 'Closed',
+      substatus: 'Lost',
+    });
+    const { opportunityId } = await shareSellerOpportunity(emulators.sf.control, {
+      name: 'Woodgrove analytics',
+      accountName: 'Woodgrove Bank',
+      country: 'US',
+      solutionId,
+    });
+
+    const usage = await backfill('--direction', 'sideways');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("--direction 'sideways' is not one of pc-to-crm, crm-to-pc, both");
+
+    const dry = await backfill('--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    const dryLines = dry.stdout.split('\n');
+    expect(dryLines[0]).toBe('cosell backfill (both) takes:');
+    expect(dry.stdout).toContain('Partner Center -> Salesforce: open referrals (status New or Active)');
+    expect(dry.stdout).toContain('Left out: closed referrals and closed opportunities');
+    expect(dry.stdout).toContain(`would import referral ${referral.id} "Contoso Cloud Migration"`);
+    expect(dry.stdout).toContain(`would import opportunity ${opportunityId} "Woodgrove analytics"`);
+    expect(dry.stdout).toContain('Dry run: 2 records would be imported; nothing was queued or written.');
+    expect(
+      await sfQuery(
+        emulators.sf,
+        `SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${referral.id}'`,
+      ),
+    ).toEqual([]);
+
+    const run = await backfill();
+    expect(run.code, run.stderr).toBe(0);
+    // Piped: plain lines, no carriage returns or terminal codes.
+    expect(run.stdout.includes('\r') || run.stdout.includes('\u001b[')).toBe(false);
+    expect(run.stdout).toMatch(/^Partner Center: 1 listed, 1 to import, 0 already linked$/m);
+    expect(run.stdout).toMatch(/^Salesforce: 1 listed, 1 to import, 0 already linked$/m);
+    expect(run.stdout).toMatch(/^syncing 2\/2 \(\d+\.\d\/s, ETA 0:00\)$/m);
+    expect(run.stdout).toContain('Backfill done: 2 synced, 0 failed.');
+    expect(
+      await sfQuery(
+        emulators.sf,
+        `SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${referral.id}'`,
+      ),
+    ).toHaveLength(1);
+    const outgoing = (await allReferrals(emulators.pc)).filter(
+      (r) => r.externalReferenceId === opportunityId,
+    );
+    expect(outgoing).toHaveLength(1);
+
+    const again = await backfill('--json');
+    expect(again.code, again.stderr).toBe(0);
+    const summary = JSON.parse(again.stdout) as { queued: number; sides: { alreadyLinked: number }[] };
+    expect(summary.queued).toBe(0);
+    expect(summary.sides.map((s) => s.alreadyLinked)).toEqual([2, 2]);
+  });
+});
