@@ -14,6 +14,8 @@ export interface SellerFields {
   currency?: string;
   sync?: boolean;
   assistance?: Exclude<AssistanceRequestCode, 'Unknown'> | null;
+  /** Microsoft Partner Center Referral Visibility (R14). */
+  visible?: boolean;
   /** Referral Identifier as the Power Automate connector left it on an existing installation (R32). */
   referralId?: string;
 }
@@ -185,6 +187,7 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     ...(f.currency !== undefined ? { CurrencyIsoCode: f.currency } : {}),
     ...(f.sync !== undefined ? { Sync_with_Partner_Center__c: f.sync } : {}),
     ...(f.referralId !== undefined ? { Referral_Identifier__c: f.referralId } : {}),
+    ...(f.visible !== undefined ? { Referral_Visibility__c: f.visible } : {}),
     ...(f.assistance !== undefined
       ? { How_can_Microsoft_help__c: f.assistance ? SF_ASSISTANCE[f.assistance] : null }
       : {}),
@@ -371,6 +374,7 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
       : {}),
     ...(f.sync !== undefined ? { [`${p}syncwithpartnercenter`]: f.sync } : {}),
     ...(f.referralId !== undefined ? { [`${p}referralidentifier`]: f.referralId } : {}),
+    ...(f.visible !== undefined ? { [`${p}referralvisibility`]: f.visible ? 100000001 : 100000000 } : {}),
     ...(f.assistance !== undefined
       ? { [`${p}howcanmicrosofthelp`]: f.assistance ? DV_ASSISTANCE[f.assistance] : null }
       : {}),

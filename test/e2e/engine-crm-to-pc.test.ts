@@ -144,6 +144,53 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     expect((await pc.referral(String(referral.id))).name).toBe(referral.name);
   });
 
+  it("R14 R11 a private referral becomes visible when the seller ticks Visibility; once visible, un-ticking is refused (by the CRM's own rule, or by cosell with ✖ and an audit line) and the referral stays visible", async () => {
+    const { opportunityId } = await seller.opportunity({ sync: false });
+    // Not co-sell: no help asked, so the referral is created private.
+    await seller.edit(opportunityId, { assistance: null, visible: false, sync: true });
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    await until(
+      async () => (await pc.referral(id)).consent?.consentToShareReferralWithMicrosoftSellers === false,
+      10_000,
+      'the private referral',
+    );
+
+    await seller.edit(opportunityId, { visible: true });
+    await until(
+      async () => (await pc.referral(id)).consent?.consentToShareReferralWithMicrosoftSellers === true,
+      10_000,
+      'the referral made visible',
+    );
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 10_000, 'the ✔');
+
+    // Dynamics 365 ships a rule that refuses the edit in the CRM itself; Salesforce takes it, and cosell refuses
+    // to send it.
+    const taken = await seller.edit(opportunityId, { visible: false }).then(
+      () => true,
+      (error: unknown) => {
+        expect(String(error)).toMatch(/cannot be made invisible again/);
+        return false;
+      },
+    );
+    expect(taken).toBe(crm === 'salesforce');
+    if (taken) {
+      const refused = await until(
+        async () => {
+          const o = await opportunity(opportunityId);
+          return o.name.endsWith('✖') ? o : null;
+        },
+        10_000,
+        'the ✖ of the refused un-share',
+      );
+      expect(String(refused.audit).split('\n').at(-1)).toMatch(/cannot be made private again/);
+      // Ticking it again is the fix: ✔ comes back.
+      await seller.edit(opportunityId, { visible: true });
+      await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 10_000, 'the ✔ again');
+    }
+    expect((await pc.referral(id)).consent?.consentToShareReferralWithMicrosoftSellers).toBe(true);
+  });
+
   it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
