@@ -183,6 +183,9 @@ export interface CrmErrorInit {
   budgetExhausted?: boolean;
   /** The credentials were refused even after minting a fresh token (a circuit, not a retry). */
   authFailed?: boolean;
+  /** The record changed state between the read and the write (a lead converted meanwhile): read again and
+   *  decide anew, at once; not a failure. */
+  stale?: boolean;
 }
 
 /** The one error type of the CRM boundary: what an operator needs to act on it. Never carries secrets. */
@@ -197,6 +200,7 @@ export class CrmError extends Error {
   readonly retryable: boolean;
   readonly budgetExhausted: boolean;
   readonly authFailed: boolean;
+  readonly stale: boolean;
 
   constructor(init: CrmErrorInit) {
     super(init.message);
@@ -211,5 +215,6 @@ export class CrmError extends Error {
     this.retryable = init.retryable ?? false;
     this.budgetExhausted = init.budgetExhausted ?? false;
     this.authFailed = init.authFailed ?? false;
+    this.stale = init.stale ?? false;
   }
 }

@@ -119,8 +119,10 @@ export function dealValues(
     contacts: deal.contacts,
   };
   if (status !== undefined) record.status = status;
-  // Leads carry no Response Deadline field (R30 shows it on opportunities).
+  // Leads carry no Response Deadline field (R30 shows it on opportunities), and neither CRM's lead has
+  // How can Microsoft help?, Visibility or Solutions: a lead says nothing about them (rather than "cleared").
   if (deal.kind === 'opportunity') record.responseDeadline = deal.responseDeadline ?? null;
+  else for (const key of ['assistance', 'visibleToMicrosoft', 'solutions']) delete record[key];
   return readCrmValues(record, SYNC_MAPPING);
 }
 

@@ -26,7 +26,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
-import type { CrmAdapter, CrmKind } from '../crm/port.ts';
+import { type CrmAdapter, CrmError, type CrmKind } from '../crm/port.ts';
 import { computeRetryDelay } from '../lib/retry.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
@@ -114,7 +114,8 @@ export function createEngine(deps: EngineDeps): Engine {
 /** The snapshot error rule of a failure whose ✖ and audit line could not be written to the CRM. */
 const FAILURE_NOT_SHOWN = 'failureNotShown';
 
-/** A 412 means Partner Center changed between our read and our write: read both sides again, re-merge. */
+/** A 412 means Partner Center changed between our read and our write, a stale CRM error the same of the CRM
+ *  record (a lead converted meanwhile): read both sides again, re-merge. */
 const MAX_PRECONDITION_RERUNS = 3;
 
 interface Pause {
@@ -598,11 +599,10 @@ class SyncEngine implements Engine {
       try {
         return await syncLink(this.sync, link, job.trigger, seen);
       } catch (error) {
-        if (
-          !(error instanceof PartnerCenterError && error.status === 412) ||
-          attempt >= MAX_PRECONDITION_RERUNS
-        )
-          throw error;
+        const reread =
+          (error instanceof PartnerCenterError && error.status === 412) ||
+          (error instanceof CrmError && error.stale);
+        if (!reread || attempt >= MAX_PRECONDITION_RERUNS) throw error;
         link = (await this.store.getLink(link.id)) ?? link;
       }
     }

@@ -4,7 +4,7 @@
 // opportunity), or both. Failures the seller must fix are thrown as SyncRefusal; the worker writes the ✖.
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import { isCoSell, isLead, validateReferralForCreate, validateReferralUpdate } from '../core/cosell-rules.ts';
-import type { Deal } from '../core/deal.ts';
+import type { Deal, DealFields } from '../core/deal.ts';
 import {
   diffAgainstSnapshot,
   type FieldDiff,
@@ -288,6 +288,11 @@ async function syncDealOnly(
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted (R31).');
   }
+  if (deal.kind === 'lead' && deal.convertedOpportunityId) {
+    // The change feed still lists a lead after its conversion: its opportunity carries the sync now (R9).
+    const note = `A converted lead: opportunity ${deal.convertedOpportunityId} carries the sync.`;
+    return result(link, 'skipped', 'none', [], note);
+  }
   if (deal.referralId) {
     // A Referral Identifier already on the record (a migration, R32, or our own create seen by the poll).
     const joined = await store.findOrCreateLinkForCrm(ctx.crmKind, deal.id, {
@@ -395,6 +400,9 @@ async function syncPair(
   if (!deal) {
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted; the referral stays (R31).');
+  }
+  if (deal.kind === 'lead' && deal.convertedOpportunityId) {
+    return relinkConvertedLead(ctx, link, deal.convertedOpportunityId, read, trigger);
   }
   if (!deal.syncWithPartnerCenter) return unshare(ctx, link, deal);
   let current = link.state === 'active' ? link : await store.setLinkState(link.id, 'active');
@@ -642,6 +650,67 @@ async function unshare(ctx: SyncContext, link: Link, deal: Deal): Promise<SyncRe
   }
   const unshared = ctx.settings.dryRun ? link : await ctx.store.setLinkState(link.id, 'unshared');
   return result(unshared, 'changed', 'toCrm', [], 'Sync with Partner Center unticked (R31).');
+}
+
+/**
+ * R9: a seller converted (qualified) the lead of a referral. The new opportunity takes over the link: the
+ * referral names it (externalReferenceId), it carries the Referral Identifier, Link and Sync flag, and the next
+ * pair sync sends what the seller entered while qualifying (deal value, close date) and accepts the referral.
+ */
+async function relinkConvertedLead(
+  ctx: SyncContext,
+  link: Link,
+  opportunityId: string,
+  read: { referral: Referral; eTag?: string | null },
+  trigger: JobTrigger,
+): Promise<SyncResult> {
+  const { store } = ctx;
+  const referralId = String(read.referral.id);
+  const opportunity = await ctx.crm.findDeal({ kind: 'opportunity', id: opportunityId });
+  if (!opportunity) {
+    return result(
+      link,
+      'skipped',
+      'none',
+      [],
+      `Converted to opportunity ${opportunityId}, which cannot be read yet.`,
+    );
+  }
+  const note = `lead ${link.crmId} converted to opportunity ${opportunityId}, now linked to referral ${referralId}`;
+  if (ctx.settings.dryRun)
+    return result(link, 'changed', 'toReferral', [], `dry run: would relink (${note})`);
+  if (read.referral.externalReferenceId !== opportunityId) {
+    await ctx.referrals.update(
+      referralId,
+      [{ op: 'replace', path: '/externalReferenceId', value: opportunityId }],
+      read.eTag ? { ifMatch: read.eTag } : {},
+    );
+  }
+  // Conversion carries over neither the referral's visibility nor (in every CRM) its contacts: the opportunity
+  // starts from the referral's visibility, and its first pair sync fills what it lacks.
+  const visible = read.referral.consent?.consentToShareReferralWithMicrosoftSellers ?? null;
+  const fields: Partial<DealFields> = {};
+  if (!opportunity.syncWithPartnerCenter) fields.syncWithPartnerCenter = true;
+  if (visible !== null && opportunity.visibleToMicrosoft !== visible) fields.visibleToMicrosoft = visible;
+  await ctx.crm.updateDeal(opportunity, Object.keys(fields).length > 0 ? { fields } : {}, {
+    referralId,
+    referralLink: ctx.referralLinkFor(referralId),
+    auditLine: formatAuditLine({ now: ctx.now(), direction: 'PC->CRM', changes: [note] }),
+  });
+  const relinked = await store.replaceCrmId(link.id, opportunityId, 'opportunity');
+  // The lead's values say nothing about the new record: its first pair sync starts fresh (an empty side takes
+  // the other's value; where both have one, the field's owner wins), keeping only whether the referral still
+  // waits for an answer, so that the open opportunity accepts it (R8).
+  const before = await store.getSnapshot(relinked.id);
+  const status = before?.values?.status;
+  await store.saveSnapshot(relinked.id, {
+    values: status === undefined ? null : { status },
+    crmVersion: null,
+    error: null,
+  });
+  // The pair sync of the opportunity: the seller's qualifying values go to Partner Center.
+  await store.enqueueJob(relinked.id, trigger, ctx.now());
+  return result(relinked, 'changed', 'toReferral', [], note);
 }
 
 /** Microsoft's CRM id from its side of a co-sell engagement (R7), looked up only while we have none and only

@@ -83,6 +83,8 @@ export interface CrmDesk {
   seller(): Promise<{ id: string; email: string }>;
   /** Moves an incoming referral's opportunity out of on-hold (the seller accepts it, R8). */
   accept(opportunityId: string): Promise<void>;
+  /** Converts (Salesforce) / qualifies (Dynamics 365) a lead; returns the new opportunity's id (R9). */
+  convertLead(leadId: string): Promise<string>;
   win(opportunityId: string): Promise<void>;
   /** The seller deletes the opportunity (R31). */
   remove(opportunityId: string): Promise<void>;
@@ -257,6 +259,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async accept(id) {
       await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Qualification' });
+    },
+    async convertLead(id) {
+      return (await c<{ opportunityId: string }>('POST', `/ui/Lead/${id}/convert`, {})).opportunityId;
     },
     async remove(id) {
       await c('DELETE', `/ui/Opportunity/${id}`);
@@ -462,6 +467,10 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async accept(id) {
       await c('PATCH', `/ui/opportunities/${id}`, { statuscode: 1 });
+    },
+    async convertLead(id) {
+      const created = await c<{ value: { opportunityid?: string }[] }>('POST', `/ui/leads/${id}/qualify`, {});
+      return String(created.value.find((r) => r.opportunityid)?.opportunityid);
     },
     async remove(id) {
       await c('DELETE', `/ui/opportunities/${id}`);

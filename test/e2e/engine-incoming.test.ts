@@ -3,6 +3,7 @@
 // Center, closing it lost declines it, and edits made while it waits do not reach Microsoft before the answer.
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MICROSOFT_ORGANIZATION_ID } from '../../src/core/cosell-rules.ts';
 import type { Deal } from '../../src/core/deal.ts';
 import { until } from '../helpers/until.ts';
 import { CRMS, countOf, type Harness, pcControl, startHarness } from './engine-harness.ts';
@@ -48,6 +49,59 @@ describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) =
       'a sync run of the edited record',
     );
   }
+
+  it('R9 a lead from Microsoft arrives as a CRM lead; the seller converts it and the new opportunity takes over the same referral (externalReferenceId, identifiers, one referral)', async () => {
+    const referral = await pc.sendIncoming({
+      name: 'Tailspin marketing lead',
+      type: 'Independent',
+      qualification: 'MarketingQualified',
+      inviteContext: { invitedBy: { organizationId: MICROSOFT_ORGANIZATION_ID } },
+    });
+    const id = String(referral.id);
+    const lead = (await until(
+      () => h.crm.findDeal({ kind: 'lead', referralId: id }),
+      10_000,
+      'the CRM lead of the referral',
+    )) as Deal;
+    expect(lead.kind).toBe('lead');
+    expect(await dealOf(id)).toBeNull();
+
+    const opportunityId = await h.desk.convertLead(lead.id);
+    await until(
+      async () => (await pc.referral(id)).externalReferenceId === opportunityId,
+      10_000,
+      "the referral naming the lead's opportunity",
+    );
+    const opportunity = await until(
+      async () => {
+        const o = await h.desk.read(opportunityId);
+        // Salesforce's lead conversion copies same-named custom fields: wait for cosell's own line.
+        return o.referralId === id && o.referralLink && /converted to opportunity/.test(o.audit ?? '')
+          ? o
+          : null;
+      },
+      10_000,
+      'the identifiers and the relink line on the new opportunity',
+    );
+    expect(opportunity.audit).toContain(`lead ${lead.id} converted to opportunity ${opportunityId}`);
+    expect((await h.store.linkByReferral(id))?.crmId).toBe(opportunityId);
+    // The change feed may still list the converted lead: it never pairs with the referral again.
+    expect((await h.store.linkByCrm(crm, lead.id))?.referralId ?? null).toBeNull();
+    // One referral in Partner Center for the whole story: the conversion never shared the opportunity again.
+    expect((await pc.all()).filter((r) => r.externalReferenceId === opportunityId)).toHaveLength(1);
+    await until(
+      async () => (await h.desk.read(opportunityId)).name.endsWith('✔'),
+      10_000,
+      'the ✔ of the synced opportunity',
+    );
+    await until(
+      async () => (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
+      10_000,
+      'no pending jobs',
+    );
+    const failed = await h.store.listRuns({ referralId: id, failed: true });
+    expect(failed.runs).toEqual([]);
+  });
 
   it('R8 R4 an incoming referral waits on hold; edits there do not sync; leaving on-hold accepts it and sends the edits', async () => {
     const { id, deal } = await incoming('Northwind analytics');

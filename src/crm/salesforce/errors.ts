@@ -48,6 +48,9 @@ const RETRYABLE_CODES = new Set([
   'ERROR_HTTP_504',
 ]);
 
+/** The record changed state under the write: the engine reads it again instead of failing (R9). */
+const STALE_CODES = new Set(['CANNOT_UPDATE_CONVERTED_LEAD']);
+
 const FIX_OF_CODE: Readonly<Record<string, string>> = {
   REQUEST_LIMIT_EXCEEDED:
     "The org used up its daily API allocation; cosell pauses Salesforce work until it frees. Raise the allocation (Setup > Company Information) or lower cosell's polling rate.",
@@ -165,6 +168,7 @@ export function fromItem(item: SalesforceErrorItem, context: ErrorContext, statu
     fix: code ? FIX_OF_CODE[code] : undefined,
     retryable: isRetryableCode(code),
     budgetExhausted,
+    stale: STALE_CODES.has(code ?? ''),
   });
 }
 
