@@ -109,6 +109,9 @@ engine:
   # expiry:                  # unanswered referrals from Microsoft expire after 14 days
   #   warnBeforeMs: 259200000        # audit line on the record 3 days before
   #   notifyUrl: https://…           # and a JSON POST here (a Teams/Slack workflow), if set
+  # budgets:                 # daily API allowances of your own; used up = paused until midnight UTC, nothing dropped
+  #   partnerCenterPerDay: 10000
+  #   crmPerDay: 5000
   # mapping:                 # the field mapping, per deployment (R22)
   #   fields:                # direction: both | toCrm | toReferral; owner (wins a conflict): crm | partnerCenter
   #     notes: { direction: toCrm }

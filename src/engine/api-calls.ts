@@ -26,7 +26,10 @@ export const PARTNER_CENTER_REFERRALS = 'partner-center.referrals';
  * methods (applyChange, findRecent…, listRelated) are built on these and run with `this` = the wrapper,
  * so their requests are counted too.
  */
-export function countReferralCalls(client: ReferralsClient): ReferralsClient {
+export function countReferralCalls(
+  client: ReferralsClient,
+  onCall: (n: number) => void = () => {},
+): ReferralsClient {
   const single = new Set(['get', 'create', 'update']);
   return new Proxy(client, {
     get(target, prop, receiver) {
@@ -36,6 +39,7 @@ export function countReferralCalls(client: ReferralsClient): ReferralsClient {
       if (single.has(String(prop))) {
         return (...args: unknown[]) => {
           add(PARTNER_CENTER_REFERRALS, 1);
+          onCall(1);
           return fn.apply(receiver, args);
         };
       }
@@ -46,6 +50,7 @@ export function countReferralCalls(client: ReferralsClient): ReferralsClient {
             const next = await pages.next();
             if (next.done) return;
             add(PARTNER_CENTER_REFERRALS, 1);
+            onCall(1);
             yield next.value;
           }
         };
@@ -60,7 +65,11 @@ export function countReferralCalls(client: ReferralsClient): ReferralsClient {
  * worker concurrency a method's count can include calls another run started meanwhile: the figure is exact
  * with one worker and an upper bound otherwise.
  */
-export function countCrmCalls(adapter: CrmAdapter, key: string): CrmAdapter {
+export function countCrmCalls(
+  adapter: CrmAdapter,
+  key: string,
+  onCall: (n: number) => void = () => {},
+): CrmAdapter {
   const callCount = () => adapter.apiCallCount();
   return new Proxy(adapter, {
     get(target, prop, receiver) {
@@ -72,7 +81,9 @@ export function countCrmCalls(adapter: CrmAdapter, key: string): CrmAdapter {
         try {
           return await fn.apply(target, args);
         } finally {
-          add(key, callCount() - before);
+          const n = callCount() - before;
+          add(key, n);
+          if (n > 0) onCall(n);
         }
       };
     },

@@ -27,6 +27,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import { type CrmAdapter, CrmError, type CrmKind } from '../crm/port.ts';
+import { type BudgetState, DailyBudget, nextUtcMidnight } from '../lib/daily-budget.ts';
 import { computeRetryDelay } from '../lib/retry.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
@@ -147,6 +148,9 @@ class SyncEngine implements Engine {
   private ticking: Promise<number> | null = null;
   private inboxRun: Promise<void> | null = null;
   private pollIntervalMs: number;
+  /** R27: the day's calls per API against engine.budgets; stored so a restart keeps the day's count. */
+  private readonly budgets: Record<ApiName, DailyBudget>;
+  private budgetsDirty = false;
 
   constructor(deps: EngineDeps) {
     this.store =
@@ -157,8 +161,12 @@ class SyncEngine implements Engine {
     this.logger = deps.logger;
     this.now = deps.now ?? (() => new Date());
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-    const referrals = countReferralCalls(deps.referrals);
-    const crm = countCrmCalls(deps.crm, deps.crmKind);
+    this.budgets = {
+      'partner-center': new DailyBudget(deps.settings.budgets.partnerCenterPerDay),
+      crm: new DailyBudget(deps.settings.budgets.crmPerDay),
+    };
+    const referrals = countReferralCalls(deps.referrals, (n) => this.spend('partner-center', n));
+    const crm = countCrmCalls(deps.crm, deps.crmKind, (n) => this.spend('crm', n));
     this.sync = {
       store: this.store,
       referrals,
@@ -311,6 +319,7 @@ class SyncEngine implements Engine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    await this.loadBudgets();
     this.logger.info({ event: 'engine-started', workerId: this.workerId, dryRun: this.settings.dryRun });
     this.scheduleWorker(0);
     this.every('crm-poll', 0, async () => {
@@ -346,6 +355,7 @@ class SyncEngine implements Engine {
     // Running jobs finish (each is one sync); a job stuck beyond its lease is taken over by another worker.
     const deadline = new Promise((resolve) => setTimeout(resolve, this.settings.worker.leaseMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
+    await this.saveBudgets().catch(() => {});
     this.logger.info({ event: 'engine-stopped', workerId: this.workerId });
   }
 
@@ -454,6 +464,7 @@ class SyncEngine implements Engine {
   private async tick(): Promise<number> {
     while (this.ticking) await this.ticking;
     this.ticking = (async () => {
+      await this.saveBudgets();
       if (!(await this.circuitsClosed())) return 0;
       await this.processInbox();
       const free = this.settings.worker.concurrency - this.inFlight.size;
@@ -709,6 +720,53 @@ class SyncEngine implements Engine {
     }
   }
 
+  // ---- budgets (R27) -------------------------------------------------------------------------------------
+
+  private async loadBudgets(): Promise<void> {
+    for (const api of Object.keys(this.budgets) as ApiName[]) {
+      const stored = await this.store.getCursor(budgetCursor(api));
+      if (!stored) continue;
+      try {
+        const state = JSON.parse(stored) as BudgetState;
+        this.budgets[api] = new DailyBudget(this.budgets[api].limit, state);
+        this.checkBudget(api);
+      } catch {
+        // An unreadable count starts the day again rather than stopping the service.
+      }
+    }
+  }
+
+  private async saveBudgets(): Promise<void> {
+    if (!this.budgetsDirty) return;
+    this.budgetsDirty = false;
+    const now = this.now();
+    for (const [api, budget] of Object.entries(this.budgets) as [ApiName, DailyBudget][]) {
+      await this.store.setCursor(budgetCursor(api), JSON.stringify(budget.snapshot(now)));
+    }
+  }
+
+  private spend(api: ApiName, n: number): void {
+    this.budgets[api].add(n, this.now());
+    this.budgetsDirty = true;
+    this.checkBudget(api);
+  }
+
+  /** A used-up allowance pauses the API until midnight UTC: jobs wait, none is dropped or dead-lettered. */
+  private checkBudget(api: ApiName): void {
+    const now = this.now();
+    const budget = this.budgets[api];
+    if (!budget.exhausted(now) || this.isPaused(api)) return;
+    const until = nextUtcMidnight(now);
+    const key = api === 'crm' ? 'crmPerDay' : 'partnerCenterPerDay';
+    this.pauseIfNeeded({
+      kind: 'pause',
+      api,
+      reason: 'budget',
+      pauseMs: until.getTime() - now.getTime(),
+      fix: `cosell made ${budget.used(now)} ${api === 'crm' ? 'CRM' : 'Partner Center'} calls today, its daily budget (engine.budgets.${key} = ${budget.limit}); work resumes at ${until.toISOString()} (midnight UTC) and nothing is dropped. Raise engine.budgets.${key} to go on sooner.`,
+    });
+  }
+
   // ---- circuits ------------------------------------------------------------------------------------------
 
   /**
@@ -776,6 +834,8 @@ class SyncEngine implements Engine {
 }
 
 const RETRYING = 'not synced yet, retrying';
+
+const budgetCursor = (api: ApiName) => `budget:${api}`;
 
 function lastAuditLine(audit: string | null | undefined): string {
   return audit?.trimEnd().split('\n').at(-1) ?? '';

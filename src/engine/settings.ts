@@ -122,6 +122,15 @@ const mappingSchema = z.object({
     .prefault({}),
 });
 
+/** R27: self-imposed daily allowances, counted from the calls cosell makes (null: no allowance of ours; the
+ *  APIs' own limits — 429, REQUEST_LIMIT_EXCEEDED — are honoured either way). */
+const budgetsSchema = z.object({
+  /** Partner Center Referrals API calls per UTC day (the Power Automate connector allowed 10,000). */
+  partnerCenterPerDay: z.number().int().positive().nullable().default(null),
+  /** CRM API calls per UTC day (Salesforce counts against the org's daily allocation). */
+  crmPerDay: z.number().int().positive().nullable().default(null),
+});
+
 const schema = z.object({
   /** R24: compute and record what would change, write nothing. */
   dryRun: z.boolean().default(false),
@@ -149,6 +158,7 @@ const schema = z.object({
   retention: retentionSchema.prefault({}),
   expiry: expirySchema.prefault({}),
   mapping: mappingSchema.prefault({}),
+  budgets: budgetsSchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
   /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
@@ -172,6 +182,7 @@ export interface EngineSettings {
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };
   retention: { succeededJobsMs: number; runsMs: number; personalDataMs: number | null; everyMs: number };
   expiry: { warnBeforeMs: number; checkEveryMs: number; notifyUrl: string | null };
+  budgets: { partnerCenterPerDay: number | null; crmPerDay: number | null };
   mapping: {
     fields: Partial<Record<MappedField, FieldOverride>>;
     createDefaults: Record<'opportunity' | 'lead', Record<string, string | number | boolean | null>>;
