@@ -37,7 +37,7 @@ describe.each(CRMS)('daily API budgets on $crm (engine over HTTP)', ({ crm }) =>
       let { engine, store } = await open();
       await engine.start();
       try {
-        const sent = [];
+        const sent: string[] = [];
         for (let i = 1; i <= 6; i++)
           sent.push(String((await pc.sendIncoming({ name: `Budget ${api} ${i}` })).id));
         const pause = await until(
