@@ -9,6 +9,7 @@ import { registerInitCommand } from './commands/init.ts';
 import { registerLoginCommand } from './commands/login.ts';
 import { registerProvisionCommand } from './commands/provision.ts';
 import { registerPurgeCommand } from './commands/purge.ts';
+import { registerReconcileCommand } from './commands/reconcile.ts';
 import { registerRunsCommands } from './commands/runs.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
@@ -36,6 +37,7 @@ registerDoctorCommand(program);
 registerProvisionCommand(program);
 registerRunsCommands(program);
 registerBackfillCommand(program);
+registerReconcileCommand(program);
 registerPurgeCommand(program);
 
 try {

@@ -1,6 +1,7 @@
 // `cosell backfill` as an admin runs it before the first `cosell start`: separate processes for the emulators
 // and the CLI, a config file, `cosell login --config`. The command states its scope first, a dry run lists
 // and writes nothing, the import prints plain progress lines when piped, and a second run imports nothing.
+// Then `cosell reconcile`, the sweep on demand, with and without --dry-run.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,5 +104,37 @@ describe('cosell backfill --config against the emulators', () => {
     const summary = JSON.parse(again.stdout) as { queued: number; sides: { alreadyLinked: number }[] };
     expect(summary.queued).toBe(0);
     expect(summary.sides.map((s) => s.alreadyLinked)).toEqual([2, 2]);
+  });
+
+  it('R26 R24 `cosell reconcile` catches a change no webhook delivered; --dry-run only says what it would write', async () => {
+    const [referral] = (await allReferrals(emulators.pc)).filter((r) => r.name === 'Contoso Cloud Migration');
+    const amount = async () =>
+      (
+        await sfQuery<{ Amount: number }>(
+          emulators.sf,
+          `SELECT Amount FROM Opportunity WHERE Referral_Identifier__c = '${referral!.id}'`,
+        )
+      )[0]?.Amount;
+    const before = await amount();
+    // A Microsoft seller's edit; no webhook is registered, so only the sweep can find it.
+    await control(emulators.pc.control, 'PATCH', `/referrals/${referral!.id}`, {
+      details: { dealValue: 262_000 },
+    });
+
+    const dry = await runCli(['reconcile', '--config', configFile, '--dry-run'], { env, cwd: dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^Dry run: \d+ records? to check/m);
+    expect(dry.stdout).toMatch(/changed: dealValue/);
+    expect(dry.stdout).toMatch(/Dry run done \(nothing written\): 1 would change/);
+    expect(await amount()).toBe(before);
+
+    const run = await runCli(['reconcile', '--config', configFile], { env, cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Reconcile done: 1 changed/);
+    expect(await amount()).toBe(262_000);
+
+    const again = await runCli(['reconcile', '--config', configFile, '--json'], { env, cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ changed: 0, failed: 0 });
   });
 });

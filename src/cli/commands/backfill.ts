@@ -125,9 +125,9 @@ export async function runBackfill(
 
   // Loaded on use, like `start`: the engine is not needed by the light commands.
   const { createLogger } = await import('../../server/logger.ts');
-  const { openBackfillParts } = await import('./backfill-parts.ts');
+  const { openEngineParts } = await import('./engine-parts.ts');
   const logger = createLogger({ level: 'warn' });
-  const parts = await openBackfillParts(config, io.env, logger, { lock: !scope.dryRun });
+  const parts = await openEngineParts(config, io.env, logger, { lock: !scope.dryRun });
   const status = statusPrinter(flags.json ? { ...io, out: () => {}, isTTY: false } : io);
   try {
     const sides: BackfillCounts[] = [];

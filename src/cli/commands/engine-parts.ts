@@ -1,19 +1,22 @@
-// What `cosell backfill` runs on: the deployment's store, Partner Center client, CRM adapter and an engine that
-// is never started (no polls, no sweep, no server). It takes the store's service lock when it can, so the
-// records it queues are synced here; when a service holds the lock, the service syncs them.
+// What the one-off commands (`cosell backfill`, `cosell reconcile`) run on: the deployment's store, Partner
+// Center client, CRM adapter and an engine that is never started (no polls, no timers, no server). It takes the
+// store's service lock when it can, so the records it queues are synced here; when a service holds the lock,
+// the service syncs them.
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import { createEngine, type Engine } from '../../engine/engine.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { ReferralsClient } from '../../partner-center/referrals.ts';
 import { openStore } from '../../store/open.ts';
+import type { Store } from '../../store/store.ts';
 import { CliError } from '../errors.ts';
 import { connectCrm } from '../service.ts';
 import { lockStore } from '../service-lock.ts';
 import { storeTokenProvider } from '../store-tokens.ts';
 
-export interface BackfillParts {
+export interface EngineParts {
   engine: Engine;
+  store: Store;
   /** This process holds the store lock: it syncs what it queues. */
   ownsStore: boolean;
   /** Who holds the lock when this process does not ('pid 1234'). */
@@ -21,12 +24,12 @@ export interface BackfillParts {
   close(): Promise<void>;
 }
 
-export async function openBackfillParts(
+export async function openEngineParts(
   config: Config,
   env: NodeJS.ProcessEnv,
   logger: Logger,
-  options: { lock: boolean },
-): Promise<BackfillParts> {
+  options: { lock: boolean; dryRun?: boolean },
+): Promise<EngineParts> {
   let unlock: (() => void) | null = null;
   let lockHolder: string | null = null;
   if (options.lock) {
@@ -43,7 +46,7 @@ export async function openBackfillParts(
     if (!(await tokens.currentUser())) {
       throw new CliError(
         `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
-        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then backfill again.`,
+        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then run this command again.`,
       );
     }
     const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
@@ -54,11 +57,12 @@ export async function openBackfillParts(
       referrals,
       crm,
       crmKind: config.crm.kind,
-      settings: config.engine,
-      logger: logger.child({ component: 'backfill' }),
+      settings: { ...config.engine, dryRun: options.dryRun || config.engine.dryRun },
+      logger: logger.child({ component: 'one-off' }),
     });
     return {
       engine,
+      store,
       ownsStore: unlock !== null,
       lockHolder,
       async close() {
