@@ -279,4 +279,68 @@ describe('bearer checks', () => {
     expect(refreshed.status).toBe(200);
     expect((await emu.api('/referrals', { token: String(refreshed.body.access_token) })).status).toBe(200);
   });
+
+  it('R3 a refresh token unused for 90 days is refused (invalid_grant AADSTS700082); each refresh issues a new one', async () => {
+    const { info } = emu.pc;
+    const signIn = await emu.tokenRequest({
+      grant_type: 'password',
+      client_id: info.clientId,
+      username: info.username,
+      password: info.password,
+      scope: `${REFERRALS_SCOPE} offline_access`,
+    });
+    const refresh = (token: unknown) =>
+      emu.tokenRequest({
+        grant_type: 'refresh_token',
+        client_id: info.clientId,
+        refresh_token: String(token),
+        scope: REFERRALS_SCOPE,
+      });
+    const age = (days: number) => emu.control('/tokens/age', { method: 'POST', body: { days } });
+    expect((await age(60)).status).toBe(200);
+    const renewed = await refresh(signIn.body.refresh_token);
+    expect(renewed.status).toBe(200);
+    expect((await age(60)).status).toBe(200);
+    expect((await refresh(signIn.body.refresh_token)).body).toMatchObject({
+      error: 'invalid_grant',
+      error_codes: [700082],
+    });
+    expect((await refresh(renewed.body.refresh_token)).status).toBe(200);
+  });
+
+  it('R3 R28 with MFA enforced, a token without the MFA claim gets 401 900421; device-code tokens carry amr mfa and pass', async () => {
+    const { info } = emu.pc;
+    expect((await emu.control('/auth/mfa', { method: 'PUT', body: { required: true } })).status).toBe(200);
+    try {
+      const password = await emu.tokenRequest({
+        grant_type: 'password',
+        client_id: info.clientId,
+        username: info.username,
+        password: info.password,
+        scope: `${REFERRALS_SCOPE} offline_access`,
+      });
+      expect(claimsOf(String(password.body.access_token)).amr).toEqual(['pwd']);
+      const refused = await emu.api('/referrals', { token: String(password.body.access_token) });
+      expect(refused.status).toBe(401);
+      expect((refused.body as { error: { message: string } }).error.message).toMatch(/^900421: Multi-factor/);
+
+      const started = await emu.tokenRequest(
+        { client_id: info.clientId, scope: `${REFERRALS_SCOPE} offline_access` },
+        info.deviceCode,
+      );
+      const code = String(started.body.user_code);
+      expect((await emu.control(`/device-codes/${code}/approve`, { method: 'POST', body: {} })).status).toBe(
+        200,
+      );
+      const redeemed = await emu.tokenRequest({
+        grant_type: DEVICE_GRANT,
+        client_id: info.clientId,
+        device_code: String(started.body.device_code),
+      });
+      expect(claimsOf(String(redeemed.body.access_token)).amr).toEqual(['pwd', 'mfa']);
+      expect((await emu.api('/referrals', { token: String(redeemed.body.access_token) })).status).toBe(200);
+    } finally {
+      await emu.control('/auth/mfa', { method: 'PUT', body: { required: false } });
+    }
+  });
 });

@@ -18,9 +18,12 @@ import {
   OIDC_SCOPES,
   REFERRAL_ROLES,
   REFERRALS_AUDIENCE,
+  REFRESH_TOKEN_INACTIVITY_DAYS,
   WEBHOOKS_AUDIENCE,
 } from './constants.ts';
 import { headerValue, isRecord, sendError } from './http.ts';
+
+const DAY_MS = 86_400_000;
 
 export interface EmulatorUser {
   username: string;
@@ -40,6 +43,8 @@ interface TokenRecord {
   clientId: string;
   expiresAt: number;
   revoked: boolean;
+  /** Issued after a sign-in that performed MFA (device code): the token carries amr 'mfa'. */
+  mfa?: boolean;
 }
 
 interface DeviceCodeRecord {
@@ -133,6 +138,8 @@ export class AuthService {
   private deviceCodes = new Map<string, DeviceCodeRecord>();
   private readonly nowMs: () => number;
   private extraUsers: EmulatorUser[] = [];
+  /** MFA enforcement (reference §1): off by default, so scripts and tests keep their password grant. */
+  private requireMfa = false;
 
   constructor(private readonly options: AuthOptions) {
     this.nowMs = options.nowMs ?? Date.now;
@@ -193,6 +200,12 @@ export class AuthService {
     return count;
   }
 
+  /** Every token as if issued `days` earlier: refresh tokens left unused past 90 days stop working. */
+  ageTokens(days: number): number {
+    for (const record of this.tokens.values()) record.expiresAt -= days * DAY_MS;
+    return this.tokens.size;
+  }
+
   /** Ends the life of every access token now; refresh tokens keep working. */
   expireAccessTokens(): number {
     let count = 0;
@@ -247,6 +260,12 @@ export class AuthService {
       );
     }
     if (audience !== REFERRALS_AUDIENCE) return true;
+    if (this.requireMfa && record.username !== null && !record.mfa) {
+      return deny401(
+        '900421: Multi-factor authentication is required for App+User calls to Partner Center; this token was issued without MFA (amr has no mfa). Sign in again with an interactive flow that performs MFA.',
+        'insufficient_claims',
+      );
+    }
     if (record.username === null) {
       return deny401(
         'The Referrals API supports App+User authentication only; this token was issued to an application without a user (client credentials). Sign in as a user with the Referrals Admin or Referrals User role (device code flow).',
@@ -354,6 +373,19 @@ export class AuthService {
     });
     app.post(`${prefix}/tokens/revoke`, async () => ({ revoked: this.revokeAll() }));
     app.post(`${prefix}/tokens/expire-access`, async () => ({ expired: this.expireAccessTokens() }));
+    app.put(`${prefix}/auth/mfa`, async (request, reply) => {
+      const required = (request.body as { required?: unknown } | undefined)?.required;
+      if (typeof required !== 'boolean')
+        return sendError(reply, 400, 'invalidRequest', 'Expected {required: true|false}.', 'required');
+      this.requireMfa = required;
+      return { required };
+    });
+    app.post(`${prefix}/tokens/age`, async (request, reply) => {
+      const days = Number((request.body as { days?: unknown } | undefined)?.days);
+      if (!Number.isFinite(days) || days <= 0)
+        return sendError(reply, 400, 'invalidRequest', 'Expected {days: a positive number}.', 'days');
+      return { aged: this.ageTokens(days) };
+    });
     app.get(`${prefix}/device-codes`, async () =>
       [...this.deviceCodes.values()].map((code) => ({
         user_code: code.userCode,
@@ -505,6 +537,14 @@ export class AuthService {
           'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.',
         );
       }
+      if (record.expiresAt <= this.nowMs()) {
+        throw new EntraError(
+          400,
+          'invalid_grant',
+          700082,
+          `The refresh token has expired due to inactivity. The token was inactive for ${REFRESH_TOKEN_INACTIVITY_DAYS}.00:00:00.`,
+        );
+      }
       const user = record.username ? this.users.get(record.username.toLowerCase()) : undefined;
       if (!user)
         throw new EntraError(
@@ -518,7 +558,7 @@ export class AuthService {
         form.scope || form.resource
           ? this.resolveScope(form)
           : { audience: record.audience, resourceScopes: [`${record.audience}/.default`] };
-      return this.issueUserTokens(user, scope, clientId, version);
+      return this.issueUserTokens(user, scope, clientId, version, record.mfa === true);
     }
     if (grantType === 'client_credentials') {
       if (!form.client_secret && !form.client_assertion) {
@@ -615,7 +655,8 @@ export class AuthService {
     record.redeemed = true;
     const scope =
       form.scope || form.resource ? this.resolveScope(form) : this.resolveScope({ scope: record.scope });
-    return this.issueUserTokens(user, scope, clientId, version);
+    // The browser sign-in of the device-code flow is where Entra performs MFA.
+    return this.issueUserTokens(user, scope, clientId, version, true);
   }
 
   private issueUserTokens(
@@ -623,6 +664,7 @@ export class AuthService {
     scope: ResolvedScope,
     clientId: string,
     version: 'v1' | 'v2',
+    mfa = false,
   ): TokenResponse {
     const now = Math.floor(this.nowMs() / 1000);
     const exp = now + ACCESS_TOKEN_LIFETIME_SECONDS;
@@ -635,6 +677,7 @@ export class AuthService {
       exp,
       appid: clientId,
       idtyp: 'user',
+      amr: mfa ? ['pwd', 'mfa'] : ['pwd'],
       name: user.name,
       oid: user.oid,
       roles: user.roles,
@@ -653,14 +696,16 @@ export class AuthService {
       clientId,
       expiresAt: exp * 1000,
       revoked: false,
+      mfa,
     });
     this.tokens.set(refreshToken, {
       kind: 'refresh',
       audience: scope.audience,
       username: user.username,
       clientId,
-      expiresAt: Number.MAX_SAFE_INTEGER,
+      expiresAt: this.nowMs() + REFRESH_TOKEN_INACTIVITY_DAYS * DAY_MS,
       revoked: false,
+      mfa,
     });
     const idToken = jwt({
       aud: clientId,

@@ -29,6 +29,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const INCOMING_EXPIRY_DAYS = 14;
 export const ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
 export const DEVICE_CODE_LIFETIME_SECONDS = 900;
+/** Entra drops a refresh token left unused this long (AADSTS700082); each refresh issues a new one. */
+export const REFRESH_TOKEN_INACTIVITY_DAYS = 90;
 
 /** Microsoft's organisation id in referrals (`invitedBy.organizationId`, `target[].id`). */
 export const MICROSOFT_ORG_ID = 'msft';

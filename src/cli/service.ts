@@ -95,6 +95,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       crmKind: config.crm.kind,
       settings,
       logger: logger.child({ component: 'engine' }),
+      renewCredentials: async () => {
+        await tokens.getToken('referrals', { forceRefresh: true });
+      },
     });
 
     let ready = false;

@@ -56,6 +56,7 @@ import {
 } from './intake.ts';
 import type { EngineSettings } from './settings.ts';
 import { type SyncContext, type SyncResult, syncLink } from './sync-link.ts';
+import { TOKEN_RENEWED_CURSOR } from './token-renewal.ts';
 
 export {
   type EngineSettings,
@@ -77,6 +78,9 @@ export interface EngineDeps {
   workerId?: string;
   /** The Partner Center page of a referral, written to the CRM's Referral Link field. */
   referralLinkFor?: (referralId: string) => string;
+  /** R3: redeems the Partner Center refresh token now (a new one comes back), so an idle service keeps its
+   *  sign-in past Entra's 90-day inactivity limit. Absent: no renewal schedule. */
+  renewCredentials?: () => Promise<void>;
 }
 
 export interface Engine {
@@ -95,6 +99,9 @@ export interface Engine {
   warnExpiringOnce(): Promise<number>;
   /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
+  /** R3: one renewal of the Partner Center refresh token; false when Entra refused it (the API is paused and
+   *  `cosell login` is named, as for any refused credentials). */
+  renewCredentialsOnce(): Promise<boolean>;
   /** R34: lists one side for the first import and queues what is in scope. */
   scanForBackfill(
     side: BackfillSide,
@@ -150,6 +157,7 @@ class SyncEngine implements Engine {
   private pollIntervalMs: number;
   /** R27: the day's calls per API against engine.budgets; stored so a restart keeps the day's count. */
   private readonly budgets: Record<ApiName, DailyBudget>;
+  private readonly renewCredentials: (() => Promise<void>) | null;
   private budgetsDirty = false;
 
   constructor(deps: EngineDeps) {
@@ -161,6 +169,7 @@ class SyncEngine implements Engine {
     this.logger = deps.logger;
     this.now = deps.now ?? (() => new Date());
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.renewCredentials = deps.renewCredentials ?? null;
     this.budgets = {
       'partner-center': new DailyBudget(deps.settings.budgets.partnerCenterPerDay),
       crm: new DailyBudget(deps.settings.budgets.crmPerDay),
@@ -300,6 +309,25 @@ class SyncEngine implements Engine {
     return jobs.length;
   }
 
+  async renewCredentialsOnce(): Promise<boolean> {
+    if (!this.renewCredentials) return true;
+    try {
+      await this.renewCredentials();
+      await this.store.setCursor(TOKEN_RENEWED_CURSOR, this.now().toISOString());
+      this.logger.info({ event: 'token-renewed', api: 'partner-center' });
+      return true;
+    } catch (error) {
+      const verdict = classifyError(error);
+      if (verdict.kind === 'pause') this.pauseIfNeeded(verdict);
+      this.logger.warn({
+        event: 'token-renewal-failed',
+        reason: (error as Error).message,
+        fix: (error as { fix?: string }).fix,
+      });
+      return false;
+    }
+  }
+
   /** R34: lists one side for the first import and queues what is in scope (see backfill.ts). */
   async scanForBackfill(
     side: BackfillSide,
@@ -332,6 +360,12 @@ class SyncEngine implements Engine {
       if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
       return this.settings.reconcile.intervalMs;
     });
+    if (this.renewCredentials) {
+      this.every('token-renewal', 0, async () => {
+        await this.renewCredentialsOnce();
+        return this.settings.tokenRenewEveryMs;
+      });
+    }
     this.every('retention', 0, async () => {
       await this.pruneOnce();
       return this.settings.retention.everyMs;

@@ -161,6 +161,9 @@ const schema = z.object({
   budgets: budgetsSchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
+  /** R3: the Partner Center refresh token is renewed this often, also when idle (Entra drops one unused for 90
+   *  days; only an interactive `cosell login` replaces it). */
+  tokenRenewEveryMs: positiveMs(24 * HOUR),
   /** Expired or revoked credentials pause that API this long before a probe (doubling while refused). */
   credentialPauseMs: positiveMs(MINUTE),
   /** A used-up daily API allocation pauses that API this long (R27). */
@@ -189,6 +192,7 @@ export interface EngineSettings {
   };
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;
+  tokenRenewEveryMs: number;
   budgetPauseMs: number;
   createLookupMarginMs: number;
 }

@@ -84,6 +84,9 @@ export class PartnerCenterAuthError extends Error {
 
 export const LOGIN_FIX = `Partner Center refused the credentials (expired or revoked): run \`cosell login\` again as a ${REQUIRED_ROLE} user.`;
 
+/** Partner Center enforces MFA on App+User calls (reference §1): a token without the MFA claim is refused. */
+export const MFA_FIX = `Partner Center requires multi-factor authentication for this API (error 900421) and the stored sign-in has no MFA claim: run \`cosell login\` again as a ${REQUIRED_ROLE} user and complete MFA in the browser (the device-code sign-in); the service resumes by itself.`;
+
 /** True when the failure is about credentials (the engine opens its per-API circuit instead of retrying). */
 export function isCredentialProblem(error: unknown): boolean {
   if (error instanceof PartnerCenterAuthError) return true;
@@ -122,7 +125,7 @@ function defaultFix(details: PartnerCenterErrorDetails, attempts: number): strin
     case 400:
       return `Partner Center rejected the request as invalid: correct ${details.target ? `'${details.target}'` : 'the field named in the message'} and save again.`;
     case 401:
-      return LOGIN_FIX;
+      return /\b900421\b/.test(details.providerMessage ?? '') ? MFA_FIX : LOGIN_FIX;
     case 403:
       return `The signed-in user lacks the Partner Center ${REQUIRED_ROLE} role: ask a Partner Center admin to assign ${REQUIRED_ROLE} to that user (Account settings > User management), then run \`cosell login\` again.`;
     case 404:

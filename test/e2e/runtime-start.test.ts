@@ -319,6 +319,10 @@ describe('cosell start --config against the emulators', () => {
     const healthy = await runCli(['doctor', '--config', fixed], { env, cwd: dir });
     expect(healthy.code, healthy.stdout).toBe(0);
     expect(healthy.stdout).toMatch(/ok {3}partner-center referrals api: Signed in as/);
+    // R3: `cosell login` (and then the service) marked the refresh token as renewed just now.
+    expect(healthy.stdout).toMatch(
+      /ok {3}partner-center token age: The refresh token was last renewed under an hour ago/,
+    );
     expect(healthy.stdout).toMatch(/ok {3}service running: .* is ready/);
   });
 

@@ -6,6 +6,7 @@ import type { Config } from '../../config/schema.ts';
 import { runDynamicsDoctor } from '../../crm/dynamics/doctor.ts';
 import { type DoctorLine, type DoctorResult, runSalesforceDoctor } from '../../crm/salesforce/doctor.ts';
 import { type SalesforceConnection, salesforceConnectionSchema } from '../../crm/salesforce/settings.ts';
+import { TOKEN_RENEWED_CURSOR, tokenAgeCheck } from '../../engine/token-renewal.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { PartnerCenterAuthError, PartnerCenterError } from '../../partner-center/errors.ts';
 import { ReferralsClient } from '../../partner-center/referrals.ts';
@@ -184,7 +185,16 @@ async function checkPartnerCenter(config: Config, env: NodeJS.ProcessEnv): Promi
     });
     try {
       for await (const _page of referrals.listPages({ top: 1 })) break;
-      return [line(true, 'referrals api', `Signed in as ${user}; the Referrals API answers.`)];
+      const renewed = await store.getCursor(TOKEN_RENEWED_CURSOR);
+      const age = tokenAgeCheck(
+        renewed ? new Date(renewed) : null,
+        new Date(),
+        config.engine.tokenRenewEveryMs,
+      );
+      return [
+        line(true, 'referrals api', `Signed in as ${user}; the Referrals API answers.`),
+        line(age.ok, 'token age', age.message, age.fix),
+      ];
     } catch (error) {
       if (
         error instanceof PartnerCenterAuthError ||

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { TOKEN_RENEWED_CURSOR } from '../../engine/token-renewal.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { TOKEN_CACHE_SECRET } from '../../store/cache-plugin.ts';
 import { openStore } from '../../store/open.ts';
@@ -59,6 +60,8 @@ async function loginWithConfig(file: string | undefined): Promise<void> {
     const { username } = await tokens.login({ onDeviceCode });
     await tokens.getToken('referrals');
     await tokens.getToken('webhooks');
+    // The refresh token is as new as it gets: the service renews it from here on (R3).
+    await store.setCursor(TOKEN_RENEWED_CURSOR, new Date().toISOString());
     process.stdout.write(
       `Logged in to Partner Center as ${username}. Token cache: encrypted in the store ${config.store.url}\n`,
     );
