@@ -148,7 +148,17 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         await unwind();
       },
     };
-    if (webhook.publicUrl) void reportRegistration(webhooks, webhook.publicUrl, logger);
+    if (webhook.publicUrl) {
+      const publicUrl = webhook.publicUrl;
+      void reportRegistration(webhooks, publicUrl, logger);
+      // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL.
+      const timer = setInterval(
+        () => void reportRegistration(webhooks, publicUrl, logger),
+        webhook.checkEveryMs,
+      );
+      timer.unref();
+      cleanup.push(async () => clearInterval(timer));
+    }
     logger.info(
       {
         event: 'started',

@@ -45,6 +45,9 @@ const webhookSchema = z.object({
   /** PEM files of the root the signing certificate must chain to. Microsoft's root is not bundled: the
    *  admin names the file they obtained (see the starter config), the emulators' CA in tests. */
   trustAnchors: z.array(z.string().min(1)).default([]),
+  /** R1: how often the running service checks that the registration still points at publicUrl (another
+   *  tool, e.g. the old Power Automate flow, may take it over); drift is logged as a warning each time. */
+  checkEveryMs: z.number().int().positive().default(60 * 60 * 1000),
 });
 
 const partnerCenterSchema = z.object({

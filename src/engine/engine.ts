@@ -389,7 +389,8 @@ class SyncEngine implements Engine {
     // Running jobs finish (each is one sync); a job stuck beyond its lease is taken over by another worker.
     const deadline = new Promise((resolve) => setTimeout(resolve, this.settings.worker.leaseMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
-    await this.saveBudgets().catch(() => {});
+    // The day's count survives the restart; a store that no longer answers does not hold up the stop.
+    await Promise.race([this.saveBudgets().catch(() => {}), deadline]);
     this.logger.info({ event: 'engine-stopped', workerId: this.workerId });
   }
 

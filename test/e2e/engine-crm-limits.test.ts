@@ -174,6 +174,8 @@ describe.each(CRMS)('what the CRM cannot hold on $crm (engine over HTTP)', ({ cr
     );
     const jobs = await h.store.listJobs({ linkId: link.id, limit: 100 });
     expect(jobs.filter((j) => j.state === 'failed' || j.state === 'dead')).toHaveLength(1);
-    expect(jobs.length).toBeLessThanOrEqual(2);
+    // Besides that row, at most the running service's own pending and running job for the link: the rows do
+    // not grow with the six attempts.
+    expect(jobs.length).toBeLessThanOrEqual(3);
   });
 });

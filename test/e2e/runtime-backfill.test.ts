@@ -1,8 +1,9 @@
 // `cosell backfill` as an admin runs it before the first `cosell start`: separate processes for the emulators
 // and the CLI, a config file, `cosell login --config`. The command states its scope first, a dry run lists
 // and writes nothing, the import prints plain progress lines when piped, and a second run imports nothing.
-// Then `cosell reconcile`, the sweep on demand, with and without --dry-run.
-import { mkdtemp, rm } from 'node:fs/promises';
+// Then `cosell reconcile`, the sweep on demand, with and without --dry-run; and `doctor --config` on the webhook
+// registration and the clock.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,5 +137,33 @@ describe('cosell backfill --config against the emulators', () => {
     const again = await runCli(['reconcile', '--config', configFile, '--json'], { env, cwd: dir });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ changed: 0, failed: 0 });
+  });
+
+  it('R1 R23 doctor --config reports the webhook registration (another URL is drift, with the --force fix) and the clock', async () => {
+    const publicUrl = 'https://cosell.example.com/webhooks/partner-center';
+    const text = await readFile(configFile, 'utf8');
+    const withUrl = join(dir, 'with-url.yaml');
+    await writeFile(withUrl, text.replace('  webhook:\n', `  webhook:\n    publicUrl: ${publicUrl}\n`));
+    // The old Power Automate flow still holds the tenant's one registration.
+    const old = await runCli(
+      ['webhooks', 'register', 'https://prod-12.westus.logic.azure.com/workflows/old', '--config', withUrl],
+      { env, cwd: dir },
+    );
+    expect(old.code, old.stderr).toBe(0);
+
+    const drift = await runCli(['doctor', '--config', withUrl], { env, cwd: dir });
+    expect(drift.stdout).toMatch(/FAIL partner-center webhook: .*logic\.azure\.com/);
+    expect(drift.stdout).toContain(`cosell webhooks register --config ${withUrl} --force`);
+    expect(drift.stdout).toMatch(
+      /ok {3}partner-center clock: This machine's clock is \d+ s (ahead of|behind) Partner Center's\./,
+    );
+
+    const takeOver = await runCli(['webhooks', 'register', publicUrl, '--config', withUrl, '--force'], {
+      env,
+      cwd: dir,
+    });
+    expect(takeOver.code, takeOver.stderr).toBe(0);
+    const ours = await runCli(['doctor', '--config', withUrl], { env, cwd: dir });
+    expect(ours.stdout).toContain(`ok   partner-center webhook: Registered to ${publicUrl}.`);
   });
 });

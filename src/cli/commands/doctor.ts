@@ -7,9 +7,11 @@ import { runDynamicsDoctor } from '../../crm/dynamics/doctor.ts';
 import { type DoctorLine, type DoctorResult, runSalesforceDoctor } from '../../crm/salesforce/doctor.ts';
 import { type SalesforceConnection, salesforceConnectionSchema } from '../../crm/salesforce/settings.ts';
 import { TOKEN_RENEWED_CURSOR, tokenAgeCheck } from '../../engine/token-renewal.ts';
+import type { TokenProvider } from '../../partner-center/auth.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { PartnerCenterAuthError, PartnerCenterError } from '../../partner-center/errors.ts';
 import { ReferralsClient } from '../../partner-center/referrals.ts';
+import { WebhooksClient } from '../../partner-center/webhooks.ts';
 import { openStore } from '../../store/open.ts';
 import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
 import { CliError } from '../errors.ts';
@@ -194,6 +196,8 @@ async function checkPartnerCenter(config: Config, env: NodeJS.ProcessEnv): Promi
       return [
         line(true, 'referrals api', `Signed in as ${user}; the Referrals API answers.`),
         line(age.ok, 'token age', age.message, age.fix),
+        await webhookLine(config, tokens, line),
+        await clockLine(config, line),
       ];
     } catch (error) {
       if (
@@ -231,6 +235,78 @@ async function checkPartnerCenter(config: Config, env: NodeJS.ProcessEnv): Promi
     }
   } finally {
     await store.close();
+  }
+}
+
+type LineOf = (ok: boolean, check: string, message: string, fix?: string) => DoctorLine;
+
+/** R1: the tenant's one webhook registration points at this deployment, or says whose it is. */
+async function webhookLine(config: Config, tokens: TokenProvider, line: LineOf): Promise<DoctorLine> {
+  const publicUrl = config.partnerCenter.webhook.publicUrl;
+  const register = `cosell webhooks register --config ${config.file}`;
+  if (!publicUrl) {
+    return line(
+      true,
+      'webhook',
+      'partnerCenter.webhook.publicUrl is not set: events arrive through the reconcile sweep only (every engine.reconcile.intervalMs).',
+    );
+  }
+  try {
+    const webhooks = new WebhooksClient({
+      baseUrl: config.partnerCenter.webhooksUrl,
+      tokens,
+      retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 },
+    });
+    const state = await webhooks.checkRegistration(publicUrl);
+    if (state.state === 'missing')
+      return line(
+        false,
+        'webhook',
+        'No Partner Center webhook is registered for this tenant.',
+        `Run \`${register}\`.`,
+      );
+    if (state.state === 'drift')
+      return line(
+        false,
+        'webhook',
+        state.message,
+        `If this deployment replaces it (e.g. the old Power Automate flow), take it over: \`${register} --force\`.`,
+      );
+    const events = state.missingEvents.length
+      ? `; events missing: ${state.missingEvents.join(', ')} (run \`${register}\`)`
+      : '';
+    return line(state.missingEvents.length === 0, 'webhook', `Registered to ${publicUrl}${events}.`);
+  } catch (error) {
+    return line(
+      false,
+      'webhook',
+      `Could not read the webhook registration: ${(error as Error).message}`,
+      (error as { fix?: string }).fix,
+    );
+  }
+}
+
+/** Tokens and webhook signatures carry times: a clock more than 5 minutes off breaks both. */
+async function clockLine(config: Config, line: LineOf): Promise<DoctorLine> {
+  const before = Date.now();
+  try {
+    const response = await fetch(config.partnerCenter.referralsUrl, { method: 'HEAD' });
+    const serverDate = Date.parse(response.headers.get('date') ?? '');
+    if (Number.isNaN(serverDate))
+      return line(true, 'clock', 'Partner Center sent no Date header to compare with.');
+    const local = (before + Date.now()) / 2;
+    const skewS = Math.round((local - serverDate) / 1000);
+    const ok = Math.abs(skewS) <= 300;
+    return line(
+      ok,
+      'clock',
+      `This machine's clock is ${Math.abs(skewS)} s ${skewS >= 0 ? 'ahead of' : 'behind'} Partner Center's.`,
+      ok
+        ? undefined
+        : 'Synchronise the clock (NTP, e.g. `timedatectl set-ntp true`): sign-ins and webhook signatures allow 5 minutes.',
+    );
+  } catch (error) {
+    return line(false, 'clock', `Could not reach Partner Center: ${(error as Error).message}`);
   }
 }
 
