@@ -47,7 +47,11 @@ const webhookSchema = z.object({
   trustAnchors: z.array(z.string().min(1)).default([]),
   /** R1: how often the running service checks that the registration still points at publicUrl (another
    *  tool, e.g. the old Power Automate flow, may take it over); drift is logged as a warning each time. */
-  checkEveryMs: z.number().int().positive().default(60 * 60 * 1000),
+  checkEveryMs: z
+    .number()
+    .int()
+    .positive()
+    .default(60 * 60 * 1000),
 });
 
 const partnerCenterSchema = z.object({
