@@ -13,6 +13,7 @@ import { runProvision } from '../../src/cli/commands/provision.ts';
 import { CliError } from '../../src/cli/errors.ts';
 import { runSalesforceDoctor } from '../../src/crm/salesforce/doctor.ts';
 import { loadPackageSchema } from '../../src/crm/salesforce/package-schema.ts';
+import { parseSalesforceSettings } from '../../src/crm/salesforce/settings.ts';
 
 type Emulator = Awaited<ReturnType<typeof startSalesforceEmulator>>;
 const run = promisify(execFile);
@@ -105,6 +106,24 @@ describe('cosell doctor (Salesforce)', () => {
       }),
     ]);
     expect(result.ok).toBe(false);
+  });
+
+  it('R21 doctor checks the configured stage names and lead status against the org: a label-like typo is a FAIL listing the values', async () => {
+    const settings = parseSalesforceSettings({ stages: { onHold: 'On Hold' } });
+    const result = await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), { settings });
+    const lines = result.lines.filter((l) => l.check === 'settings');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        ok: false,
+        message:
+          'crm.salesforce.settings.stages.onHold is "On Hold", which is not a value of the org\'s picklist.',
+        fix: expect.stringContaining('Prospecting, Qualification'),
+      }),
+    ]);
+    const fine = await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), {
+      settings: parseSalesforceSettings({}),
+    });
+    expect(fine.lines.filter((l) => l.check === 'settings')).toEqual([expect.objectContaining({ ok: true })]);
   });
 
   it('R28 without the permission set, doctor names field-level security and the assign command', async () => {

@@ -137,6 +137,7 @@ export async function runDeploymentDoctor(config: Config, env: NodeJS.ProcessEnv
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
     const crm = await runSalesforceDoctor(config.crm.salesforce.connection, {
       createDefaults: config.engine.mapping.createDefaults,
+      settings: config.crm.salesforce.settings,
     });
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'salesforce' })));
   }

@@ -15,7 +15,7 @@ import {
   type PackageField,
   type PackageSchema,
 } from './package-schema.ts';
-import type { SalesforceConnection } from './settings.ts';
+import type { SalesforceConnection, SalesforceSettings } from './settings.ts';
 import { literal } from './soql.ts';
 
 export type { DoctorLine, DoctorResult };
@@ -119,6 +119,49 @@ function fieldProblems(field: PackageField, described: DescribeResult, hint: str
   return problems;
 }
 
+/** R21: every stage and lead status the settings name is a value of the org's picklist (an active one). */
+function picklistLines(
+  settings: Pick<SalesforceSettings, 'stages' | 'leadStatus'>,
+  opportunity: DescribeResult,
+  lead: DescribeResult | null,
+): DoctorLine[] {
+  const valuesOf = (described: DescribeResult | null, field: string) =>
+    new Set(
+      (described?.fields.find((f) => f.name === field)?.picklistValues ?? [])
+        .filter((v) => v.active !== false)
+        .map((v) => v.value),
+    );
+  const stages = valuesOf(opportunity, 'StageName');
+  const statuses = valuesOf(lead, 'Status');
+  const wanted: [string, string, Set<string>][] = [
+    ...Object.entries(settings.stages).map(([key, value]): [string, string, Set<string>] => [
+      `crm.salesforce.settings.stages.${key}`,
+      value,
+      stages,
+    ]),
+    ['crm.salesforce.settings.leadStatus', settings.leadStatus, statuses],
+  ];
+  const problems = wanted
+    .filter(([, value, known]) => known.size > 0 && !known.has(value))
+    .map(
+      ([path, value, known]): DoctorLine => ({
+        ok: false,
+        check: 'settings',
+        message: `${path} is "${value}", which is not a value of the org's picklist.`,
+        fix: `Set it to one of: ${[...known].join(', ')} (API names, not labels).`,
+      }),
+    );
+  return problems.length > 0
+    ? problems
+    : [
+        {
+          ok: true,
+          check: 'settings',
+          message: `Stages ${Object.values(settings.stages).join(', ')} and lead status ${settings.leadStatus} exist in the org.`,
+        },
+      ];
+}
+
 /** Compares the org with the package. Costs one describe per object of the package (plus one query). */
 export async function checkPackageSchema(
   client: SalesforceClient,
@@ -185,6 +228,8 @@ export async function runSalesforceDoctor(
     pkg?: PackageSchema;
     /** R22: engine.mapping.createDefaults, checked against the org's fields. */
     createDefaults?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+    /** R21: the configured stage names and lead status, checked against the org's picklists. */
+    settings?: Pick<SalesforceSettings, 'stages' | 'leadStatus'>;
   } = {},
 ): Promise<DoctorResult> {
   const lines: DoctorLine[] = [];
@@ -259,6 +304,8 @@ export async function runSalesforceDoctor(
             fix: 'Give the integration user read access to Organization and CurrencyType (View Setup and Configuration).',
           }),
     });
+    if (options.settings)
+      lines.push(...picklistLines(options.settings, opportunity, await describeOrNull(client, 'Lead')));
     if (options.createDefaults) {
       const described = async (object: string): Promise<DescribedFields> => {
         const d = await describeOrNull(client, object);
