@@ -63,6 +63,8 @@ export interface DealPatch {
   addSolutions?: SolutionRef[];
   /** Partner Center solution ids to detach. */
   removeSolutions?: string[];
+  /** E-mail addresses of contacts to unlink from the deal (R5, R15); the contacts themselves stay. */
+  removeContacts?: string[];
 }
 
 export interface AccountMatch {

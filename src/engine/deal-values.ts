@@ -357,13 +357,18 @@ export function crmWriteFor(writes: readonly FieldDiff[], deal: Deal, referral: 
         break;
       }
       case 'contacts': {
-        // The port links contacts but does not unlink them: a contact removed in Partner Center stays.
+        const wanted = new Set(((v as readonly string[] | null) ?? []).map((e) => e.toLowerCase()));
         const have = new Set(deal.contacts.map((c) => c.email?.toLowerCase()).filter(Boolean));
         const add = (referral.customerProfile?.team ?? [])
-          .filter((m) => m.email && !have.has(m.email.toLowerCase()))
+          .filter((m) => m.email && wanted.has(m.email.toLowerCase()) && !have.has(m.email.toLowerCase()))
           .map(contactOf)
           .filter((c): c is ContactInput => c !== null);
+        // Removed from the customer team in Partner Center: unlinked from the deal (the contact stays in the CRM).
+        const remove = deal.contacts
+          .map((c) => c.email)
+          .filter((e): e is string => Boolean(e) && !wanted.has(String(e).toLowerCase()));
         if (add.length) out.patch.addContacts = add;
+        if (remove.length) out.patch.removeContacts = remove;
         break;
       }
       case 'status':
@@ -384,6 +389,7 @@ export function isEmptyCrmWrite(write: CrmWrite): boolean {
   return (
     !p.fields &&
     !p.addContacts?.length &&
+    !p.removeContacts?.length &&
     !p.addSolutions?.length &&
     !p.removeSolutions?.length &&
     write.sync.microsoftCrmId === undefined &&

@@ -129,6 +129,46 @@ describe.each(CRMS)('Partner Center -> $crm (engine over HTTP)', ({ crm }) => {
     expect(audit[1]).toMatch(/deal value 10000 -> 12500/);
   });
 
+  it('R5 R15 a contact Microsoft removes from the customer team is unlinked from the opportunity; one added is linked', async () => {
+    const dana = { firstName: 'Dana', lastName: 'Fabrikam', email: 'dana@fabrikam.example' };
+    const lee = { firstName: 'Lee', lastName: 'Fabrikam', email: 'lee@fabrikam.example' };
+    const referral = await pc.sendIncoming({
+      name: 'Fabrikam two contacts',
+      status: 'Active',
+      substatus: 'Accepted',
+      customerProfile: {
+        name: 'Fabrikam, Inc.',
+        address: { addressLine1: '1 Way', city: 'Redmond', state: 'WA', postalCode: '98052', country: 'US' },
+        team: [dana, lee],
+      },
+    });
+    const id = String(referral.id);
+    const emailsOf = async () => ((await dealOf(id))?.contacts ?? []).map((c) => c.email).sort();
+    await until(async () => (await emailsOf()).length === 2, 10_000, 'both contacts on the opportunity');
+    await until(
+      async () => Boolean((await pc.referral(id)).externalReferenceId),
+      5_000,
+      'externalReferenceId',
+    );
+
+    const kim = { firstName: 'Kim', lastName: 'Fabrikam', email: 'kim@fabrikam.example' };
+    await pc.editAsMicrosoft(id, { customerProfile: { team: [lee, kim] } });
+    await until(
+      async () => JSON.stringify(await emailsOf()) === JSON.stringify([kim.email, lee.email]),
+      10_000,
+      'Dana unlinked and Kim linked',
+    );
+    const deal = (await dealOf(id)) as Deal;
+    expect((deal.audit ?? '').split('\n').at(-1)).toMatch(
+      /PC->CRM: customer contacts kim@fabrikam\.example, lee@fabrikam\.example/,
+    );
+    // Partner Center keeps the team it has: nothing echoes back.
+    expect(((await pc.referral(id)).customerProfile?.team ?? []).map((m) => m.email).sort()).toEqual([
+      kim.email,
+      lee.email,
+    ]);
+  });
+
   it("R4 R13 a referral without a close date gets one (arrival + 90 days) said in the audit line; the seller's change reaches Partner Center", async () => {
     const referral = await pc.sendIncoming({
       name: 'Undated expansion',

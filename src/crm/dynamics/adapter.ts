@@ -478,12 +478,55 @@ export class DynamicsAdapter implements CrmAdapter {
 
   async updateDeal(current: Deal, patch: DealPatch, sync: SyncWrite = {}): Promise<void> {
     const plan = await this.planUpdate(current, patch, sync);
-    if (plan.size === 0) return;
-    if (plan.size === 1 && plan.single) {
-      await this.client.run('update deal', plan.single, current.id);
-      return;
+    if (plan.size === 1 && plan.single) await this.client.run('update deal', plan.single, current.id);
+    else if (plan.size > 0) await plan.run(this.client, 'update deal', current.id);
+    if (current.kind === 'opportunity' && patch.removeContacts?.length) {
+      await this.unlinkContacts(current, patch.removeContacts);
     }
-    await plan.run(this.client, 'update deal', current.id);
+  }
+
+  /** Unlinks contacts from an opportunity: their connections go, the primary contact lookup is cleared; the
+   *  contacts stay. Runs after the change set (a removal repeated after a failure finds nothing to do). */
+  private async unlinkContacts(current: Deal, emails: readonly string[]): Promise<void> {
+    const ids = new Set(
+      current.contacts
+        .filter((c) => c.id && emails.some((e) => sameEmail(e, c.email)))
+        .map((c) => guid(c.id as string)),
+    );
+    if (ids.size === 0) return;
+    const row = (await this.client.run(
+      'unlink contacts (look-up)',
+      (api) =>
+        api.retrieve({
+          collection: ENTITY_SETS.opportunity,
+          key: current.id,
+          select: ['_parentcontactid_value'],
+          expand: [{ property: 'opportunity_connections1', select: ['connectionid', '_record2id_value'] }],
+        }),
+      current.id,
+    )) as Row;
+    for (const connection of (row.opportunity_connections1 as Row[] | undefined) ?? []) {
+      if (!ids.has(guid(String(connection._record2id_value)))) continue;
+      await this.client.run(
+        'unlink contact',
+        (api) =>
+          api.deleteRecord({ collection: ENTITY_SETS.connection, key: String(connection.connectionid) }),
+        current.id,
+      );
+    }
+    const primary = row._parentcontactid_value;
+    if (typeof primary === 'string' && ids.has(guid(primary))) {
+      await this.client.run(
+        'unlink contact',
+        (api) =>
+          api.disassociateSingleValued({
+            collection: ENTITY_SETS.opportunity,
+            primaryKey: current.id,
+            navigationProperty: 'parentcontactid',
+          }),
+        current.id,
+      );
+    }
   }
 
   async closeDeal(

@@ -492,8 +492,14 @@ export class SalesforceAdapter implements CrmAdapter {
     const known = new Set(current.solutions.map((s) => s.id));
     const addSolutions = (patch.addSolutions ?? []).filter((s) => !known.has(s.id));
     const removeIds = (patch.removeSolutions ?? []).filter((id) => known.has(id));
+    const unlink = new Set(
+      current.contacts
+        .filter((c) => c.id && (patch.removeContacts ?? []).some((e) => sameEmail(e, c.email)))
+        .map((c) => c.id as string),
+    );
     const needsRelated =
-      current.kind === 'opportunity' && (addContacts.length || addSolutions.length || removeIds.length);
+      current.kind === 'opportunity' &&
+      (addContacts.length || addSolutions.length || removeIds.length || unlink.size);
 
     if (!needsRelated) {
       if (Object.keys(body).length === 0) return;
@@ -505,8 +511,23 @@ export class SalesforceAdapter implements CrmAdapter {
     const lookups = await this.queries('update deal (look-ups)', {
       contacts: emails.length ? this.contactsByEmailQuery(emails) : undefined,
       catalogue: addSolutions.length ? this.catalogueQuery(addSolutions.map((s) => s.id)) : undefined,
+      roles: unlink.size
+        ? select({
+            fields: ['Id', 'ContactId'],
+            from: CONTACT_ROLE,
+            where: { field: 'OpportunityId', op: '=', value: current.id },
+          })
+        : undefined,
     });
     const plan: WritePlan = { subrequests: [], overflow: [] };
+    // Unlinking a contact deletes its contact role on the deal, never the contact.
+    for (const role of (lookups.roles ?? []).filter((r) => unlink.has(String(r.ContactId)))) {
+      plan.subrequests.push({
+        method: 'DELETE',
+        url: `/sobjects/${CONTACT_ROLE}/${String(role.Id)}`,
+        referenceId: `unlink${plan.subrequests.length}`,
+      });
+    }
     if (Object.keys(body).length) {
       plan.subrequests.push({
         method: 'PATCH',
