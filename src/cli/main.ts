@@ -11,6 +11,7 @@ import { registerProvisionCommand } from './commands/provision.ts';
 import { registerPurgeCommand } from './commands/purge.ts';
 import { registerReconcileCommand } from './commands/reconcile.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerSolutionsCommand } from './commands/solutions.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
 import { asCliError } from './errors.ts';
@@ -38,6 +39,7 @@ registerProvisionCommand(program);
 registerRunsCommands(program);
 registerBackfillCommand(program);
 registerReconcileCommand(program);
+registerSolutionsCommand(program);
 registerPurgeCommand(program);
 
 try {

@@ -45,6 +45,12 @@ export interface NewDeal {
   extraFields?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+export interface SolutionImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
 export interface CreateDealResult {
   id: string;
   kind: DealKind;
@@ -156,6 +162,9 @@ export interface CrmAdapter {
   /** The id of the active CRM user with this e-mail address, or null (R29: owners of incoming referrals). The
    *  answer may be kept for a few minutes. */
   findUserByEmail(email: string): Promise<string | null>;
+  /** R15: loads solutions into the CRM's solution catalogue (Microsoft Solution Details), at most 200 per call:
+   *  an unknown id is created, a known one gets the given name; matched by id without case. */
+  importSolutions(solutions: readonly SolutionRef[]): Promise<SolutionImportResult>;
 
   /** Hints of deals that may have changed since `cursor` (null: first poll). */
   listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;

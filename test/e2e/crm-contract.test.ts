@@ -1,6 +1,7 @@
 // The CRM port's contract, one test body for every CRM adapter against its emulator over real HTTP: what the
 // engine relies on and nothing CRM-specific. A new adapter is done with the port when it passes here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importSolutionsCsv } from '../../src/cli/commands/solutions.ts';
 import type { NewDeal } from '../../src/crm/port.ts';
 import { until } from '../helpers/until.ts';
 import { CRM_ORGS, type TestOrg } from './crm-orgs.ts';
@@ -153,6 +154,48 @@ describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
       5_000,
       'the converted lead in the change feed',
     );
+  });
+
+  it('R15 a solution catalogue CSV is checked first: one bad row writes nothing; --skip-invalid loads the rest; a second import changes nothing; deals then use the imported names', async () => {
+    const csv = [
+      'id,name',
+      'SOL-IMPORT-1,Contoso Analytics',
+      'SOL-IMPORT-2,"Contoso Data, Lakehouse edition"',
+      ',No id here',
+      'SOL-IMPORT-1,Duplicate',
+    ].join('\n');
+    const refused = await importSolutionsCsv(org.adapter, csv, {});
+    expect(refused.problems).toEqual([
+      { line: 4, message: 'the id is empty' },
+      { line: 5, message: 'the id "SOL-IMPORT-1" is already on line 2' },
+    ]);
+    expect(refused).toMatchObject({ created: 0, updated: 0 });
+    expect(await org.adapter.importSolutions([{ id: 'SOL-IMPORT-1', name: 'Contoso Analytics' }])).toEqual({
+      created: 1,
+      updated: 0,
+      unchanged: 0,
+    });
+
+    const progress: number[] = [];
+    const loaded = await importSolutionsCsv(org.adapter, csv, {
+      skipInvalid: true,
+      onProgress: (done) => progress.push(done),
+    });
+    expect(loaded).toMatchObject({ created: 1, updated: 0, unchanged: 1, skipped: 2 });
+    expect(progress).toEqual([2]);
+    const renamed = csv.replace('Contoso Analytics', 'Contoso Analytics 2026');
+    expect(await importSolutionsCsv(org.adapter, renamed, { skipInvalid: true })).toMatchObject({
+      created: 0,
+      updated: 1,
+      unchanged: 1,
+    });
+
+    // A deal naming the solution by id only links the catalogue row the import made.
+    const { id } = await org.adapter.createDeal(newDeal({ solutions: [{ id: 'SOL-IMPORT-2', name: null }] }));
+    const deal = await org.adapter.findDeal({ kind: 'opportunity', id });
+    expect(deal?.solutions).toEqual([
+      expect.objectContaining({ id: 'SOL-IMPORT-2', name: 'Contoso Data, Lakehouse edition' }),
+    ]);
   });
 
   it('R3 R25 R21 the probe, the call counter, the currencies and the field limits', async () => {

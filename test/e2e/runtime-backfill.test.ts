@@ -2,7 +2,7 @@
 // and the CLI, a config file, `cosell login --config`. The command states its scope first, a dry run lists
 // and writes nothing, the import prints plain progress lines when piped, and a second run imports nothing.
 // Then `cosell reconcile`, the sweep on demand, with and without --dry-run; and `doctor --config` on the webhook
-// registration and the clock.
+// registration and the clock; `cosell solutions import`.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,5 +165,22 @@ describe('cosell backfill --config against the emulators', () => {
     expect(takeOver.code, takeOver.stderr).toBe(0);
     const ours = await runCli(['doctor', '--config', withUrl], { env, cwd: dir });
     expect(ours.stdout).toContain(`ok   partner-center webhook: Registered to ${publicUrl}.`);
+  });
+
+  it('R15 `cosell solutions import` names each bad line and writes nothing; --skip-invalid loads the good rows', async () => {
+    const file = join(dir, 'solutions.csv');
+    await writeFile(file, 'id,name\nSOL-CLI-1,Fabrikam Fabric\nSOL CLI 2,Bad id\n');
+    const refused = await runCli(['solutions', 'import', file, '--config', configFile], { env, cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('line 3: the id "SOL CLI 2" has characters');
+    expect(refused.stderr).toContain('1 of 2 rows');
+    expect(refused.stderr).toContain('nothing was written');
+    const loaded = await runCli(['solutions', 'import', file, '--config', configFile, '--skip-invalid'], {
+      env,
+      cwd: dir,
+    });
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.stdout).toContain('imported 1/1: 1 created, 0 updated, 0 unchanged');
+    expect(loaded.stdout).toContain('Done: 1 created, 0 updated, 0 unchanged, 1 invalid rows skipped.');
   });
 });

@@ -28,6 +28,7 @@ import {
   type DealRef,
   type NewDeal,
   type SchemaReport,
+  type SolutionImportResult,
   type SyncWrite,
 } from '../port.ts';
 import { DataverseClient, type DataverseClientOptions } from './client.ts';
@@ -1025,6 +1026,41 @@ export class DynamicsAdapter implements CrmAdapter {
 
   /** Catalogue rows for the solutions: existing ones by Partner Center id; the rest upserted by the catalogue's
    *  alternate key, so two deals bringing the same new solution at once never clash on it. */
+  async importSolutions(solutions: readonly SolutionRef[]): Promise<SolutionImportResult> {
+    const counts: SolutionImportResult = { created: 0, updated: 0, unchanged: 0 };
+    if (solutions.length === 0) return counts;
+    const e = await this.effective();
+    const cat = e.names.catalogue;
+    const { catalogue = [] } = await this.lookups(
+      'import solutions (look-up)',
+      e,
+      { solutionIds: solutions.map((x) => x.id) },
+      cat.entitySet,
+    );
+    const byId = new Map(catalogue.map((row) => [String(row[cat.solutionId]).toLowerCase(), row]));
+    const plan = new ChangeSet();
+    for (const solution of solutions) {
+      const name = (solution.name ?? solution.id).slice(0, 200);
+      const row = byId.get(solution.id.toLowerCase());
+      if (row && String(row[cat.name] ?? '') === name) {
+        counts.unchanged++;
+        continue;
+      }
+      if (row) counts.updated++;
+      else counts.created++;
+      plan.add((api, id) =>
+        api.upsert({
+          collection: cat.entitySet,
+          key: keyOf(cat.solutionId, solution.id),
+          data: { [cat.name]: name, [cat.active]: true },
+          contentId: id,
+        }),
+      );
+    }
+    if (plan.size > 0) await plan.run(this.client, 'import solutions', cat.entitySet);
+    return counts;
+  }
+
   private planCatalogue(plan: ChangeSet, solutions: SolutionRef[], existing: Row[], e: Effective): string[] {
     const cat = e.names.catalogue;
     return solutions.map((solution) => {

@@ -34,6 +34,7 @@ import {
   type DealRef,
   type NewDeal,
   type SchemaReport,
+  type SolutionImportResult,
   type SyncWrite,
 } from '../port.ts';
 import {
@@ -878,6 +879,45 @@ export class SalesforceAdapter implements CrmAdapter {
       from: s.junctionObject,
       where: { field: s.junctionDeal, op: 'IN', values: dealIds },
     });
+  }
+
+  async importSolutions(solutions: readonly SolutionRef[]): Promise<SolutionImportResult> {
+    const s = this.settings.solutions;
+    const counts: SolutionImportResult = { created: 0, updated: 0, unchanged: 0 };
+    if (solutions.length === 0) return counts;
+    const existing = await this.client.query(
+      select({
+        fields: ['Id', s.catalogueSolutionId, s.catalogueSolutionName],
+        from: s.catalogueObject,
+        where: { field: s.catalogueSolutionId, op: 'IN', values: solutions.map((x) => x.id) },
+      }),
+      'import solutions (look-up)',
+    );
+    const byId = new Map(existing.map((row) => [String(row[s.catalogueSolutionId]).toLowerCase(), row]));
+    const writes: CompositeSubrequest[] = [];
+    for (const solution of solutions) {
+      const name = (solution.name ?? solution.id).slice(0, 255);
+      const row = byId.get(solution.id.toLowerCase());
+      if (row && String(row[s.catalogueSolutionName] ?? '') === name) {
+        counts.unchanged++;
+        continue;
+      }
+      if (row) counts.updated++;
+      else counts.created++;
+      writes.push({
+        method: 'PATCH',
+        url: `/sobjects/${s.catalogueObject}/${s.catalogueSolutionId}/${encodeURIComponent(solution.id)}`,
+        referenceId: `solution${writes.length}`,
+        body: { Name: name.slice(0, 80), [s.catalogueSolutionName]: name },
+      });
+    }
+    for (let i = 0; i < writes.length; i += COMPOSITE_MAX_SUBREQUESTS) {
+      await this.client.composite('import solutions', writes.slice(i, i + COMPOSITE_MAX_SUBREQUESTS), {
+        allOrNone: true,
+        record: s.catalogueObject,
+      });
+    }
+    return counts;
   }
 
   private catalogueQuery(solutionIds: string[]): string {
