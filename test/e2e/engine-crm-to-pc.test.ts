@@ -457,6 +457,55 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     expect(await seller.withReferral(referralId)).toEqual([migrated]);
   });
 
+  it('R26 offline with every webhook dropped: on restart the sweep and the change feed catch up on both sides, nobody touching a record', async () => {
+    const { opportunityId } = await seller.opportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    await until(
+      async () => (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
+      10_000,
+      'quiet',
+    );
+    await h.engine.stop();
+    await pc.behaviour({ mode: 'drop', count: 1_000 });
+    try {
+      // While cosell is down: Microsoft edits the referral and sends a new one; the seller edits the deal.
+      await pc.editAsMicrosoft(id, { details: { notes: 'Microsoft: budget approved' } });
+      const sent = await pc.sendIncoming({
+        name: 'Sent while cosell was down',
+        status: 'Active',
+        substatus: 'Accepted',
+      });
+      await seller.edit(opportunityId, { value: 175_000 });
+
+      const { engine } = await h.newEngine();
+      await engine.start();
+      try {
+        await until(
+          async () => (await opportunity(opportunityId)).notes === 'Microsoft: budget approved',
+          15_000,
+          "Microsoft's edit in the CRM",
+        );
+        await until(
+          async () => (await pc.referral(id)).details?.dealValue === 175_000,
+          15_000,
+          "the seller's edit in Partner Center",
+        );
+        await until(
+          async () => (await seller.withReferral(String(sent.id))).length === 1,
+          15_000,
+          'the referral sent while cosell was down',
+        );
+        expect(await referralsFor(opportunityId)).toHaveLength(1);
+      } finally {
+        await engine.stop();
+      }
+    } finally {
+      await pc.behaviour({ mode: 'normal' });
+      await h.engine.start();
+    }
+  });
+
   it('R19 our own writes cause zero further API writes over an idle window', async () => {
     const { opportunityId } = await seller.opportunity({});
     await sharedReferral(opportunityId);
