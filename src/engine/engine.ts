@@ -27,7 +27,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import { type CrmAdapter, CrmError, type CrmKind } from '../crm/port.ts';
-import { type BudgetState, DailyBudget, nextUtcMidnight } from '../lib/daily-budget.ts';
+import type { BudgetState } from '../lib/daily-budget.ts';
 import { computeRetryDelay } from '../lib/retry.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
@@ -40,6 +40,7 @@ import {
   scanCrm,
   scanPartnerCenter,
 } from './backfill.ts';
+import { Circuits, type PausedApi } from './circuits.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
 import { warnExpiringReferrals } from './expiry.ts';
 import type { AttemptState } from './failed-states.ts';
@@ -126,14 +127,6 @@ const FAILURE_NOT_SHOWN = 'failureNotShown';
  *  record (a lead converted meanwhile): read both sides again, re-merge. */
 const MAX_PRECONDITION_RERUNS = 3;
 
-interface Pause {
-  until: number;
-  reason: string;
-  fix: string;
-  /** Consecutive refusals: the pause doubles while the probe keeps failing. */
-  strikes: number;
-}
-
 class SyncEngine implements Engine {
   readonly events = new EventEmitter();
   private readonly store: Store;
@@ -144,7 +137,7 @@ class SyncEngine implements Engine {
   private readonly sync: SyncContext;
   private readonly intake: IntakeContext;
   private readonly inFlight = new Map<number, Promise<void>>();
-  private readonly pauses = new Map<ApiName, Pause>();
+  private readonly circuits: Circuits;
   private readonly seenChanges = new SeenChanges();
   private readonly seenMicrosoftSide = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -155,10 +148,7 @@ class SyncEngine implements Engine {
   private ticking: Promise<number> | null = null;
   private inboxRun: Promise<void> | null = null;
   private pollIntervalMs: number;
-  /** R27: the day's calls per API against engine.budgets; stored so a restart keeps the day's count. */
-  private readonly budgets: Record<ApiName, DailyBudget>;
   private readonly renewCredentials: (() => Promise<void>) | null;
-  private budgetsDirty = false;
 
   constructor(deps: EngineDeps) {
     this.store =
@@ -170,12 +160,9 @@ class SyncEngine implements Engine {
     this.now = deps.now ?? (() => new Date());
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
     this.renewCredentials = deps.renewCredentials ?? null;
-    this.budgets = {
-      'partner-center': new DailyBudget(deps.settings.budgets.partnerCenterPerDay),
-      crm: new DailyBudget(deps.settings.budgets.crmPerDay),
-    };
-    const referrals = countReferralCalls(deps.referrals, (n) => this.spend('partner-center', n));
-    const crm = countCrmCalls(deps.crm, deps.crmKind, (n) => this.spend('crm', n));
+    this.circuits = new Circuits(deps.settings, this.now, deps.logger);
+    const referrals = countReferralCalls(deps.referrals, (n) => this.circuits.spend('partner-center', n));
+    const crm = countCrmCalls(deps.crm, deps.crmKind, (n) => this.circuits.spend('crm', n));
     this.sync = {
       store: this.store,
       referrals,
@@ -413,13 +400,8 @@ class SyncEngine implements Engine {
     }
   }
 
-  pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[] {
-    const now = this.now().getTime();
-    // A credentials pause lasts until a probe succeeds, not until its timer runs out: health must not flicker
-    // green between two refused probes while nobody has signed in again.
-    return [...this.pauses.entries()]
-      .filter(([, p]) => p.until > now || p.reason === 'credentials')
-      .map(([api, p]) => ({ api, until: new Date(p.until), reason: p.reason, fix: p.fix }));
+  pausedApis(): PausedApi[] {
+    return this.circuits.paused();
   }
 
   /** When the next job becomes due (a pending job's run time, or a crashed worker's lease end), if any. */
@@ -578,7 +560,7 @@ class SyncEngine implements Engine {
     try {
       const result = await this.syncWithRereads(link, job, seen);
       await this.store.completeJob(job);
-      this.pauses.clear();
+      this.circuits.succeeded();
       const entry = {
         event: 'sync',
         linkId: result.link.id,
@@ -758,13 +740,11 @@ class SyncEngine implements Engine {
   // ---- budgets (R27) -------------------------------------------------------------------------------------
 
   private async loadBudgets(): Promise<void> {
-    for (const api of Object.keys(this.budgets) as ApiName[]) {
+    for (const api of ['partner-center', 'crm'] as const) {
       const stored = await this.store.getCursor(budgetCursor(api));
       if (!stored) continue;
       try {
-        const state = JSON.parse(stored) as BudgetState;
-        this.budgets[api] = new DailyBudget(this.budgets[api].limit, state);
-        this.checkBudget(api);
+        this.circuits.restoreBudget(api, JSON.parse(stored) as BudgetState);
       } catch {
         // An unreadable count starts the day again rather than stopping the service.
       }
@@ -772,34 +752,10 @@ class SyncEngine implements Engine {
   }
 
   private async saveBudgets(): Promise<void> {
-    if (!this.budgetsDirty) return;
-    this.budgetsDirty = false;
-    const now = this.now();
-    for (const [api, budget] of Object.entries(this.budgets) as [ApiName, DailyBudget][]) {
-      await this.store.setCursor(budgetCursor(api), JSON.stringify(budget.snapshot(now)));
+    const states = this.circuits.budgetsToSave();
+    for (const [api, state] of Object.entries(states ?? {})) {
+      await this.store.setCursor(budgetCursor(api as ApiName), JSON.stringify(state));
     }
-  }
-
-  private spend(api: ApiName, n: number): void {
-    this.budgets[api].add(n, this.now());
-    this.budgetsDirty = true;
-    this.checkBudget(api);
-  }
-
-  /** A used-up allowance pauses the API until midnight UTC: jobs wait, none is dropped or dead-lettered. */
-  private checkBudget(api: ApiName): void {
-    const now = this.now();
-    const budget = this.budgets[api];
-    if (!budget.exhausted(now) || this.isPaused(api)) return;
-    const until = nextUtcMidnight(now);
-    const key = api === 'crm' ? 'crmPerDay' : 'partnerCenterPerDay';
-    this.pauseIfNeeded({
-      kind: 'pause',
-      api,
-      reason: 'budget',
-      pauseMs: until.getTime() - now.getTime(),
-      fix: `cosell made ${budget.used(now)} ${api === 'crm' ? 'CRM' : 'Partner Center'} calls today, its daily budget (engine.budgets.${key} = ${budget.limit}); work resumes at ${until.toISOString()} (midnight UTC) and nothing is dropped. Raise engine.budgets.${key} to go on sooner.`,
-    });
   }
 
   // ---- circuits ------------------------------------------------------------------------------------------
@@ -810,19 +766,21 @@ class SyncEngine implements Engine {
    * sign in, and the first transient error after `cosell login` dead-lettered them.
    */
   private async circuitsClosed(): Promise<boolean> {
-    for (const [api, pause] of [...this.pauses.entries()]) {
-      if (pause.until > this.now().getTime()) return false;
+    if (this.circuits.anyRunning()) return false;
+    for (const pause of this.circuits.expired()) {
       if (pause.reason !== 'credentials') continue;
       try {
-        await this.probe(api);
-        this.pauses.delete(api);
-        this.logger.info({ event: 'api-resumed', api });
+        await this.probe(pause.api);
+        this.circuits.close(pause.api);
+        this.logger.info({ event: 'api-resumed', api: pause.api });
       } catch (error) {
         const verdict = classifyError(error);
-        this.pauseIfNeeded(
-          verdict.kind === 'pause' ? verdict : { kind: 'pause', api, reason: 'credentials', fix: pause.fix },
+        this.circuits.pause(
+          verdict.kind === 'pause'
+            ? verdict
+            : { kind: 'pause', api: pause.api, reason: 'credentials', fix: pause.fix },
         );
-        this.logger.warn({ event: 'api-probe-refused', api, reason: (error as Error).message });
+        this.logger.warn({ event: 'api-probe-refused', api: pause.api, reason: (error as Error).message });
         return false;
       }
     }
@@ -839,32 +797,11 @@ class SyncEngine implements Engine {
   }
 
   private isPaused(api: ApiName): boolean {
-    const pause = this.pauses.get(api);
-    return pause !== undefined && pause.until > this.now().getTime();
+    return this.circuits.isPaused(api);
   }
 
-  /** Opens the API's circuit for a pause verdict; returns when work may probe again. */
   private pauseIfNeeded(verdict: ErrorVerdict): number {
-    const now = this.now().getTime();
-    if (verdict.kind !== 'pause') return now;
-    const previous = this.pauses.get(verdict.api);
-    const strikes = (previous?.strikes ?? 0) + 1;
-    const base =
-      verdict.pauseMs ??
-      (verdict.reason === 'budget' ? this.settings.budgetPauseMs : this.settings.credentialPauseMs);
-    const pauseMs = verdict.pauseMs ?? Math.min(base * 2 ** (strikes - 1), base * 16);
-    const until = now + pauseMs;
-    this.pauses.set(verdict.api, { until, reason: verdict.reason, fix: verdict.fix, strikes });
-    if (!previous || previous.until <= now) {
-      this.logger.warn({
-        event: 'api-paused',
-        api: verdict.api,
-        reason: verdict.reason,
-        pauseMs,
-        fix: verdict.fix,
-      });
-    }
-    return until;
+    return this.circuits.pause(verdict);
   }
 }
 

@@ -1,0 +1,90 @@
+// The circuits with a clock the test moves: pauses, their doubling, budgets until midnight, and what a success
+// clears — without waiting for any of it.
+import { describe, expect, it } from 'vitest';
+import { Circuits } from './circuits.ts';
+
+const MINUTE = 60_000;
+
+function setup(budgets = { partnerCenterPerDay: null as number | null, crmPerDay: null as number | null }) {
+  let now = new Date('2026-12-05T22:00:00Z').getTime();
+  const warnings: unknown[] = [];
+  const circuits = new Circuits(
+    { credentialPauseMs: MINUTE, budgetPauseMs: 15 * MINUTE, budgets },
+    () => new Date(now),
+    { warn: (entry: unknown) => warnings.push(entry) } as never,
+  );
+  return { circuits, warnings, skip: (ms: number) => (now += ms) };
+}
+
+const refused = {
+  kind: 'pause',
+  api: 'partner-center',
+  reason: 'credentials',
+  fix: 'Run cosell login.',
+} as const;
+
+describe('Circuits', () => {
+  it('R3 a credentials pause doubles while probes are refused, up to 16 times, and stays visible until a probe succeeds', () => {
+    const { circuits, skip, warnings } = setup();
+    const pauses: number[] = [];
+    let at = Date.parse('2026-12-05T22:00:00Z');
+    for (let i = 0; i < 7; i++) {
+      const until = circuits.pause(refused);
+      pauses.push((until - at) / MINUTE);
+      skip(until - at);
+      at = until;
+    }
+    expect(pauses).toEqual([1, 2, 4, 8, 16, 16, 16]);
+    expect(warnings).toHaveLength(7);
+    // The timer ran out, nobody signed in: health still says so, and the engine is asked to probe.
+    expect(circuits.isPaused('partner-center')).toBe(false);
+    expect(circuits.paused()).toEqual([
+      expect.objectContaining({ api: 'partner-center', reason: 'credentials' }),
+    ]);
+    expect(circuits.expired()).toEqual([
+      { api: 'partner-center', reason: 'credentials', fix: 'Run cosell login.' },
+    ]);
+    circuits.close('partner-center');
+    expect(circuits.paused()).toEqual([]);
+  });
+
+  it('R27 a used-up budget pauses its API until midnight UTC; a success does not lift it; the next day does', () => {
+    const { circuits, skip } = setup({ partnerCenterPerDay: null, crmPerDay: 10 });
+    circuits.spend('crm', 9);
+    expect(circuits.isPaused('crm')).toBe(false);
+    circuits.spend('crm', 1);
+    expect(circuits.isPaused('crm')).toBe(true);
+    expect(circuits.paused()[0]).toMatchObject({
+      api: 'crm',
+      reason: 'budget',
+      until: new Date('2026-12-06T00:00:00Z'),
+    });
+    expect(circuits.paused()[0]!.fix).toContain('engine.budgets.crmPerDay = 10');
+    circuits.succeeded();
+    expect(circuits.isPaused('crm')).toBe(true);
+    expect(circuits.isPaused('partner-center')).toBe(false);
+    skip(2 * 60 * MINUTE);
+    expect(circuits.anyRunning()).toBe(false);
+    circuits.spend('crm', 1);
+    expect(circuits.isPaused('crm')).toBe(false);
+  });
+
+  it("R27 the day's count is saved when it changed and restored after a restart", () => {
+    const first = setup({ partnerCenterPerDay: 5, crmPerDay: null });
+    first.circuits.spend('partner-center', 5);
+    const saved = first.circuits.budgetsToSave();
+    expect(saved?.['partner-center']).toEqual({ day: '2026-12-05', used: 5 });
+    expect(first.circuits.budgetsToSave()).toBeUndefined();
+    const restarted = setup({ partnerCenterPerDay: 5, crmPerDay: null });
+    restarted.circuits.restoreBudget('partner-center', saved!['partner-center']!);
+    expect(restarted.circuits.isPaused('partner-center')).toBe(true);
+  });
+
+  it('R3 a success clears credential and throttling pauses', () => {
+    const { circuits } = setup();
+    circuits.pause(refused);
+    circuits.pause({ kind: 'pause', api: 'crm', reason: 'throttled', fix: 'wait', pauseMs: 5_000 });
+    circuits.succeeded();
+    expect(circuits.paused()).toEqual([]);
+  });
+});
