@@ -76,7 +76,7 @@ afterAll(async () => {
 });
 
 describe('cosell on Dynamics 365, as separate processes', () => {
-  it('R3 R18 R21 R28 login, then doctor --config checks Partner Center and the environment and prints the effective settings', async () => {
+  it('R3 R18 R21 R23 R28 login, then doctor --config checks Partner Center and the environment and prints the effective settings', async () => {
     const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
     expect(login.code, login.stderr).toBe(0);
     const doctor = await runCli(['doctor', '--config', configFile], { env, cwd: dir });
