@@ -163,6 +163,9 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
     return reply.code(201).send({ pending: org.faults.pending() });
   });
 
+  // The faults not yet answered, like the other emulators' GET /faults.
+  app.get(`${p}/faults`, async () => org.faults.pending());
+
   app.delete(`${p}/faults`, async (_request, reply) => {
     org.faults.clear();
     return reply.code(204).send();
