@@ -12,6 +12,16 @@ afterAll(async () => {
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
+/** A script's sign-in as the demo admin (password grant: no MFA claim), with a refresh token. */
+const passwordSignIn = () =>
+  emu.tokenRequest({
+    grant_type: 'password',
+    client_id: emu.pc.info.clientId,
+    username: emu.pc.info.username,
+    password: emu.pc.info.password,
+    scope: `${REFERRALS_SCOPE} offline_access`,
+  });
+
 function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
@@ -79,13 +89,7 @@ describe('token endpoint', () => {
 
   it('R3 a refresh token yields a token for the other API (Entra refresh tokens are multi-resource)', async () => {
     const { info } = emu.pc;
-    const first = await emu.tokenRequest({
-      grant_type: 'password',
-      client_id: info.clientId,
-      username: info.username,
-      password: info.password,
-      scope: `${REFERRALS_SCOPE} offline_access`,
-    });
+    const first = await passwordSignIn();
     const webhooks = await emu.tokenRequest({
       grant_type: 'refresh_token',
       client_id: info.clientId,
@@ -230,14 +234,7 @@ describe('bearer checks', () => {
 
   it('R28 revoked credentials: access and refresh tokens stop working (401 / invalid_grant 50173) until a new sign-in', async () => {
     const { info } = emu.pc;
-    const signIn = () =>
-      emu.tokenRequest({
-        grant_type: 'password',
-        client_id: info.clientId,
-        username: info.username,
-        password: info.password,
-        scope: `${REFERRALS_SCOPE} offline_access`,
-      });
+    const signIn = passwordSignIn;
     const before = await signIn();
     expect((await emu.api('/referrals', { token: String(before.body.access_token) })).status).toBe(200);
     expect((await emu.control('/tokens/revoke', { method: 'POST' })).status).toBe(200);
@@ -258,13 +255,7 @@ describe('bearer checks', () => {
 
   it('R3 expired access token -> 401; the refresh token still gets a new one', async () => {
     const { info } = emu.pc;
-    const signIn = await emu.tokenRequest({
-      grant_type: 'password',
-      client_id: info.clientId,
-      username: info.username,
-      password: info.password,
-      scope: `${REFERRALS_SCOPE} offline_access`,
-    });
+    const signIn = await passwordSignIn();
     await emu.control('/tokens/expire-access', { method: 'POST' });
     emu.forgetTokens();
     const expired = await emu.api('/referrals', { token: String(signIn.body.access_token) });
@@ -282,13 +273,7 @@ describe('bearer checks', () => {
 
   it('R3 a refresh token unused for 90 days is refused (invalid_grant AADSTS700082); each refresh issues a new one', async () => {
     const { info } = emu.pc;
-    const signIn = await emu.tokenRequest({
-      grant_type: 'password',
-      client_id: info.clientId,
-      username: info.username,
-      password: info.password,
-      scope: `${REFERRALS_SCOPE} offline_access`,
-    });
+    const signIn = await passwordSignIn();
     const refresh = (token: unknown) =>
       emu.tokenRequest({
         grant_type: 'refresh_token',
@@ -312,13 +297,7 @@ describe('bearer checks', () => {
     const { info } = emu.pc;
     expect((await emu.control('/auth/mfa', { method: 'PUT', body: { required: true } })).status).toBe(200);
     try {
-      const password = await emu.tokenRequest({
-        grant_type: 'password',
-        client_id: info.clientId,
-        username: info.username,
-        password: info.password,
-        scope: `${REFERRALS_SCOPE} offline_access`,
-      });
+      const password = await passwordSignIn();
       expect(claimsOf(String(password.body.access_token)).amr).toEqual(['pwd']);
       const refused = await emu.api('/referrals', { token: String(password.body.access_token) });
       expect(refused.status).toBe(401);

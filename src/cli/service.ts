@@ -56,6 +56,43 @@ export async function connectCrm(config: Config): Promise<CrmAdapter> {
   );
 }
 
+/**
+ * The engine of a deployment on its open store, as the service and the one-off commands (backfill, reconcile)
+ * run it: a signed-in Partner Center user, the Referrals client, the CRM adapter.
+ */
+export async function openEngine(
+  config: Config,
+  store: Store,
+  tokens: DelegatedTokenProvider,
+  options: { logger: Logger; dryRun: boolean; renewCredentials: boolean; again: string },
+): Promise<{ engine: Engine; referrals: ReferralsClient; crm: CrmAdapter }> {
+  if (!(await tokens.currentUser())) {
+    throw new CliError(
+      `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
+      `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then ${options.again}.`,
+    );
+  }
+  const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
+  const crm = await connectCrm(config);
+  const engine = createEngine({
+    tenantId: config.tenantId,
+    store,
+    referrals,
+    crm,
+    crmKind: config.crm.kind,
+    settings: { ...config.engine, dryRun: options.dryRun || config.engine.dryRun },
+    logger: options.logger,
+    ...(options.renewCredentials
+      ? {
+          renewCredentials: async () => {
+            await tokens.getToken('referrals', { forceRefresh: true });
+          },
+        }
+      : {}),
+  });
+  return { engine, referrals, crm };
+}
+
 export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
   const problems = readinessProblems(config);
   if (problems.length > 0) {
@@ -77,28 +114,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   };
   try {
     const tokens = storeTokenProvider(config, store, tokenKey);
-    if (!(await tokens.currentUser())) {
-      throw new CliError(
-        `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
-        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then start again.`,
-      );
-    }
-    const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
-    const webhooks = new WebhooksClient({ tokens, baseUrl: config.partnerCenter.webhooksUrl });
-    const crm = await connectCrm(config);
-    const settings = { ...config.engine, dryRun: options.dryRun || config.engine.dryRun };
-    const engine = createEngine({
-      tenantId: config.tenantId,
-      store,
-      referrals,
-      crm,
-      crmKind: config.crm.kind,
-      settings,
+    const { engine, referrals, crm } = await openEngine(config, store, tokens, {
       logger: logger.child({ component: 'engine' }),
-      renewCredentials: async () => {
-        await tokens.getToken('referrals', { forceRefresh: true });
-      },
+      dryRun: options.dryRun ?? false,
+      renewCredentials: true,
+      again: 'start again',
     });
+    const webhooks = new WebhooksClient({ tokens, baseUrl: config.partnerCenter.webhooksUrl });
 
     let ready = false;
     const { webhook } = config.partnerCenter;
@@ -165,7 +187,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         url,
         webhookUrl: service.webhookUrl,
         crm: config.crm.kind,
-        dryRun: settings.dryRun,
+        dryRun: options.dryRun || config.engine.dryRun,
       },
       'cosell started',
     );

@@ -4,13 +4,12 @@
 // the service syncs them.
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
-import { createEngine, type Engine } from '../../engine/engine.ts';
+import type { Engine } from '../../engine/engine.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
-import { ReferralsClient } from '../../partner-center/referrals.ts';
 import { openStore } from '../../store/open.ts';
 import type { Store } from '../../store/store.ts';
 import { CliError } from '../errors.ts';
-import { connectCrm } from '../service.ts';
+import { openEngine } from '../service.ts';
 import { lockStore } from '../service-lock.ts';
 import { storeTokenProvider } from '../store-tokens.ts';
 
@@ -43,22 +42,11 @@ export async function openEngineParts(
   const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
   try {
     const tokens = storeTokenProvider(config, store, readTokenKey(env));
-    if (!(await tokens.currentUser())) {
-      throw new CliError(
-        `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
-        `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then run this command again.`,
-      );
-    }
-    const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
-    const crm = await connectCrm(config);
-    const engine = createEngine({
-      tenantId: config.tenantId,
-      store,
-      referrals,
-      crm,
-      crmKind: config.crm.kind,
-      settings: { ...config.engine, dryRun: options.dryRun || config.engine.dryRun },
+    const { engine } = await openEngine(config, store, tokens, {
       logger: logger.child({ component: 'one-off' }),
+      dryRun: options.dryRun ?? false,
+      renewCredentials: false,
+      again: 'run this command again',
     });
     return {
       engine,
