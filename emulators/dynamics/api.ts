@@ -1,6 +1,6 @@
 // The Web API's request handling, independent of the HTTP server so `$batch` parts run through exactly the
 // same code as single requests: entity sets (CRUD, upsert by GUID or alternate key with If-Match /
-// If-None-Match), the Win/Lose/QualifyLead actions, WhoAmI, and the metadata doctor reads.
+// If-None-Match), the Win/Lose/QualifyLead/Merge actions, WhoAmI, and the metadata doctor reads.
 import { badRequest, CODES, DataverseError, notFound } from './errors.ts';
 import { metadataRequest } from './metadata.ts';
 import {
@@ -12,7 +12,7 @@ import {
   parseQueryOptions,
   type QueryContext,
 } from './query.ts';
-import type { Table } from './schema.ts';
+import { navigationNames, type Table } from './schema.ts';
 import { type DataverseStore, etagOf, parseKey, type Row, type WriteContext } from './store.ts';
 
 export const API_PATH = '/api/data/v9.2/';
@@ -104,6 +104,11 @@ export async function handleApi(ctx: ApiContext, request: ApiRequest): Promise<A
       UserId: ctx.userId,
       OrganizationId: ctx.organizationId,
     });
+  }
+  if (name === 'Merge') {
+    allow(method, ['POST']);
+    await mergeRecords(ctx, write, bodyObject(request.body));
+    return { status: 204, headers: {} };
   }
   if (name === 'WinOpportunity' || name === 'LoseOpportunity') {
     allow(method, ['POST']);
@@ -346,6 +351,72 @@ async function closeOpportunity(
             ? activity.actualend
             : ctx.store.now().toISOString().slice(0, 10),
       },
+      write,
+    );
+  });
+}
+
+/** The tables Merge takes, and the state a merged subordinate ends in (deactivated; a lead is canceled). */
+const MERGE_STATES: Record<string, { statecode: number; statuscode: number }> = {
+  account: { statecode: 1, statuscode: 2 },
+  contact: { statecode: 1, statuscode: 2 },
+  lead: { statecode: 2, statuscode: 7 },
+};
+
+/**
+ * Merge: the subordinate's child records move to the target, `UpdateContent` is written to the target, and the
+ * subordinate is deactivated with `masterid` pointing at the target (it is not deleted, unlike Salesforce).
+ */
+async function mergeRecords(
+  ctx: ApiContext,
+  write: WriteContext,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const target = bodyObject(body.Target);
+  const subordinate = bodyObject(body.Subordinate);
+  const type = String(target['@odata.type'] ?? '').replace(/^#?Microsoft\.Dynamics\.CRM\./, '');
+  const state = MERGE_STATES[type];
+  if (!state)
+    throw badRequest(
+      `Merge needs {"Target": {"@odata.type": "Microsoft.Dynamics.CRM.<account|contact|lead>", "<id>": "<guid>"}, "Subordinate": {…}, "UpdateContent": {…}, "PerformParentingChecks": false}.`,
+    );
+  const table = ctx.store.table(type);
+  const targetId = String(target[table.primaryId] ?? '');
+  const subordinateId = String(subordinate[table.primaryId] ?? '');
+  const master = ctx.store.get(table, targetId);
+  const merged = ctx.store.get(table, subordinateId);
+  if (!master) throw notFound(table.name, targetId);
+  if (!merged) throw notFound(table.name, subordinateId);
+  if (targetId === subordinateId) throw badRequest('The target and the subordinate are the same record.');
+  if (merged.statecode !== 0 || master.statecode !== 0)
+    throw badRequest('Only active records can be merged.', CODES.invalidArgument);
+  const update = body.UpdateContent === undefined ? {} : bodyObject(body.UpdateContent);
+  const { '@odata.type': _type, ...content } = update;
+  await ctx.store.atomically(async () => {
+    for (const other of ctx.store.schema.tables.values()) {
+      const lookups = [...other.columns.values()].filter(
+        (c) => c.kind === 'lookup' && c.name !== 'masterid' && c.targets?.includes(type),
+      );
+      if (lookups.length === 0) continue;
+      for (const row of ctx.store.all(other)) {
+        for (const column of lookups) {
+          const value = row[column.name];
+          if (typeof value !== 'object' || value === null || value.id !== subordinateId) continue;
+          const nav = navigationNames(column).find((n) => n.target === type)!.nav;
+          ctx.store.platformUpdate(
+            other,
+            String(row[other.primaryId]),
+            { [`${nav}@odata.bind`]: `/${table.entitySet}(${targetId})` },
+            write,
+          );
+        }
+      }
+    }
+    ctx.store.platformUpdate(table, targetId, content, write);
+    ctx.store.platformUpdate(
+      table,
+      subordinateId,
+      { ...state, 'masterid@odata.bind': `/${table.entitySet}(${targetId})` },
       write,
     );
   });

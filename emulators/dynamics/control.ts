@@ -137,6 +137,25 @@ export function registerControlRoutes(
     }
   });
 
+  // Merge as a seller does it in the UI: `{subordinateId, updateContent?}` into the record :id of :set.
+  app.post(`${prefix}/ui/:set/:id/merge`, async (request, reply) => {
+    const { set, id } = request.params as { set: string; id: string };
+    const body = (request.body ?? {}) as { subordinateId?: string; updateContent?: Record<string, unknown> };
+    try {
+      const table = emulator.store.tableBySet(set);
+      const type = `Microsoft.Dynamics.CRM.${table.name}`;
+      await ui('POST', 'Merge', {
+        Target: { '@odata.type': type, [table.primaryId]: id },
+        Subordinate: { '@odata.type': type, [table.primaryId]: body.subordinateId },
+        UpdateContent: { '@odata.type': type, ...(body.updateContent ?? {}) },
+        PerformParentingChecks: false,
+      });
+      return reply.code(204).send();
+    } catch (error) {
+      return send(reply, error);
+    }
+  });
+
   app.put(`${prefix}/environment-variables/:schemaname`, async (request, reply) => {
     const { schemaname } = request.params as { schemaname: string };
     const { value } = (request.body ?? {}) as { value?: string | null };

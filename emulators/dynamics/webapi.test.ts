@@ -244,6 +244,53 @@ describe('the Dataverse emulator refuses what Dataverse refuses', () => {
     expect(won).toMatchObject({ statecode: 1, statuscode: 3, actualvalue: 500 });
   });
 
+  it("Merge moves the subordinate account's children to the target and deactivates it with masterid", async () => {
+    const [target, subordinate] = await Promise.all(
+      ['Contoso', 'Contoso Ltd'].map((name) =>
+        api.create<Record<string, unknown>, string>({ collection: 'accounts', data: { name } }),
+      ),
+    );
+    const opportunity = await api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'On the duplicate', 'parentaccountid@odata.bind': `/accounts(${subordinate})` },
+    });
+    await api.callAction({
+      actionName: 'Merge',
+      action: {
+        Target: { '@odata.type': 'Microsoft.Dynamics.CRM.account', accountid: target },
+        Subordinate: { '@odata.type': 'Microsoft.Dynamics.CRM.account', accountid: subordinate },
+        UpdateContent: { '@odata.type': 'Microsoft.Dynamics.CRM.account', telephone1: '555 0100' },
+        PerformParentingChecks: false,
+      },
+    });
+    const merged = await api.retrieve({
+      collection: 'accounts',
+      key: subordinate!,
+      select: ['statecode', '_masterid_value'],
+    });
+    expect(merged).toMatchObject({ statecode: 1, _masterid_value: target });
+    expect(
+      await api.retrieve({
+        collection: 'opportunities',
+        key: opportunity!,
+        select: ['_parentaccountid_value'],
+      }),
+    ).toMatchObject({ _parentaccountid_value: target });
+    expect(
+      await api.retrieve({ collection: 'accounts', key: target!, select: ['telephone1'] }),
+    ).toMatchObject({
+      telephone1: '555 0100',
+    });
+    const again = await raw('POST', 'Merge', {
+      body: {
+        Target: { '@odata.type': 'Microsoft.Dynamics.CRM.account', accountid: target },
+        Subordinate: { '@odata.type': 'Microsoft.Dynamics.CRM.account', accountid: subordinate },
+      },
+    });
+    expect(again.status).toBe(400);
+    expect(again.body.error.message).toMatch(/active records/);
+  });
+
   it('answers a throttled client with 429, Retry-After in seconds and the documented code', async () => {
     await control(emulator.info.control, 'POST', '/faults', {
       status: 429,

@@ -456,6 +456,37 @@ describe('Salesforce emulator: describe, FLS and org shapes', () => {
     expect((edit.body as ErrorItem[])[0]?.errorCode).toBe('CANNOT_UPDATE_CONVERTED_LEAD');
   });
 
+  it("merging in the UI reparents the duplicate's children and deletes it with MasterRecordId", async () => {
+    const account = async (Name: string) =>
+      ((await org.control('POST', '/ui/Account', { Name })).body as SaveResult).id;
+    const master = await account('Northwind');
+    const duplicate = await account('Northwind Traders');
+    const opportunity = (
+      (await org.control('POST', '/ui/Opportunity', opportunityBody({ AccountId: duplicate })))
+        .body as SaveResult
+    ).id;
+    const merged = await org.control('POST', `/ui/Account/${master}/merge`, { mergeIds: [duplicate] });
+    expect(merged.body).toMatchObject({
+      id: master,
+      mergedRecordIds: [duplicate],
+      updatedRelatedIds: [opportunity],
+    });
+    expect((await org.api('GET', `/sobjects/Account/${duplicate}`)).status).toBe(404);
+    const all = await org.api(
+      'GET',
+      `/queryAll?q=${encodeURIComponent(`SELECT Id, IsDeleted, MasterRecordId FROM Account WHERE Id = '${duplicate}'`)}`,
+    );
+    expect((all.body as { records: Json[] }).records[0]).toMatchObject({
+      IsDeleted: true,
+      MasterRecordId: master,
+    });
+    expect((await org.api('GET', `/sobjects/Opportunity/${opportunity}`)).body).toMatchObject({
+      AccountId: master,
+    });
+    const refused = await org.control('POST', `/ui/Opportunity/${opportunity}/merge`, { mergeIds: [master] });
+    expect((refused.body as ErrorItem[])[0]?.errorCode).toBe('INVALID_TYPE');
+  });
+
   it('UI edits validate and stamp like API edits but are not API calls', async () => {
     await org.control('DELETE', '/calls');
     const created = await org.control('POST', '/ui/Opportunity', opportunityBody());

@@ -99,6 +99,10 @@ export const dealSchema = dealFieldsSchema.extend({
   solutions: z.array(solutionRefSchema),
   /** Lead only: set once a seller converted it; the sync relinks to this opportunity (R9). */
   convertedOpportunityId: opt(z.string()),
+  /** A seller merged this record into another (R31): the sync relinks to `id`. `recordKept`: this record still
+   *  exists and holds the Referral Identifier until the sync clears it (Dataverse deactivates a merged record;
+   *  Salesforce deletes it). */
+  mergedInto: opt(z.object({ id: z.string(), recordKept: z.boolean() })),
   ownerId: opt(z.string()),
   /** The CRM's own change stamp, for logs and cursors. */
   modifiedAt: opt(z.string()),

@@ -293,6 +293,10 @@ async function syncDealOnly(
     const note = `A converted lead: opportunity ${deal.convertedOpportunityId} carries the sync.`;
     return result(link, 'skipped', 'none', [], note);
   }
+  if (deal.mergedInto) {
+    const note = `Merged into ${deal.kind} ${deal.mergedInto.id}, which carries the sync.`;
+    return result(link, 'skipped', 'none', [], note);
+  }
   if (deal.referralId) {
     // A Referral Identifier already on the record (a migration, R32, or our own create seen by the poll).
     const joined = await store.findOrCreateLinkForCrm(ctx.crmKind, deal.id, {
@@ -402,7 +406,15 @@ async function syncPair(
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted; the referral stays (R31).');
   }
   if (deal.kind === 'lead' && deal.convertedOpportunityId) {
-    return relinkConvertedLead(ctx, link, deal.convertedOpportunityId, read, trigger);
+    const opportunityId = deal.convertedOpportunityId;
+    const note = `lead ${link.crmId} converted to opportunity ${opportunityId}`;
+    return relinkTo(ctx, link, { target: { kind: 'opportunity', id: opportunityId }, note }, read, trigger);
+  }
+  if (deal.mergedInto) {
+    const target = { kind: deal.kind, id: deal.mergedInto.id };
+    const note = `${deal.kind} ${deal.id} merged into ${deal.kind} ${target.id}`;
+    const release = deal.mergedInto.recordKept ? deal : undefined;
+    return relinkTo(ctx, link, { target, note, ...(release ? { release } : {}) }, read, trigger);
   }
   if (!deal.syncWithPartnerCenter) return unshare(ctx, link, deal);
   let current = link.state === 'active' ? link : await store.setLinkState(link.id, 'active');
@@ -652,55 +664,84 @@ async function unshare(ctx: SyncContext, link: Link, deal: Deal): Promise<SyncRe
   return result(unshared, 'changed', 'toCrm', [], 'Sync with Partner Center unticked (R31).');
 }
 
+/** Where a link moves when the seller converted (R9) or merged (R31) its record. */
+interface Relink {
+  target: { kind: Deal['kind']; id: string };
+  /** The audit and run note: what happened, in the seller's words. */
+  note: string;
+  /** A merged record that still exists holds the Referral Identifier (an alternate key in Dataverse): it is
+   *  cleared there first, so the survivor can take it. */
+  release?: Deal;
+}
+
 /**
- * R9: a seller converted (qualified) the lead of a referral. The new opportunity takes over the link: the
- * referral names it (externalReferenceId), it carries the Referral Identifier, Link and Sync flag, and the next
- * pair sync sends what the seller entered while qualifying (deal value, close date) and accepts the referral.
+ * R9 / R31: a seller converted (qualified) the lead of a referral, or merged its record into another. The new
+ * record takes over the link: the referral names it (externalReferenceId), it carries the Referral Identifier,
+ * Link and Sync flag, and the next pair sync sends what the seller entered meanwhile (and accepts the referral
+ * when an open opportunity now answers it). Every step is idempotent: a retry after a crash finishes the move.
  */
-async function relinkConvertedLead(
+async function relinkTo(
   ctx: SyncContext,
   link: Link,
-  opportunityId: string,
+  move: Relink,
   read: { referral: Referral; eTag?: string | null },
   trigger: JobTrigger,
 ): Promise<SyncResult> {
   const { store } = ctx;
   const referralId = String(read.referral.id);
-  const opportunity = await ctx.crm.findDeal({ kind: 'opportunity', id: opportunityId });
-  if (!opportunity) {
+  const { target } = move;
+  const survivor = await ctx.crm.findDeal(target);
+  if (!survivor) {
     return result(
       link,
       'skipped',
       'none',
       [],
-      `Converted to opportunity ${opportunityId}, which cannot be read yet.`,
+      `${move.note}; ${target.kind} ${target.id} cannot be read yet.`,
     );
   }
-  const note = `lead ${link.crmId} converted to opportunity ${opportunityId}, now linked to referral ${referralId}`;
+  const held = await store.linkByCrm(ctx.crmKind, target.id);
+  const other =
+    held?.referralId && held.referralId !== referralId ? held.referralId : (survivor.referralId ?? null);
+  if (other && other !== referralId)
+    return keepOtherReferral(ctx, link, survivor, other, referralId, move.note);
+  const note = `${move.note}, now linked to referral ${referralId}`;
   if (ctx.settings.dryRun)
     return result(link, 'changed', 'toReferral', [], `dry run: would relink (${note})`);
-  if (read.referral.externalReferenceId !== opportunityId) {
+  if (read.referral.externalReferenceId !== target.id) {
     await ctx.referrals.update(
       referralId,
-      [{ op: 'replace', path: '/externalReferenceId', value: opportunityId }],
+      [{ op: 'replace', path: '/externalReferenceId', value: target.id }],
       read.eTag ? { ifMatch: read.eTag } : {},
     );
   }
-  // Conversion carries over neither the referral's visibility nor (in every CRM) its contacts: the opportunity
-  // starts from the referral's visibility, and its first pair sync fills what it lacks.
+  if (move.release?.referralId) {
+    await ctx.crm.updateDeal(
+      move.release,
+      {},
+      {
+        referralId: null,
+        referralLink: null,
+        auditLine: formatAuditLine({ now: ctx.now(), direction: 'PC->CRM', changes: [note] }),
+      },
+    );
+  }
+  // Neither a conversion nor a merge carries over the referral's visibility in every CRM: the record starts
+  // from the referral's, and its first pair sync fills what it lacks.
   const visible = read.referral.consent?.consentToShareReferralWithMicrosoftSellers ?? null;
   const fields: Partial<DealFields> = {};
-  if (!opportunity.syncWithPartnerCenter) fields.syncWithPartnerCenter = true;
-  if (visible !== null && opportunity.visibleToMicrosoft !== visible) fields.visibleToMicrosoft = visible;
-  await ctx.crm.updateDeal(opportunity, Object.keys(fields).length > 0 ? { fields } : {}, {
+  if (!survivor.syncWithPartnerCenter) fields.syncWithPartnerCenter = true;
+  if (survivor.kind === 'opportunity' && visible !== null && survivor.visibleToMicrosoft !== visible)
+    fields.visibleToMicrosoft = visible;
+  await ctx.crm.updateDeal(survivor, Object.keys(fields).length > 0 ? { fields } : {}, {
     referralId,
     referralLink: ctx.referralLinkFor(referralId),
     auditLine: formatAuditLine({ now: ctx.now(), direction: 'PC->CRM', changes: [note] }),
   });
-  const relinked = await store.replaceCrmId(link.id, opportunityId, 'opportunity');
-  // The lead's values say nothing about the new record: its first pair sync starts fresh (an empty side takes
-  // the other's value; where both have one, the field's owner wins), keeping only whether the referral still
-  // waits for an answer, so that the open opportunity accepts it (R8).
+  const relinked = await store.replaceCrmId(link.id, target.id, target.kind);
+  // The old record's values say nothing about the new one: its first pair sync starts fresh (an empty side
+  // takes the other's value; where both have one, the field's owner wins), keeping only whether the referral
+  // still waits for an answer, so that an open opportunity accepts it (R8).
   const before = await store.getSnapshot(relinked.id);
   const status = before?.values?.status;
   await store.saveSnapshot(relinked.id, {
@@ -708,9 +749,36 @@ async function relinkConvertedLead(
     crmVersion: null,
     error: null,
   });
-  // The pair sync of the opportunity: the seller's qualifying values go to Partner Center.
   await store.enqueueJob(relinked.id, trigger, ctx.now());
   return result(relinked, 'changed', 'toReferral', [], note);
+}
+
+/**
+ * R31: the record a seller merged into already syncs with another referral. A CRM record carries one referral,
+ * so it keeps its own; the merged record's referral stays in Partner Center, no longer synced (the link is
+ * orphaned, so `cosell runs` and doctor list it), and the survivor's audit says so.
+ */
+async function keepOtherReferral(
+  ctx: SyncContext,
+  link: Link,
+  survivor: Deal,
+  kept: string,
+  dropped: string,
+  what: string,
+): Promise<SyncResult> {
+  const note =
+    `${what}, which already syncs with referral ${kept}: referral ${dropped} is no longer synced ` +
+    '(update it in Partner Center or link it to another record)';
+  if (ctx.settings.dryRun) return result(link, 'skipped', 'none', [], `dry run: ${note}`);
+  await ctx.crm.updateDeal(
+    survivor,
+    {},
+    {
+      auditLine: formatAuditLine({ now: ctx.now(), direction: 'CRM->PC', changes: [note] }),
+    },
+  );
+  const orphaned = await ctx.store.setLinkState(link.id, 'orphaned');
+  return result(orphaned, 'skipped', 'none', [], note);
 }
 
 /** Microsoft's CRM id from its side of a co-sell engagement (R7), looked up only while we have none and only

@@ -85,6 +85,14 @@ export interface CrmDesk {
   accept(opportunityId: string): Promise<void>;
   /** Converts (Salesforce) / qualifies (Dynamics 365) a lead; returns the new opportunity's id (R9). */
   convertLead(leadId: string): Promise<string>;
+  /** A lead the seller types in (no sync ticked). */
+  createLead(lead: { lastName: string; company: string; email?: string }): Promise<string>;
+  /** A lead as stored: its sync fields and audit lines, or null once it is gone. */
+  readLead(leadId: string): Promise<{ referralId: string | null; sync: boolean; audit: string[] } | null>;
+  /** The seller merges `duplicateId` into `masterId` in the UI (R31): leads or accounts. */
+  merge(kind: 'lead' | 'account', masterId: string, duplicateId: string): Promise<void>;
+  /** The account of an opportunity. */
+  accountOf(opportunityId: string): Promise<string | null>;
   win(opportunityId: string): Promise<void>;
   /** The seller deletes the opportunity (R31). */
   remove(opportunityId: string): Promise<void>;
@@ -265,6 +273,31 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async remove(id) {
       await c('DELETE', `/ui/Opportunity/${id}`);
+    },
+    createLead: (lead) =>
+      create('Lead', {
+        LastName: lead.lastName,
+        Company: lead.company,
+        ...(lead.email ? { Email: lead.email } : {}),
+      }),
+    async readLead(id) {
+      const [row] = await query(
+        `SELECT Sync_with_Partner_Center__c, Referral_Identifier__c, Audit__c FROM Lead WHERE Id = '${id}'`,
+      );
+      if (!row) return null;
+      return {
+        referralId: (row.Referral_Identifier__c as string | null) ?? null,
+        sync: row.Sync_with_Partner_Center__c === true,
+        audit: lines(row.Audit__c as string | null),
+      };
+    },
+    async merge(kind, masterId, duplicateId) {
+      await c('POST', `/ui/${kind === 'lead' ? 'Lead' : 'Account'}/${masterId}/merge`, {
+        mergeIds: [duplicateId],
+      });
+    },
+    async accountOf(id) {
+      return ((await read('Opportunity', id)).AccountId as string | null) ?? null;
     },
     async win(id) {
       await c('PATCH', `/ui/Opportunity/${id}`, { StageName: 'Closed Won' });
@@ -474,6 +507,34 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async remove(id) {
       await c('DELETE', `/ui/opportunities/${id}`);
+    },
+    createLead: (lead) =>
+      create(
+        'leads',
+        {
+          subject: `${lead.company} lead`,
+          lastname: lead.lastName,
+          companyname: lead.company,
+          ...(lead.email ? { emailaddress1: lead.email } : {}),
+        },
+        'leadid',
+      ),
+    async readLead(id) {
+      const row = await read('leads', id).catch(() => null);
+      if (!row) return null;
+      return {
+        referralId: (row[`${p}referralidentifier`] as string | null) ?? null,
+        sync: row[`${p}syncwithpartnercenter`] === true,
+        audit: lines(row[`${p}audit`] as string | null),
+      };
+    },
+    async merge(kind, masterId, duplicateId) {
+      await c('POST', `/ui/${kind === 'lead' ? 'leads' : 'accounts'}/${masterId}/merge`, {
+        subordinateId: duplicateId,
+      });
+    },
+    async accountOf(id) {
+      return ((await read('opportunities', id))._parentaccountid_value as string | null) ?? null;
     },
     async win(id) {
       await c('POST', `/ui/opportunities/${id}/win`, {});

@@ -16,6 +16,7 @@ import {
 import { SalesforceApiError } from '../errors.ts';
 import type { FaultSpec } from '../faults.ts';
 import { convertLead } from '../lead-convert.ts';
+import { mergeRecords } from '../merge.ts';
 import type { SalesforceOrg } from '../org.ts';
 import { recordBody } from '../records.ts';
 import { runQuery } from '../soql.ts';
@@ -115,6 +116,20 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
       return sendError(reply, error);
     }
   });
+
+  // Merge as in the UI: `{mergeIds: [duplicate ids], fieldsFromDuplicates?: {Field: duplicateId}}` into :id.
+  app.post<{ Params: { sobject: string; id: string } }>(
+    `${p}/ui/:sobject/:id/merge`,
+    async (request, reply) => {
+      try {
+        const result = mergeRecords(ui(), request.params.sobject, request.params.id, asBody(request.body));
+        onChange();
+        return reply.send(result);
+      } catch (error) {
+        return sendError(reply, error);
+      }
+    },
+  );
 
   /**
    * Seeds records as the seller: `{records: [{attributes: {type}, ...fields}]}` and/or

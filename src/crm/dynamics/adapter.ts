@@ -582,7 +582,7 @@ export class DynamicsAdapter implements CrmAdapter {
               ? this.currencyBind(fields.currency, await this.currencyTable())
               : {}),
           }
-        : this.leadColumns(fields);
+        : this.leadColumns(fields, e);
     Object.assign(body, this.syncColumns(sync, current, e));
     const nameChanged = fields.name !== undefined && fields.name !== current.name;
     const markChanged =
@@ -1129,8 +1129,10 @@ export class DynamicsAdapter implements CrmAdapter {
     return row;
   }
 
-  private leadColumns(fields: DealPatch['fields'] & object): Row {
+  private leadColumns(fields: DealPatch['fields'] & object, e: Effective): Row {
     const row: Row = {};
+    if (fields.syncWithPartnerCenter !== undefined)
+      row[e.names.columns.syncFlag] = fields.syncWithPartnerCenter ?? false;
     if (fields.notes !== undefined) row.description = fields.notes;
     if (fields.value !== undefined) row.estimatedamount = fields.value;
     if (fields.closeDate !== undefined) row.estimatedclosedate = fields.closeDate;

@@ -122,5 +122,7 @@ export function toCrmError(error: unknown, context: ErrorContext): CrmError {
     ...(fix ? { fix } : {}),
     retryable: status === 429 || (status !== undefined && status >= 500),
     authFailed: status === 401,
+    // The deal was deleted between the read and the write: the engine reads it again and unlinks it (R31).
+    stale: status === 404 && context.operation === 'update deal',
   });
 }

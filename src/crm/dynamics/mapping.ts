@@ -209,6 +209,7 @@ export function leadColumns(e: Effective): string[] {
     'statuscode',
     'modifiedon',
     '_qualifyingopportunityid_value',
+    '_masterid_value',
     '_ownerid_value',
     c.syncFlag,
     c.referralId,
@@ -376,6 +377,8 @@ export function leadToDeal(row: Row, e: Effective): Deal {
       : [],
     solutions: [],
     convertedOpportunityId: str(row._qualifyingopportunityid_value),
+    // A merged lead stays, deactivated, naming the survivor (R31).
+    mergedInto: str(row._masterid_value) ? { id: String(row._masterid_value), recordKept: true } : null,
     ownerId: str(row._ownerid_value),
     modifiedAt: str(row.modifiedon),
   };

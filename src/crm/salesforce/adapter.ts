@@ -240,11 +240,16 @@ export class SalesforceAdapter implements CrmAdapter {
         ? { field: 'Id', op: '=', value: ref.id }
         : { field: f.referralId, op: '=', value: ref.referralId };
     if (kind === 'lead') {
-      const rows = await this.client.query(
-        select({ fields: leadFieldList(this.settings, org), from: LEAD, where: condition }),
+      // By id through queryAll: a lead merged into another is deleted but names its survivor (R31); one that
+      // was simply deleted reads as gone.
+      const { leads } = await this.queries(
         'find lead',
+        { leads: select({ fields: leadFieldList(this.settings, org), from: LEAD, where: condition }) },
+        { includeDeleted: 'id' in ref },
       );
-      return rows[0] ? leadToDeal(rows[0], this.settings, org) : null;
+      const row = leads[0];
+      if (!row || (row.IsDeleted === true && !row.MasterRecordId)) return null;
+      return leadToDeal(row, this.settings, org);
     }
     const dealQuery = select({
       fields: opportunityFieldList(this.settings, org),

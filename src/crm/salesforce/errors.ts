@@ -48,8 +48,9 @@ const RETRYABLE_CODES = new Set([
   'ERROR_HTTP_504',
 ]);
 
-/** The record changed state under the write: the engine reads it again instead of failing (R9). */
-const STALE_CODES = new Set(['CANNOT_UPDATE_CONVERTED_LEAD']);
+/** The record changed state under the write (converted, merged or deleted meanwhile): the engine reads it
+ *  again instead of failing (R9, R31). */
+const STALE_CODES = new Set(['CANNOT_UPDATE_CONVERTED_LEAD', 'ENTITY_IS_DELETED']);
 
 const FIX_OF_CODE: Readonly<Record<string, string>> = {
   REQUEST_LIMIT_EXCEEDED:

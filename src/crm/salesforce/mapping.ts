@@ -123,6 +123,8 @@ export function leadFieldList(s: SalesforceSettings, org: OrgShape): string[] {
     'OwnerId',
     'IsConverted',
     'ConvertedOpportunityId',
+    'IsDeleted',
+    'MasterRecordId',
     'SystemModstamp',
     f.syncFlag,
     f.referralId,
@@ -303,6 +305,11 @@ export function leadToDeal(rec: SfRecord, s: SalesforceSettings, org: OrgShape):
       : [],
     solutions: [],
     convertedOpportunityId: str(rec.ConvertedOpportunityId),
+    // Read through queryAll: a lead merged away is deleted and names the survivor (R31).
+    mergedInto:
+      rec.IsDeleted === true && str(rec.MasterRecordId)
+        ? { id: String(rec.MasterRecordId), recordKept: false }
+        : null,
     ownerId: str(rec.OwnerId),
     modifiedAt: str(rec.SystemModstamp),
   };
