@@ -97,6 +97,9 @@ export const dealSchema = dealFieldsSchema.extend({
   account: opt(accountSchema),
   contacts: z.array(contactSchema),
   solutions: z.array(solutionRefSchema),
+  /** R8: the seller's answer through the configured decision field, where the org answers by a field rather
+   *  than by leaving the on-hold stage. Read, never written. */
+  decision: opt(z.enum(['accept', 'decline'])),
   /** Lead only: set once a seller converted it; the sync relinks to this opportunity (R9). */
   convertedOpportunityId: opt(z.string()),
   /** A seller merged this record into another (R31): the sync relinks to `id`. `recordKept`: this record still

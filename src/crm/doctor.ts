@@ -1,4 +1,5 @@
 // What `cosell doctor` prints, in the same shape for every CRM: one line per check, a fix on every failure.
+import type { DecisionField } from '../core/decision.ts';
 
 export interface DoctorLine {
   ok: boolean;
@@ -68,4 +69,44 @@ export function createDefaultLines(
     );
   }
   return lines;
+}
+
+/** A described field for the decision check: its picklist / choice values when it has any. */
+export type DescribedChoices = ReadonlyMap<string, { values?: readonly (string | number)[] }> | null;
+
+/**
+ * R8: the decision field the config names must exist on the opportunity, and where it is a picklist or a
+ * choice, offer the accept and decline values, or no seller could ever answer a referral with it.
+ */
+export function decisionLine(
+  decision: DecisionField,
+  fields: DescribedChoices,
+  typeName: string,
+): DoctorLine {
+  const at = 'crm.decision';
+  const field = fields
+    ? [...fields.entries()].find(([name]) => name.toLowerCase() === decision.field.toLowerCase())?.[1]
+    : undefined;
+  if (!field)
+    return {
+      ok: false,
+      check: 'decision',
+      message: `${at}.field: ${typeName} has no field ${decision.field} the integration user can see.`,
+      fix: 'Use the field API / logical name (not its label), or grant the integration user access to it.',
+    };
+  const missing = field.values
+    ? [decision.accept, decision.decline].filter((v) => !field.values?.includes(v as string | number))
+    : [];
+  if (missing.length > 0)
+    return {
+      ok: false,
+      check: 'decision',
+      message: `${at}: ${typeName}.${decision.field} has no value ${missing.map((v) => JSON.stringify(v)).join(' or ')}.`,
+      fix: `Use values the field offers: ${(field.values ?? []).map((v) => JSON.stringify(v)).join(', ')}.`,
+    };
+  return {
+    ok: true,
+    check: 'decision',
+    message: `Sellers answer incoming referrals with ${typeName}.${decision.field}: ${JSON.stringify(decision.accept)} accepts, ${JSON.stringify(decision.decline)} declines.`,
+  };
 }

@@ -78,10 +78,10 @@ export function isAwaitingAnswer(status: CanonicalValue | undefined): boolean {
 
 /**
  * The referral substatus a deal stands for, or undefined when the deal says nothing about it. Only a seller's
- * decisions count (R8, R13): accepting an incoming referral (moving the deal out of on-hold), declining it
- * (closing it lost while it waits), winning or losing. An open deal's stage is otherwise the seller's own
- * business (DESIGN.md §3 "ownership by transition"), and a closed-lost deal whose referral was declined or
- * expired agrees with it.
+ * decisions count (R8, R13): accepting an incoming referral (moving the deal out of on-hold, or the decision
+ * field), declining it (closing it lost while it waits, or the decision field), winning or losing. An open
+ * deal's stage is otherwise the seller's own business (DESIGN.md §3 "ownership by transition"), and a
+ * closed-lost deal whose referral was declined or expired agrees with it.
  */
 export function crmStatusOf(
   deal: Deal,
@@ -89,7 +89,11 @@ export function crmStatusOf(
 ): ReferralSubstatus | undefined {
   if (deal.kind !== 'opportunity') return undefined;
   const awaiting = isAwaitingAnswer(snapshotStatus);
-  if (!deal.isClosed) return awaiting && !deal.onHold ? 'Accepted' : undefined;
+  if (!deal.isClosed) {
+    // Where the org answers by a field (R8), its value is the answer; leaving on-hold still accepts.
+    if (awaiting && deal.decision === 'decline') return 'Declined';
+    return awaiting && (!deal.onHold || deal.decision === 'accept') ? 'Accepted' : undefined;
+  }
   if (deal.isWon) return 'Won';
   if (awaiting) return 'Declined';
   return typeof snapshotStatus === 'string' && CLOSED_LOST_LIKE.includes(snapshotStatus)
@@ -105,7 +109,7 @@ export function dealValues(
   const status = crmStatusOf(deal, options.snapshot?.status);
   // R8: a referral waiting in the on-hold stage does not hear about the seller's edits until it is accepted
   // (the snapshot keeps the values Partner Center has, so the edits go out with the accept).
-  if (deal.onHold && isAwaitingAnswer(options.snapshot?.status)) return {};
+  if (deal.onHold && !deal.decision && isAwaitingAnswer(options.snapshot?.status)) return {};
   const record: Record<string, unknown> = {
     name: deal.name,
     value: deal.value ?? null,

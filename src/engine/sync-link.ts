@@ -474,6 +474,13 @@ async function syncPair(
     warnings.push(...problems.filter((p) => p.severity === 'warning').map((p) => p.message));
   }
   const write = crmWriteFor(toCrm, deal, referral);
+  // R8 by a field: accepting also takes the deal out of on-hold, so its stage and the field agree.
+  if (
+    deal.onHold &&
+    deal.decision === 'accept' &&
+    toReferral.some((d) => d.field === 'status' && d.value === 'Accepted')
+  )
+    write.patch.fields = { ...write.patch.fields, onHold: false };
   const fitNotes: string[] = [];
   if (write.patch.addContacts) {
     write.patch.addContacts = write.patch.addContacts.map((c) => fitContact(c, limits, fitNotes));

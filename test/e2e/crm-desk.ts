@@ -100,6 +100,8 @@ export interface CrmDesk {
   read(opportunityId: string): Promise<StoredOpportunity>;
   /** One field of the opportunity by its CRM name, as stored (R22 extra fields). */
   field(opportunityId: string, name: string): Promise<unknown>;
+  /** The seller sets one field of the opportunity by its CRM name. */
+  setField(opportunityId: string, name: string, value: unknown): Promise<void>;
   auditLines(opportunityId: string): Promise<string[]>;
   /** Ids of the opportunities carrying this referral id (one expected). */
   withReferral(referralId: string): Promise<string[]>;
@@ -253,6 +255,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async field(id, name) {
       return (await read('Opportunity', id))[name];
+    },
+    async setField(id, name, value) {
+      await c('PATCH', `/ui/Opportunity/${id}`, { [name]: value });
     },
     async editAccountCountry(id, country) {
       await c('PATCH', `/ui/Account/${id}`, {
@@ -487,6 +492,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async field(id, name) {
       return (await read('opportunities', id))[name];
+    },
+    async setField(id, name, value) {
+      await c('PATCH', `/ui/opportunities/${id}`, { [name]: value });
     },
     async editAccountCountry(id, country) {
       await c('PATCH', `/ui/accounts/${id}`, { address1_country: country });

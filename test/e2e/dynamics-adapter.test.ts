@@ -130,6 +130,22 @@ describe('cosell doctor (Dynamics 365)', () => {
     ]);
   });
 
+  it('R8 doctor checks the decision column exists on opportunity', async () => {
+    const decision = async (field: string) =>
+      (
+        await runDynamicsDoctor(
+          connectionOf(packaged),
+          parseDynamicsSettings({ decision: { field, accept: 100000000, decline: 100000001 } }),
+        )
+      ).lines.find((l) => l.check === 'decision');
+    expect(await decision('new_cosell_decision')).toMatchObject({
+      ok: false,
+      message:
+        'crm.decision.field: opportunity has no field new_cosell_decision the integration user can see.',
+    });
+    expect(await decision('stepname')).toMatchObject({ ok: true });
+  });
+
   it('R28 names the missing security role of the application user, with the fix', async () => {
     await control(packaged.info.control, 'PUT', '/users/application/roles', { roles: ['Salesperson'] });
     try {

@@ -15,10 +15,13 @@ import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
 import { control } from '../../src/cli/demo-story.ts';
 import type { Referral } from '../../src/core/referral.ts';
 import { DynamicsAdapter } from '../../src/crm/dynamics/adapter.ts';
-import { dynamicsConnectionSchema } from '../../src/crm/dynamics/settings.ts';
+import { type DynamicsSettingsInput, dynamicsConnectionSchema } from '../../src/crm/dynamics/settings.ts';
 import type { CrmAdapter, CrmKind } from '../../src/crm/port.ts';
 import { SalesforceAdapter } from '../../src/crm/salesforce/adapter.ts';
-import { salesforceConnectionSchema } from '../../src/crm/salesforce/settings.ts';
+import {
+  type SalesforceSettingsInput,
+  salesforceConnectionSchema,
+} from '../../src/crm/salesforce/settings.ts';
 import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.ts';
 import { type EngineSettingsInput, parseEngineSettings } from '../../src/engine/settings.ts';
 import type { RetryPolicy } from '../../src/lib/retry.ts';
@@ -77,6 +80,8 @@ export interface HarnessOptions {
   crmOrg?: { multiCurrency: boolean; currency?: string };
   /** Referrals per Partner Center list page (default the emulator's 100): small pages exercise paging. */
   pcPageSize?: number;
+  /** The CRM section of the config (R21 field names, the R8 decision field…), per CRM. */
+  crmSettings?: { salesforce?: SalesforceSettingsInput; dynamics?: DynamicsSettingsInput };
 }
 
 export async function startHarness(
@@ -91,7 +96,7 @@ export async function startHarness(
   });
   const org = options.crmOrg ?? { multiCurrency: true };
   const crmKind = options.crm ?? 'salesforce';
-  const crmEmulator = await startCrm(crmKind, org);
+  const crmEmulator = await startCrm(crmKind, org, options.crmSettings ?? {});
   const dir = await mkdtemp(join(tmpdir(), 'cosell-engine-e2e-'));
   const storeFile = join(dir, 'cosell.db');
   const tokenKey = randomBytes(32);
@@ -253,6 +258,7 @@ interface StartedCrm {
 async function startCrm(
   kind: CrmKind,
   org: { multiCurrency: boolean; currency?: string },
+  crmSettings: NonNullable<HarnessOptions['crmSettings']>,
 ): Promise<StartedCrm> {
   const clientOptions = { sleep: noSleep, random: () => 0, policy: CLIENT_RETRY };
   if (kind === 'dynamics') {
@@ -271,7 +277,7 @@ async function startCrm(
     return {
       control: dv.info.control,
       desk: dynamicsDesk(dv.info.control),
-      connect: () => DynamicsAdapter.connect(connection, {}, clientOptions),
+      connect: () => DynamicsAdapter.connect(connection, crmSettings.dynamics ?? {}, clientOptions),
       close: () => dv.close(),
     };
   }
@@ -289,7 +295,11 @@ async function startCrm(
   return {
     control: sf.info.control,
     desk: salesforceDesk(sf.info.control),
-    connect: () => SalesforceAdapter.connect(connection, {}, { sleep: noSleep, random: () => 0 }),
+    connect: () =>
+      SalesforceAdapter.connect(connection, crmSettings.salesforce ?? {}, {
+        sleep: noSleep,
+        random: () => 0,
+      }),
     close: () => sf.close(),
   };
 }

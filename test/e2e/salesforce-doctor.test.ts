@@ -108,6 +108,29 @@ describe('cosell doctor (Salesforce)', () => {
     expect(result.ok).toBe(false);
   });
 
+  it('R8 doctor checks the decision field: a picklist value the org does not offer is a FAIL listing the values', async () => {
+    const check = async (decision: { field: string; accept: string; decline: string }) =>
+      (
+        await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), {
+          settings: parseSalesforceSettings({ decision }),
+        })
+      ).lines.find((l) => l.check === 'decision');
+    expect(await check({ field: 'Type', accept: 'New Customer', decline: 'Declined' })).toMatchObject({
+      ok: false,
+      message: 'crm.decision: Opportunity.Type has no value "Declined".',
+      fix: expect.stringContaining('"Existing Customer - Upgrade"'),
+    });
+    expect(await check({ field: 'Co_sell_decision__c', accept: 'Accept', decline: 'Decline' })).toMatchObject(
+      {
+        ok: false,
+        message: expect.stringContaining('Opportunity has no field Co_sell_decision__c'),
+      },
+    );
+    expect(await check({ field: 'NextStep', accept: 'Accept', decline: 'Decline' })).toMatchObject({
+      ok: true,
+    });
+  });
+
   it('R21 doctor checks the configured stage names and lead status against the org: a label-like typo is a FAIL listing the values', async () => {
     const settings = parseSalesforceSettings({ stages: { onHold: 'On Hold' } });
     const result = await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), { settings });

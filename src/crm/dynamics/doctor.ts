@@ -2,7 +2,13 @@
 // (type, length), choice value, the referral-identifier alternate key, change tracking on the tables the feed
 // reads, the environment variables, and the application user's security role (R18, R21, R28). One line per
 // problem, each with the fix.
-import { createDefaultLines, type DescribedFields, type DoctorLine, type DoctorResult } from '../doctor.ts';
+import {
+  createDefaultLines,
+  type DescribedFields,
+  type DoctorLine,
+  type DoctorResult,
+  decisionLine,
+} from '../doctor.ts';
 import { CrmError, type SchemaProblem, type SchemaReport } from '../port.ts';
 import { DataverseClient, type DataverseClientOptions } from './client.ts';
 import { readCurrencies } from './currencies.ts';
@@ -301,6 +307,17 @@ export async function runDynamicsDoctor(
           options.createDefaults,
           { opportunity: await described('opportunity'), lead: await described('lead') },
           (kind) => kind,
+        ),
+      );
+    }
+    if (settings.decision) {
+      const meta = await entityMetadata(client, 'opportunity');
+      const attributes = (meta?.Attributes as Row[] | undefined) ?? [];
+      lines.push(
+        decisionLine(
+          settings.decision,
+          meta ? new Map(attributes.map((a) => [String(a.LogicalName), {}])) : null,
+          'opportunity',
         ),
       );
     }

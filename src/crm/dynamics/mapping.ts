@@ -1,5 +1,6 @@
 // Dataverse rows <-> CRM-neutral deals. Pure functions over the effective settings (environment variables and
 // config, R21) and the environment's currencies, so they are tested with plain values.
+
 import { countryCodeFromName, countryNameFromCode } from '../../core/countries.ts';
 import type {
   Account,
@@ -10,6 +11,7 @@ import type {
   DealFields,
   SolutionRef,
 } from '../../core/deal.ts';
+import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
 import {
   ACCOUNT_COLUMNS,
@@ -42,6 +44,7 @@ export interface Effective {
   accountCountryField: string;
   countryFormat: 'code' | 'name';
   accountCountryLookup: DynamicsSettings['accountCountryLookup'];
+  decision: DynamicsSettings['decision'];
   accountDunsField: string | null;
   displayCheckMark: boolean;
   syncCoSellOpportunitiesOnly: boolean;
@@ -108,6 +111,7 @@ export function effectiveSettings(
     ),
     countryFormat: settings.countryFormat,
     accountCountryLookup: settings.accountCountryLookup,
+    decision: settings.decision,
     accountDunsField: settings.accountDunsField,
     displayCheckMark: pick('displayCheckMark', settings.displayCheckMark, vars.displayCheckMark, yes, true),
     syncCoSellOpportunitiesOnly: pick(
@@ -183,6 +187,7 @@ export function opportunityColumns(e: Effective): string[] {
       c.visibility,
       c.microsoftCrmId,
       c.responseDeadline,
+      ...(e.decision ? [e.decision.field] : []),
     ]),
   ];
 }
@@ -299,6 +304,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     stage:
       state === OPPORTUNITY_STATE.open ? str(row.stepname) : state === OPPORTUNITY_STATE.won ? 'Won' : 'Lost',
     onHold: state === OPPORTUNITY_STATE.open && Number(row.statuscode) === OPPORTUNITY_STATUS.onHold,
+    decision: e.decision ? decisionOf(row[e.decision.field], e.decision) : null,
     closeDate: str(row.estimatedclosedate),
     value: num(row[e.dealValueField]),
     currency: parts.currencyCode,

@@ -3,6 +3,7 @@
 // A setting left null here is read from the environment variable (current value over default value); a value
 // here overrides it. `cosell doctor` prints each effective value and where it came from.
 import { z } from 'zod';
+import { decisionFieldSchema } from '../../core/decision.ts';
 import { DEFAULT_AUTHORITY_HOST, DEFAULT_MAX_CONCURRENCY, DEFAULT_PREFIX } from './fields.ts';
 
 const logicalName = z
@@ -78,6 +79,9 @@ export const dynamicsSettingsSchema = z.object({
   displayCheckMark: z.boolean().nullable().default(null),
   /** Seed: "sync co-sell opportunities only"; null reads the environment variable. */
   syncCoSellOpportunitiesOnly: z.boolean().nullable().default(null),
+  /** R8: answer incoming referrals by this opportunity column (e.g. a choice: accept 100000000, decline
+   *  100000001) instead of (as well as) leaving the On Hold status; null: by status only. */
+  decision: decisionFieldSchema.nullable().default(null),
   /** statuscode written by WinOpportunity / LoseOpportunity. */
   wonStatus: z.number().int().default(3),
   lostStatus: z.number().int().default(4),

@@ -3,7 +3,13 @@
 // external-id flag, and can the integration user read and edit each custom field (field-level security).
 // Every problem comes with the exact fix; the package XML is the source of truth.
 
-import { createDefaultLines, type DescribedFields, type DoctorLine, type DoctorResult } from '../doctor.ts';
+import {
+  createDefaultLines,
+  type DescribedFields,
+  type DoctorLine,
+  type DoctorResult,
+  decisionLine,
+} from '../doctor.ts';
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
 import { type DescribeResult, SalesforceClient, type SalesforceClientOptions } from './client.ts';
@@ -229,7 +235,7 @@ export async function runSalesforceDoctor(
     /** R22: engine.mapping.createDefaults, checked against the org's fields. */
     createDefaults?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
     /** R21: the configured stage names and lead status, checked against the org's picklists. */
-    settings?: Pick<SalesforceSettings, 'stages' | 'leadStatus'>;
+    settings?: Pick<SalesforceSettings, 'stages' | 'leadStatus' | 'decision'>;
   } = {},
 ): Promise<DoctorResult> {
   const lines: DoctorLine[] = [];
@@ -306,6 +312,15 @@ export async function runSalesforceDoctor(
     });
     if (options.settings)
       lines.push(...picklistLines(options.settings, opportunity, await describeOrNull(client, 'Lead')));
+    if (options.settings?.decision) {
+      const fields = new Map(
+        opportunity.fields.map((f) => [
+          f.name,
+          f.type === 'picklist' ? { values: (f.picklistValues ?? []).map((p) => p.value) } : {},
+        ]),
+      );
+      lines.push(decisionLine(options.settings.decision, fields, 'Opportunity'));
+    }
     if (options.createDefaults) {
       const described = async (object: string): Promise<DescribedFields> => {
         const d = await describeOrNull(client, object);

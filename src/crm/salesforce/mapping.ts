@@ -1,5 +1,6 @@
 // Salesforce records <-> CRM-neutral deals. Pure functions over settings and the org's shape (which country and
 // currency fields exist), so they are tested with plain values.
+
 import countries from 'i18n-iso-countries';
 import english from 'i18n-iso-countries/langs/en.json' with { type: 'json' };
 import type {
@@ -11,6 +12,7 @@ import type {
   DealFields,
   SolutionRef,
 } from '../../core/deal.ts';
+import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
 import { assistanceCodeOf, assistanceLabelOf, FIELD_LIMITS } from './fields.ts';
 import type { SalesforceSettings } from './settings.ts';
@@ -87,6 +89,7 @@ export function opportunityFieldList(s: SalesforceSettings, org: OrgShape): stri
     ...accountFieldList(org).map((a) => `Account.${a}`),
   ];
   if (org.currencyField) fields.push(org.currencyField);
+  if (s.decision) fields.push(s.decision.field);
   return [...new Set(fields)];
 }
 
@@ -228,6 +231,7 @@ export function opportunityToDeal(
     mark: statusMarkOf(rawName) ?? null,
     stage: str(rec.StageName),
     onHold: !bool(rec.IsClosed) && str(rec.StageName) === s.stages.onHold,
+    decision: s.decision ? decisionOf(rec[s.decision.field], s.decision) : null,
     closeDate: str(rec.CloseDate),
     value: num(rec[f.dealValue]),
     currency: org.currencyField ? str(rec[org.currencyField]) : null,

@@ -2,6 +2,7 @@
 // flags from the connector seed's environment variables. The config file (next issue) embeds these schemas;
 // `cosell doctor` builds the connection from flags and env with the same schema.
 import { z } from 'zod';
+import { decisionFieldSchema } from '../../core/decision.ts';
 import {
   DEFAULT_API_VERSION,
   DEFAULT_CONTACT_ROLE,
@@ -95,6 +96,9 @@ export const salesforceSettingsSchema = z.object({
       lost: z.string().default(DEFAULT_STAGES.lost),
     })
     .default({ ...DEFAULT_STAGES }),
+  /** R8: answer incoming referrals by this opportunity field instead of (as well as) leaving the on-hold
+   *  stage; null: by stage only. */
+  decision: decisionFieldSchema.nullable().default(null),
   leadStatus: z.string().default(DEFAULT_LEAD_STATUS),
   contactRole: z.string().default(DEFAULT_CONTACT_ROLE),
   /** Seed: "display check mark in opportunity name" (R20). */
