@@ -156,6 +156,29 @@ export function registerControlRoutes(
     }
   });
 
+  // An admin edits a choice's options (an environment that renumbered the shipped ones, R22):
+  // `{options: [{value, label}]}` replaces them; rows keep what they store.
+  app.put(`${prefix}/setup/choices/:name`, async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const choice = emulator.store.schema.solution?.choices.find((c) => c.name === name);
+    const options = ((request.body ?? {}) as { options?: unknown }).options;
+    if (!choice) return reply.code(404).send({ error: { code: '', message: `No choice ${name}.` } });
+    const valid =
+      Array.isArray(options) &&
+      options.every(
+        (o) =>
+          Number.isInteger((o as { value?: unknown }).value) &&
+          typeof (o as { label?: unknown }).label === 'string',
+      );
+    if (!valid)
+      return reply
+        .code(400)
+        .send({ error: { code: '', message: 'options must be [{"value": <int>, "label": "…"}].' } });
+    // In place: the columns bound to the choice share its option list.
+    choice.options.splice(0, choice.options.length, ...(options as { value: number; label: string }[]));
+    return { name, options: choice.options };
+  });
+
   app.put(`${prefix}/environment-variables/:schemaname`, async (request, reply) => {
     const { schemaname } = request.params as { schemaname: string };
     const { value } = (request.body ?? {}) as { value?: string | null };

@@ -25,6 +25,8 @@ export const ASSISTANCE_REQUEST_CODES = [
   'WorkloadSpecificValueProposition',
 ] as const;
 export type AssistanceRequestCode = (typeof ASSISTANCE_REQUEST_CODES)[number];
+/** A code that asks for help (every one but `Unknown`): what a CRM's picklist / choice values stand for. */
+export type AssistanceCode = Exclude<AssistanceRequestCode, 'Unknown'>;
 
 /** ISO-8601 with a zone: Partner Center writes 7 fractional digits and `Z`; webhooks use `+00:00`. */
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;

@@ -48,6 +48,8 @@ export interface SellerOpportunityOptions {
   contact?: boolean;
   solution?: boolean;
   sync?: boolean;
+  /** "How can Microsoft help?" (default ProofOfConceptOrDemo); null leaves it empty. */
+  assistance?: SellerFields['assistance'];
 }
 
 export interface CrmFault {
@@ -166,7 +168,7 @@ function withSellerFlow(desk: Omit<CrmDesk, 'opportunity'>): CrmDesk {
         value: 120_000,
         currency: 'USD',
         notes: 'Move 200 VMs to Azure.',
-        assistance: 'ProofOfConceptOrDemo',
+        assistance: options.assistance === undefined ? 'ProofOfConceptOrDemo' : options.assistance,
       });
       const contactId = await desk.createContact(accountId, {
         firstName: 'Nancy',

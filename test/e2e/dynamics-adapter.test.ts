@@ -2,6 +2,7 @@
 // a bare and on a packaged environment, environment variables changing the adapter's behaviour (R21), the
 // provisioned solution, throttling with Retry-After under a concurrency cap, hostile strings, and what a create
 // and an update cost in Dataverse calls (from the emulator's own counters).
+
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { runProvision } from '../../src/cli/commands/provision.ts';
 import { control } from '../../src/cli/demo-story.ts';
 import { DynamicsAdapter } from '../../src/crm/dynamics/adapter.ts';
 import { runDynamicsDoctor } from '../../src/crm/dynamics/doctor.ts';
+import { ASSISTANCE_CHOICES } from '../../src/crm/dynamics/fields.ts';
 import { readSolution } from '../../src/crm/dynamics/package-schema.ts';
 import {
   type DynamicsSettingsInput,
@@ -144,6 +146,27 @@ describe('cosell doctor (Dynamics 365)', () => {
         'crm.decision.field: opportunity has no field new_cosell_decision the integration user can see.',
     });
     expect(await decision('stepname')).toMatchObject({ ok: true });
+  });
+
+  it('R22 doctor checks the choice values the config maps, not the shipped ones the environment renumbered', async () => {
+    const shipped = Object.entries(ASSISTANCE_CHOICES).map(([code, value]) => ({ value, label: code }));
+    const setOptions = (options: { value: number; label: string }[]) =>
+      control(packaged.info.control, 'PUT', '/setup/choices/cosell_howcanmicrosofthelp', { options });
+    await setOptions(
+      shipped.map((o) => (o.value === 100000002 ? { value: 100000010, label: 'PoC / demo' } : o)),
+    );
+    try {
+      const failures = async (values: object) =>
+        (await runDynamicsDoctor(connectionOf(packaged), parseDynamicsSettings({ values }))).lines
+          .filter((l) => !l.ok)
+          .map((l) => l.message);
+      expect((await failures({})).join('\n')).toContain(
+        'Choice cosell_howcanmicrosofthelp has no option 100000002',
+      );
+      expect(await failures({ assistance: { ProofOfConceptOrDemo: 100000010 } })).toEqual([]);
+    } finally {
+      await setOptions(shipped);
+    }
   });
 
   it('R28 names the missing security role of the application user, with the fix', async () => {

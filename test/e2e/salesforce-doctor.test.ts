@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSalesforceEmulator } from '../../emulators/salesforce/index.ts';
 import { type DoctorOptions, runDoctor, salesforceConnectionFrom } from '../../src/cli/commands/doctor.ts';
 import { runProvision } from '../../src/cli/commands/provision.ts';
+import { control } from '../../src/cli/demo-story.ts';
 import { CliError } from '../../src/cli/errors.ts';
 import { runSalesforceDoctor } from '../../src/crm/salesforce/doctor.ts';
+import { ASSISTANCE_PICKLIST } from '../../src/crm/salesforce/fields.ts';
 import { loadPackageSchema } from '../../src/crm/salesforce/package-schema.ts';
 import { parseSalesforceSettings } from '../../src/crm/salesforce/settings.ts';
 
@@ -129,6 +131,40 @@ describe('cosell doctor (Salesforce)', () => {
     expect(await check({ field: 'NextStep', accept: 'Accept', decline: 'Decline' })).toMatchObject({
       ok: true,
     });
+  });
+
+  it('R22 R32 doctor checks the names and picklist values the config uses, not the shipped ones it renamed', async () => {
+    const shipped = Object.values(ASSISTANCE_PICKLIST);
+    const renamed = shipped.map((v) => (v === 'Proof of concept or demo' ? 'PoC / demo' : v));
+    const setPicklist = (values: string[]) =>
+      control(packaged.info.control, 'PUT', '/setup/picklist/Opportunity/How_can_Microsoft_help__c', {
+        values,
+      });
+    await setPicklist(renamed);
+    try {
+      const schemaLines = async (settings: Parameters<typeof parseSalesforceSettings>[0]) =>
+        (
+          await runSalesforceDoctor(salesforceConnectionFrom(jwtFlags(packaged)), {
+            settings: parseSalesforceSettings(settings),
+          })
+        ).lines.filter((l) => !l.ok && l.check === 'schema');
+      expect((await schemaLines({})).map((l) => l.message)).toEqual([
+        expect.stringContaining(
+          'How_can_Microsoft_help__c lacks the picklist value "Proof of concept or demo"',
+        ),
+      ]);
+      expect(await schemaLines({ values: { assistance: { ProofOfConceptOrDemo: 'PoC / demo' } } })).toEqual(
+        [],
+      );
+      // An existing installation's own field name is what gets checked (here: one the org lacks).
+      const own = await schemaLines({
+        values: { assistance: { ProofOfConceptOrDemo: 'PoC / demo' } },
+        fields: { referralId: 'Partner_Referral_Id__c' },
+      });
+      expect(own.map((l) => l.message).join('\n')).toContain('Opportunity.Partner_Referral_Id__c is missing');
+    } finally {
+      await setPicklist(shipped);
+    }
   });
 
   it('R21 doctor checks the configured stage names and lead status against the org: a label-like typo is a FAIL listing the values', async () => {

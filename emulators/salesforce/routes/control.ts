@@ -19,6 +19,7 @@ import { convertLead } from '../lead-convert.ts';
 import { mergeRecords } from '../merge.ts';
 import type { SalesforceOrg } from '../org.ts';
 import { recordBody } from '../records.ts';
+import { findObject } from '../schema.ts';
 import { runQuery } from '../soql.ts';
 import { LATEST_API_VERSION } from './limits.ts';
 
@@ -219,6 +220,31 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
     org.hiddenFields = new Set(names(body['hiddenFields']) ?? []);
     return { assigned, readOnlyFields: [...org.readOnlyFields], hiddenFields: [...org.hiddenFields] };
   });
+
+  /** An admin edits a picklist's values in Setup (an org that renamed the shipped values, R22):
+   *  `{values: ["…"]}` replaces them; records keep what they store. */
+  app.put<{ Params: { sobject: string; field: string } }>(
+    `${p}/setup/picklist/:sobject/:field`,
+    async (request, reply) => {
+      const object = findObject(org.schema, request.params.sobject);
+      const field = object?.fields.get(request.params.field);
+      const values = asBody(request.body)['values'];
+      if (!field || field.type !== 'picklist')
+        return reply
+          .code(404)
+          .send({ error: `No picklist ${request.params.sobject}.${request.params.field}` });
+      if (!Array.isArray(values) || !values.every((v) => typeof v === 'string' && v !== ''))
+        return reply.code(400).send({ error: 'values must be a list of non-empty strings' });
+      field.picklistValues = (values as string[]).map((value) => ({
+        value,
+        label: value,
+        active: true,
+        defaultValue: false,
+      }));
+      onChange();
+      return { field: `${object!.name}.${field.name}`, values };
+    },
+  );
 
   app.get(`${p}/limits`, async () => ({ dailyApiLimit: org.dailyApiLimit, used: org.apiUsed }));
 

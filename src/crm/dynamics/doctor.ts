@@ -2,6 +2,7 @@
 // (type, length), choice value, the referral-identifier alternate key, change tracking on the tables the feed
 // reads, the environment variables, and the application user's security role (R18, R21, R28). One line per
 // problem, each with the fix.
+import { ValueMap } from '../../core/value-map.ts';
 import {
   createDefaultLines,
   type DescribedFields,
@@ -12,7 +13,14 @@ import {
 import { CrmError, type SchemaProblem, type SchemaReport } from '../port.ts';
 import { DataverseClient, type DataverseClientOptions } from './client.ts';
 import { readCurrencies } from './currencies.ts';
-import { API_VERSION, ENTITY_SETS, REQUIRED_ROLES, SOLUTION_SOURCE_DIR } from './fields.ts';
+import {
+  API_VERSION,
+  ASSISTANCE_CHOICES,
+  ENTITY_SETS,
+  REQUIRED_ROLES,
+  SOLUTION_SOURCE_DIR,
+  solutionNames,
+} from './fields.ts';
 import { effectiveSettings, type VariableValue } from './mapping.ts';
 import { readSolution, type SolutionColumn, type SolutionSchema, withPrefix } from './package-schema.ts';
 import type { DynamicsConnection, DynamicsSettings } from './settings.ts';
@@ -178,7 +186,19 @@ export async function checkSolutionSchema(
       });
       continue;
     }
-    for (const option of choice.options) {
+    // The values this deployment maps (R22): its own for "How can Microsoft help?" where the config says so.
+    const assistanceChoice = shipped.tables
+      .flatMap((t) => t.columns)
+      .find((c) => c.name === solutionNames(settings.prefix).columns.assistance)?.optionSet;
+    const expected =
+      choice.name === assistanceChoice
+        ? new ValueMap(ASSISTANCE_CHOICES, settings.values.assistance).crmValues().map((value) => ({
+            value,
+            label:
+              choice.options.find((o) => o.value === value)?.label ?? 'from crm.dynamics.settings.values',
+          }))
+        : choice.options;
+    for (const option of expected) {
       if (!options.some((o) => Number(o.Value) === option.value)) {
         problems.push({
           kind: 'missing-picklist-value',

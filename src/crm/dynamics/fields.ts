@@ -69,27 +69,18 @@ export function solutionNames(prefix: string) {
 }
 export type SolutionNames = ReturnType<typeof solutionNames>;
 
-/** Choice values of "How can Microsoft help?" (option-value prefix 10000) and Partner Center's codes. */
-export const ASSISTANCE_CHOICES: Readonly<Record<number, Exclude<AssistanceRequestCode, 'Unknown'>>> = {
-  100000000: 'WorkloadSpecificValueProposition',
-  100000001: 'CustomerTechnicalArchitecture',
-  100000002: 'ProofOfConceptOrDemo',
-  100000003: 'QuotesOrLicensing',
-  100000004: 'PostSalesCustomerSuccess',
-  100000005: 'GeneralOrOther',
+/** Choice values of "How can Microsoft help?" (option-value prefix 10000) for Partner Center's codes: the
+ *  shipped solution's; `settings.values.assistance` overrides entries (R22). */
+export const ASSISTANCE_CHOICES: Readonly<Record<Exclude<AssistanceRequestCode, 'Unknown'>, number>> = {
+  WorkloadSpecificValueProposition: 100000000,
+  CustomerTechnicalArchitecture: 100000001,
+  ProofOfConceptOrDemo: 100000002,
+  QuotesOrLicensing: 100000003,
+  PostSalesCustomerSuccess: 100000004,
+  GeneralOrOther: 100000005,
 };
 
 export const VISIBILITY_CHOICES = { hidden: 100000000, visible: 100000001 } as const;
-
-export function assistanceCodeOf(value: unknown): AssistanceRequestCode | null {
-  return typeof value === 'number' ? (ASSISTANCE_CHOICES[value] ?? null) : null;
-}
-
-export function assistanceChoiceOf(code: AssistanceRequestCode | null | undefined): number | null {
-  if (!code || code === 'Unknown') return null;
-  for (const [value, c] of Object.entries(ASSISTANCE_CHOICES)) if (c === code) return Number(value);
-  return null;
-}
 
 /** statecode / statuscode of opportunities and leads (reference/crm.md §A.11). */
 export const OPPORTUNITY_STATE = { open: 0, won: 1, lost: 2 } as const;

@@ -13,10 +13,11 @@ import type {
 } from '../../core/deal.ts';
 import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
+import type { AssistanceCode } from '../../core/referral.ts';
+import { ValueMap } from '../../core/value-map.ts';
 import {
   ACCOUNT_COLUMNS,
-  assistanceChoiceOf,
-  assistanceCodeOf,
+  ASSISTANCE_CHOICES,
   CONTACT_COLUMNS,
   LEAD_STATE,
   OPPORTUNITY_COLUMNS,
@@ -45,6 +46,8 @@ export interface Effective {
   countryFormat: 'code' | 'name';
   accountCountryLookup: DynamicsSettings['accountCountryLookup'];
   decision: DynamicsSettings['decision'];
+  /** "How can Microsoft help?" choice values: the solution's, with the config's overrides (R22). */
+  assistance: ValueMap<AssistanceCode, number>;
   accountDunsField: string | null;
   displayCheckMark: boolean;
   syncCoSellOpportunitiesOnly: boolean;
@@ -112,6 +115,7 @@ export function effectiveSettings(
     countryFormat: settings.countryFormat,
     accountCountryLookup: settings.accountCountryLookup,
     decision: settings.decision,
+    assistance: new ValueMap(ASSISTANCE_CHOICES, settings.values.assistance),
     accountDunsField: settings.accountDunsField,
     displayCheckMark: pick('displayCheckMark', settings.displayCheckMark, vars.displayCheckMark, yes, true),
     syncCoSellOpportunitiesOnly: pick(
@@ -295,7 +299,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
   const c = e.names.columns;
   const rawName = String(row.name ?? '');
   const state = Number(row.statecode ?? 0);
-  const assistance = assistanceCodeOf(row[c.assistance]);
+  const assistance = e.assistance.fromCrm(row[c.assistance]);
   return {
     kind: 'opportunity',
     id: String(row.opportunityid),
@@ -405,7 +409,7 @@ export function dealFieldsToOpportunity(fields: Partial<DealFields>, e: Effectiv
   if (fields.value !== undefined) row[e.dealValueField] = fields.value;
   if (fields.notes !== undefined) row.description = fields.notes;
   if (fields.syncWithPartnerCenter !== undefined) row[c.syncFlag] = fields.syncWithPartnerCenter ?? false;
-  if (fields.assistance !== undefined) row[c.assistance] = assistanceChoiceOf(fields.assistance);
+  if (fields.assistance !== undefined) row[c.assistance] = e.assistance.toCrm(fields.assistance);
   if (fields.visibleToMicrosoft !== undefined) {
     row[c.visibility] = fields.visibleToMicrosoft ? VISIBILITY_CHOICES.visible : VISIBILITY_CHOICES.hidden;
   }

@@ -26,7 +26,7 @@ describe('the shipped Dataverse solution and the adapter agree', () => {
     expect(solution.variables.map((v) => v.schemaName).sort()).toEqual(Object.values(names.variables).sort());
     const choice = (name: string) =>
       solution.choices.find((c) => c.name === name)?.options.map((o) => o.value);
-    expect(choice(names.columns.assistance)).toEqual(Object.keys(ASSISTANCE_CHOICES).map(Number));
+    expect(choice(names.columns.assistance)).toEqual(Object.values(ASSISTANCE_CHOICES));
     expect(choice(names.columns.visibility)).toEqual(Object.values(VISIBILITY_CHOICES));
   });
 

@@ -4,7 +4,13 @@
 // here overrides it. `cosell doctor` prints each effective value and where it came from.
 import { z } from 'zod';
 import { decisionFieldSchema } from '../../core/decision.ts';
-import { DEFAULT_AUTHORITY_HOST, DEFAULT_MAX_CONCURRENCY, DEFAULT_PREFIX } from './fields.ts';
+import { valueOverridesSchema } from '../../core/value-map.ts';
+import {
+  ASSISTANCE_CHOICES,
+  DEFAULT_AUTHORITY_HOST,
+  DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_PREFIX,
+} from './fields.ts';
 
 const logicalName = z
   .string()
@@ -79,6 +85,11 @@ export const dynamicsSettingsSchema = z.object({
   displayCheckMark: z.boolean().nullable().default(null),
   /** Seed: "sync co-sell opportunities only"; null reads the environment variable. */
   syncCoSellOpportunitiesOnly: z.boolean().nullable().default(null),
+  /** R22: choice values where the environment's differ from the solution's, by Partner Center code:
+   *  `assistance: {ProofOfConceptOrDemo: 100000010}` ("How can Microsoft help?"). */
+  values: z
+    .object({ assistance: valueOverridesSchema(ASSISTANCE_CHOICES, z.number().int()) })
+    .default({ assistance: {} }),
   /** R8: answer incoming referrals by this opportunity column (e.g. a choice: accept 100000000, decline
    *  100000001) instead of (as well as) leaving the On Hold status; null: by status only. */
   decision: decisionFieldSchema.nullable().default(null),

@@ -806,7 +806,7 @@ export class SalesforceAdapter implements CrmAdapter {
   }
 
   async describeSchema(): Promise<SchemaReport> {
-    return checkPackageSchema(this.client);
+    return checkPackageSchema(this.client, undefined, undefined, this.settings);
   }
 
   // ---- helpers ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
 import { type DescribeResult, SalesforceClient, type SalesforceClientOptions } from './client.ts';
+import { configuredPackage } from './configured-schema.ts';
 import { readCurrencySupport } from './currencies.ts';
 import { assignPermissionSetCommand, deployCommand, PERMISSION_SET } from './fields.ts';
 import {
@@ -173,8 +174,11 @@ export async function checkPackageSchema(
   client: SalesforceClient,
   pkg?: PackageSchema,
   userId?: string,
+  settings?: SalesforceSettings,
 ): Promise<SchemaReport> {
-  const schema = pkg ?? (await loadPackageSchema());
+  const shipped = pkg ?? (await loadPackageSchema());
+  // The names and values this deployment uses (R22, R32), not the shipped ones it may have renamed.
+  const schema = settings ? configuredPackage(shipped, settings) : shipped;
   const assigned = await isPermissionSetAssigned(client, userId);
   const hint =
     assigned === false
@@ -235,7 +239,7 @@ export async function runSalesforceDoctor(
     /** R22: engine.mapping.createDefaults, checked against the org's fields. */
     createDefaults?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
     /** R21: the configured stage names and lead status, checked against the org's picklists. */
-    settings?: Pick<SalesforceSettings, 'stages' | 'leadStatus' | 'decision'>;
+    settings?: SalesforceSettings;
   } = {},
 ): Promise<DoctorResult> {
   const lines: DoctorLine[] = [];
@@ -280,7 +284,7 @@ export async function runSalesforceDoctor(
             fix: `Set the Salesforce apiVersion to ${newest ?? 'a served version'} (--sf-api-version).`,
           },
     );
-    const report = await checkPackageSchema(client, options.pkg, client.userId);
+    const report = await checkPackageSchema(client, options.pkg, client.userId, options.settings);
     if (report.problems.length === 0) {
       lines.push({
         ok: true,

@@ -54,26 +54,16 @@ export function assignPermissionSetCommand(alias = '<alias>', user = '<integrati
   return `sf org assign permset --name ${PERMISSION_SET} --target-org ${alias} --on-behalf-of ${user}`;
 }
 
-/** Picklist labels of "How can Microsoft help?" (seed 001) and Partner Center's `assistanceRequestCode`. */
-export const ASSISTANCE_PICKLIST: Readonly<Record<string, Exclude<AssistanceRequestCode, 'Unknown'>>> = {
-  'Workload specific value proposition': 'WorkloadSpecificValueProposition',
-  'Customer technical architecture': 'CustomerTechnicalArchitecture',
-  'Proof of concept or demo': 'ProofOfConceptOrDemo',
-  'Quotes or licensing': 'QuotesOrLicensing',
-  'Post sales customer success': 'PostSalesCustomerSuccess',
-  'General or other': 'GeneralOrOther',
+/** Picklist values of "How can Microsoft help?" (seed 001) for Partner Center's `assistanceRequestCode`: the
+ *  shipped package's; `settings.values.assistance` overrides entries (R22). */
+export const ASSISTANCE_PICKLIST: Readonly<Record<Exclude<AssistanceRequestCode, 'Unknown'>, string>> = {
+  WorkloadSpecificValueProposition: 'Workload specific value proposition',
+  CustomerTechnicalArchitecture: 'Customer technical architecture',
+  ProofOfConceptOrDemo: 'Proof of concept or demo',
+  QuotesOrLicensing: 'Quotes or licensing',
+  PostSalesCustomerSuccess: 'Post sales customer success',
+  GeneralOrOther: 'General or other',
 };
-
-export function assistanceCodeOf(label: string | null | undefined): AssistanceRequestCode | null {
-  if (!label) return null;
-  return ASSISTANCE_PICKLIST[label] ?? null;
-}
-
-export function assistanceLabelOf(code: AssistanceRequestCode | null | undefined): string | null {
-  if (!code || code === 'Unknown') return null;
-  for (const [label, value] of Object.entries(ASSISTANCE_PICKLIST)) if (value === code) return label;
-  return null;
-}
 
 /** Default stages of a new org (reference/crm.md §B.11). */
 export const DEFAULT_STAGES = {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ASSISTANCE_PICKLIST, assistanceCodeOf, assistanceLabelOf } from './fields.ts';
+import { ASSISTANCE_PICKLIST } from './fields.ts';
 import {
   accountToRecord,
+  assistanceValues,
   countryCodeOf,
   countryValueFor,
   dealFieldsToOpportunity,
@@ -36,14 +37,24 @@ describe('Salesforce mapping', () => {
     });
   });
 
-  it('R18 maps the six "How can Microsoft help?" labels to assistanceRequestCode and back', () => {
+  it('R18 R22 maps the six "How can Microsoft help?" labels to assistanceRequestCode and back; the config renames one', () => {
+    const shipped = assistanceValues(parseSalesforceSettings({}));
     expect(Object.keys(ASSISTANCE_PICKLIST)).toHaveLength(6);
-    for (const [label, code] of Object.entries(ASSISTANCE_PICKLIST)) {
-      expect(assistanceCodeOf(label)).toBe(code);
-      expect(assistanceLabelOf(code)).toBe(label);
+    for (const [code, label] of Object.entries(ASSISTANCE_PICKLIST)) {
+      expect(shipped.fromCrm(label)).toBe(code);
+      expect(shipped.toCrm(code)).toBe(label);
     }
-    expect(assistanceCodeOf(null)).toBeNull();
-    expect(assistanceLabelOf('Unknown')).toBeNull();
+    expect(shipped.fromCrm(null)).toBeNull();
+    expect(shipped.toCrm('Unknown')).toBeNull();
+    const renamed = assistanceValues(
+      parseSalesforceSettings({ values: { assistance: { ProofOfConceptOrDemo: 'PoC / demo' } } }),
+    );
+    expect(renamed.toCrm('ProofOfConceptOrDemo')).toBe('PoC / demo');
+    expect(renamed.fromCrm('PoC / demo')).toBe('ProofOfConceptOrDemo');
+    expect(renamed.fromCrm('Proof of concept or demo')).toBeNull();
+    expect(() =>
+      parseSalesforceSettings({ values: { assistance: { ProofOfConceptOrDemo: 'General or other' } } }),
+    ).toThrow(/ProofOfConceptOrDemo and GeneralOrOther would both be stored as \\"General or other\\"/);
   });
 
   it('R21 writes the configured deal value field, never a literal', () => {

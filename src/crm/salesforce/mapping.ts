@@ -14,7 +14,9 @@ import type {
 } from '../../core/deal.ts';
 import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
-import { assistanceCodeOf, assistanceLabelOf, FIELD_LIMITS } from './fields.ts';
+import type { AssistanceCode } from '../../core/referral.ts';
+import { ValueMap } from '../../core/value-map.ts';
+import { ASSISTANCE_PICKLIST, FIELD_LIMITS } from './fields.ts';
 import type { SalesforceSettings } from './settings.ts';
 
 countries.registerLocale(english);
@@ -216,6 +218,18 @@ export function solutionFromJunction(row: SfRecord, s: SalesforceSettings): Solu
   };
 }
 
+const assistanceTables = new WeakMap<SalesforceSettings, ValueMap<AssistanceCode, string>>();
+
+/** "How can Microsoft help?" picklist values of this org: the package's, with the config's overrides (R22). */
+export function assistanceValues(s: SalesforceSettings): ValueMap<AssistanceCode, string> {
+  let table = assistanceTables.get(s);
+  if (!table) {
+    table = new ValueMap(ASSISTANCE_PICKLIST, s.values.assistance);
+    assistanceTables.set(s, table);
+  }
+  return table;
+}
+
 export function opportunityToDeal(
   rec: SfRecord,
   related: { roles: SfRecord[]; solutions: SfRecord[] },
@@ -237,7 +251,7 @@ export function opportunityToDeal(
     currency: org.currencyField ? str(rec[org.currencyField]) : null,
     notes: str(rec[f.notes]),
     syncWithPartnerCenter: bool(rec[f.syncFlag]),
-    assistance: assistanceCodeOf(str(rec[f.assistance])),
+    assistance: assistanceValues(s).fromCrm(str(rec[f.assistance])),
     visibleToMicrosoft: bool(rec[f.visibility]),
     referralId: str(rec[f.referralId]),
     referralLink: str(rec[f.referralLink]),
@@ -336,7 +350,7 @@ export function dealFieldsToOpportunity(
   if (fields.currency !== undefined && org.currencyField) rec[org.currencyField] = fields.currency;
   if (fields.notes !== undefined) rec[f.notes] = fields.notes;
   if (fields.syncWithPartnerCenter !== undefined) rec[f.syncFlag] = fields.syncWithPartnerCenter ?? false;
-  if (fields.assistance !== undefined) rec[f.assistance] = assistanceLabelOf(fields.assistance);
+  if (fields.assistance !== undefined) rec[f.assistance] = assistanceValues(s).toCrm(fields.assistance);
   if (fields.visibleToMicrosoft !== undefined) rec[f.visibility] = fields.visibleToMicrosoft ?? false;
   if (fields.responseDeadline !== undefined) rec[f.responseDeadline] = fields.responseDeadline;
   return rec;

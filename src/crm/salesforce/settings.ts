@@ -3,7 +3,9 @@
 // `cosell doctor` builds the connection from flags and env with the same schema.
 import { z } from 'zod';
 import { decisionFieldSchema } from '../../core/decision.ts';
+import { valueOverridesSchema } from '../../core/value-map.ts';
 import {
+  ASSISTANCE_PICKLIST,
   DEFAULT_API_VERSION,
   DEFAULT_CONTACT_ROLE,
   DEFAULT_LEAD_STATUS,
@@ -96,6 +98,11 @@ export const salesforceSettingsSchema = z.object({
       lost: z.string().default(DEFAULT_STAGES.lost),
     })
     .default({ ...DEFAULT_STAGES }),
+  /** R22: picklist values where the org's differ from the package's, by Partner Center code:
+   *  `assistance: {ProofOfConceptOrDemo: "PoC / demo"}` ("How can Microsoft help?"). */
+  values: z
+    .object({ assistance: valueOverridesSchema(ASSISTANCE_PICKLIST, z.string().min(1)) })
+    .default({ assistance: {} }),
   /** R8: answer incoming referrals by this opportunity field instead of (as well as) leaving the on-hold
    *  stage; null: by stage only. */
   decision: decisionFieldSchema.nullable().default(null),
