@@ -1,11 +1,13 @@
 // The control API under `{url}/_emulator` (no auth, never counted as API calls): a seller working in the UI
 // (same validation and timestamps as the API), win/lose/qualify as a seller, environment variable values,
 // security roles, faults, call counters, service-protection limits, the clock, reset and seed.
+
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { type ApiResponse, handleApi } from './api.ts';
 import { CODES, DataverseError } from './errors.ts';
+import { addCustomColumn, addCustomTable, type CustomColumnSpec, type CustomTableSpec } from './schema.ts';
 import type { DynamicsEmulator } from './server.ts';
 
 const faultSchema = z.object({
@@ -153,6 +155,29 @@ export function registerControlRoutes(
       return reply.code(204).send();
     } catch (error) {
       return send(reply, error);
+    }
+  });
+
+  // An admin adds a custom table (`{name, entitySet, primaryName, columns: [{name, kind, target?, schemaName?}]}`)
+  // or a column of an existing one, as in Power Apps: e.g. a country table and the account's lookup to it.
+  app.post(`${prefix}/setup/tables`, async (request, reply) => {
+    try {
+      const table = addCustomTable(emulator.store.schema, request.body as CustomTableSpec);
+      emulator.store.registerTable(table);
+      return reply
+        .code(201)
+        .send({ name: table.name, entitySet: table.entitySet, primaryId: table.primaryId });
+    } catch (error) {
+      return reply.code(400).send({ error: { code: '', message: (error as Error).message } });
+    }
+  });
+  app.post(`${prefix}/setup/tables/:name/columns`, async (request, reply) => {
+    const { name } = request.params as { name: string };
+    try {
+      const column = addCustomColumn(emulator.store.schema, name, request.body as CustomColumnSpec);
+      return reply.code(201).send({ table: name, column: column.name, navigation: column.schemaName });
+    } catch (error) {
+      return reply.code(400).send({ error: { code: '', message: (error as Error).message } });
     }
   });
 

@@ -422,3 +422,84 @@ export function navigationNames(column: Column): { nav: string; target: string }
   if (targets.length > 1) return targets.map((target) => ({ nav: `${column.schemaName}_${target}`, target }));
   return targets.map((target) => ({ nav: column.schemaName, target }));
 }
+
+/** What an admin adds in Power Apps (a custom table or column), e.g. a country table and its lookup (R21). */
+export interface CustomColumnSpec {
+  name: string;
+  /** The lookup's navigation property (case-sensitive), default the name. */
+  schemaName?: string;
+  kind: 'string' | 'lookup' | 'int' | 'bool';
+  maxLength?: number;
+  /** A lookup's target table (logical name). */
+  target?: string;
+  displayName?: string;
+}
+
+export interface CustomTableSpec {
+  name: string;
+  entitySet: string;
+  primaryName: string;
+  displayName?: string;
+  columns: CustomColumnSpec[];
+}
+
+const CUSTOM_NAME = /^[a-z][a-z0-9]*_[a-z0-9_]+$/;
+
+/** Adds a column to a table, as an admin does in Power Apps; validates like the maker portal would. */
+export function addCustomColumn(schema: Schema, tableName: string, spec: CustomColumnSpec): Column {
+  const table = schema.tables.get(tableName);
+  if (!table) throw new Error(`No table ${tableName}.`);
+  if (!CUSTOM_NAME.test(spec.name))
+    throw new Error(`${spec.name}: a custom column is named <prefix>_<name>.`);
+  if (table.columns.has(spec.name)) throw new Error(`${tableName}.${spec.name} exists already.`);
+  if (spec.kind === 'lookup' && !(spec.target && schema.tables.has(spec.target)))
+    throw new Error(`${spec.name}: a lookup needs an existing target table.`);
+  const column: Column = {
+    name: spec.name,
+    schemaName: spec.schemaName ?? spec.name,
+    kind: spec.kind,
+    custom: true,
+    displayName: spec.displayName ?? spec.name,
+    ...(spec.maxLength !== undefined ? { maxLength: spec.maxLength } : {}),
+    ...(spec.kind === 'lookup' ? { targets: [spec.target!] } : {}),
+  };
+  table.columns.set(spec.name, column);
+  if (spec.kind === 'lookup')
+    schema.relationships.push({
+      name: `${spec.name}_${tableName}`,
+      referencingTable: tableName,
+      lookup: spec.name,
+      referencedTable: spec.target!,
+    });
+  return column;
+}
+
+/** Adds a custom table (with the standard columns every table has) and its own columns. */
+export function addCustomTable(schema: Schema, spec: CustomTableSpec): Table {
+  if (!CUSTOM_NAME.test(spec.name)) throw new Error(`${spec.name}: a custom table is named <prefix>_<name>.`);
+  if (schema.tables.has(spec.name) || schema.bySet.has(spec.entitySet))
+    throw new Error(`${spec.name} (${spec.entitySet}) exists already.`);
+  const id = `${spec.name}id`;
+  const table: Table = {
+    name: spec.name,
+    entitySet: spec.entitySet,
+    primaryId: id,
+    primaryName: spec.primaryName,
+    columns: new Map([[id, { name: id, schemaName: id, kind: 'id', readOnly: true }]]),
+    keys: [],
+    changeTracking: false,
+    custom: true,
+    states: { 0: [1], 1: [2] },
+    displayName: spec.displayName ?? spec.name,
+  };
+  for (const c of common) table.columns.set(c[0], toColumn(c));
+  table.columns.set('statecode', { name: 'statecode', schemaName: 'statecode', kind: 'state' });
+  table.columns.set('statuscode', { name: 'statuscode', schemaName: 'statuscode', kind: 'status' });
+  schema.tables.set(spec.name, table);
+  schema.bySet.set(spec.entitySet, table);
+  const columns = spec.columns.some((c) => c.name === spec.primaryName)
+    ? spec.columns
+    : [{ name: spec.primaryName, kind: 'string' as const, maxLength: 100 }, ...spec.columns];
+  for (const column of columns) addCustomColumn(schema, spec.name, column);
+  return table;
+}

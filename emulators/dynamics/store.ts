@@ -61,6 +61,13 @@ export class DataverseStore {
     }
   }
 
+  /** A table an admin added after start (emulators/dynamics/schema.ts addCustomTable). */
+  registerTable(table: Table): void {
+    if (this.rows.has(table.name)) return;
+    this.rows.set(table.name, new Map());
+    this.changes.set(table.name, []);
+  }
+
   now(): Date {
     return new Date(Date.now() + this.clockOffsetMs);
   }
