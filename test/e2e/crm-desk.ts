@@ -1,9 +1,12 @@
 // A seller at the CRM's UI, in CRM-neutral words, one implementation per emulator: what the engine suites do
 // to and read from the CRM without naming a Salesforce field or a Dataverse column. Everything goes through
 // the emulators' control APIs (never counted as API calls), except where noted.
+
 import { control } from '../../src/cli/demo-story.ts';
 import type { AssistanceRequestCode } from '../../src/core/referral.ts';
+import { ASSISTANCE_CHOICES } from '../../src/crm/dynamics/fields.ts';
 import type { CrmKind } from '../../src/crm/port.ts';
+import { ASSISTANCE_PICKLIST } from '../../src/crm/salesforce/fields.ts';
 
 /** What a seller types into an opportunity. */
 export interface SellerFields {
@@ -121,22 +124,9 @@ export interface CrmDesk {
   clearFaults(): Promise<void>;
 }
 
-const SF_ASSISTANCE: Record<string, string> = {
-  WorkloadSpecificValueProposition: 'Workload specific value proposition',
-  CustomerTechnicalArchitecture: 'Customer technical architecture',
-  ProofOfConceptOrDemo: 'Proof of concept or demo',
-  QuotesOrLicensing: 'Quotes or licensing',
-  PostSalesCustomerSuccess: 'Post sales customer success',
-  GeneralOrOther: 'General or other',
-};
-const DV_ASSISTANCE: Record<string, number> = {
-  WorkloadSpecificValueProposition: 100000000,
-  CustomerTechnicalArchitecture: 100000001,
-  ProofOfConceptOrDemo: 100000002,
-  QuotesOrLicensing: 100000003,
-  PostSalesCustomerSuccess: 100000004,
-  GeneralOrOther: 100000005,
-};
+// The shipped values (a test may rename them in the org, see engine-value-maps.test.ts).
+const SF_ASSISTANCE: Record<string, string> = ASSISTANCE_PICKLIST;
+const DV_ASSISTANCE: Record<string, number> = ASSISTANCE_CHOICES;
 const COUNTRY_NAMES: Record<string, string> = {
   US: 'United States',
   GB: 'United Kingdom',
