@@ -66,6 +66,17 @@ describe('acting as Microsoft', () => {
   });
 
   it('R11 the classic shared-engagement flow: a partner POSTs the Microsoft-targeted referral itself', async () => {
+    const closed = await create(privateReferral());
+    const uninvited = await emu.api<Json>('/referrals', {
+      method: 'POST',
+      body: privateReferral({
+        type: 'Shared',
+        engagementId: closed.engagementId,
+        target: [{ type: 'BusinessProfileLocation', id: 'msft' }],
+      }),
+    });
+    expect(uninvited.status).toBe(400);
+    expect(uninvited.body.error.target).toBe('consent');
     const own = await create(
       privateReferral({ type: 'Shared', consent: { consentToShareReferralWithMicrosoftSellers: true } }),
     );

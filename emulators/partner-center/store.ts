@@ -282,6 +282,19 @@ export class ReferralStore {
           'target',
         );
       }
+      // Microsoft sellers are invited into an engagement only after the partner shared it with them (R11).
+      const shared = members.some(
+        (m) =>
+          !isMicrosoftSide(m) && get(m, 'consent', 'consentToShareReferralWithMicrosoftSellers') === true,
+      );
+      if (microsoftSide && !shared) {
+        throw new PartnerCenterError(
+          400,
+          'invalidRequest',
+          `Engagement '${engagementId}' is not shared with Microsoft sellers: set consent.consentToShareReferralWithMicrosoftSellers on the partner's referral before inviting Microsoft.`,
+          'consent',
+        );
+      }
     }
     engagementId ??= newId();
 

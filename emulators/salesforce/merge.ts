@@ -56,7 +56,7 @@ export function mergeRecords(
   for (const [field, from] of Object.entries(chosen)) {
     const def = object.fields.get(field);
     const source = duplicates.find((d) => d.id === from);
-    if (!def || !def.updateable || !source)
+    if (!def?.updateable || !source)
       throw dmlError('INVALID_FIELD', `Cannot keep ${field} from ${String(from)}`);
     kept[field] = source.values[field] ?? null;
   }

@@ -3,7 +3,19 @@
 // as the data. Three shapes of link: referral only (new from Partner Center), deal only (a seller shared an
 // opportunity), or both. Failures the seller must fix are thrown as SyncRefusal; the worker writes the ✖.
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
-import { isCoSell, isLead, validateReferralForCreate, validateReferralUpdate } from '../core/cosell-rules.ts';
+import {
+  coSellConversionProblems,
+  coSellConversionRequest,
+  microsoftInvitationFor,
+  SHARE_WITH_MICROSOFT_POINTER,
+} from '../core/cosell-conversion.ts';
+import {
+  isCoSell,
+  isLead,
+  type RuleProblem,
+  validateReferralForCreate,
+  validateReferralUpdate,
+} from '../core/cosell-rules.ts';
 import type { Deal, DealFields } from '../core/deal.ts';
 import {
   diffAgainstSnapshot,
@@ -15,10 +27,10 @@ import {
   writesToReferral,
 } from '../core/diff.ts';
 import { fitReferralValues } from '../core/fit.ts';
-import { referralValueOf, type Values } from '../core/mapping.ts';
+import { HOW_CAN_MICROSOFT_HELP_LABELS, referralValueOf, type Values } from '../core/mapping.ts';
 import type { PatchOperation } from '../core/patchable.ts';
 import { fromJsonPointer, setPath } from '../core/paths.ts';
-import type { Referral } from '../core/referral.ts';
+import type { AssistanceCode, Referral } from '../core/referral.ts';
 import { checkValuesForPartnerCenter } from '../core/value-rules.ts';
 import type { CrmAdapter, CrmKind, SyncWrite } from '../crm/port.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
@@ -450,10 +462,12 @@ async function syncPair(
   const toCrm = writesToCrm(diff);
 
   const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
+  const conversion = coSellConversionOf(referral, ops, createOnly);
   const warnings: string[] = [];
   if (ops.length > 0 || createOnly.length > 0) {
     const desired = desiredReferral(referral, ops, createOnly);
     const problems = [
+      ...(conversion?.problems ?? []),
       ...validateReferralUpdate(referral, desired),
       // Only the fields about to be sent: an odd value already in Partner Center blocks nothing else.
       ...checkValuesForPartnerCenter(desired, {
@@ -474,6 +488,9 @@ async function syncPair(
     warnings.push(...problems.filter((p) => p.severity === 'warning').map((p) => p.message));
   }
   const write = crmWriteFor(toCrm, deal, referral);
+  // R11: a co-sell referral is visible to Microsoft sellers, in the CRM as in Partner Center.
+  if (conversion && deal.visibleToMicrosoft !== true)
+    write.patch.fields = { ...write.patch.fields, visibleToMicrosoft: true };
   // R8 by a field: accepting also takes the deal out of on-hold, so its stage and the field agree.
   if (
     deal.onHold &&
@@ -507,7 +524,8 @@ async function syncPair(
     warnings.length > 0 ||
     errorChanged ||
     missingIdentifiers ||
-    sideLine !== null;
+    sideLine !== null ||
+    conversion !== null;
   const runDiff = runDiffOf(diff);
   const direction: RunDirection =
     ops.length > 0 && !isEmptyCrmWrite(write)
@@ -532,12 +550,14 @@ async function syncPair(
     });
     if (updated) referralState = { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null };
   }
+  if (conversion) await inviteMicrosoft(ctx, referral, conversion.invitation);
 
   if (changed) {
     const sentToReferral = toReferral.filter((f) => !createOnly.includes(f));
     const lines = [
       ...(missingIdentifiers ? [linkedLine(referral, deal, pre.created === true)] : []),
       ...sentToReferral.map((f) => describeChange(f, f.referral)),
+      ...(conversion ? [conversionLine(conversion.help, referral)] : []),
       ...toCrm
         .filter(isVisible)
         .map((f) => `${describeChange(f, f.crm === undefined ? f.snapshot : f.crm)} (from Partner Center)`),
@@ -546,7 +566,10 @@ async function syncPair(
       ...warnings,
     ];
     const auditDirection: SyncDirection =
-      ops.length > 0 || warnings.length > 0 || (missingIdentifiers && isOwnReferral(referral, deal))
+      ops.length > 0 ||
+      warnings.length > 0 ||
+      conversion !== null ||
+      (missingIdentifiers && isOwnReferral(referral, deal))
         ? 'CRM->PC'
         : 'PC->CRM';
     const sync: SyncWrite = {
@@ -570,10 +593,9 @@ async function syncPair(
   if (referral.engagementId && !current.engagementId) {
     current = await store.attachReferral(current.id, String(referral.id), referral.engagementId);
   }
+  const after = conversion ? { ...snapshotAfter(diff), visibility: true } : snapshotAfter(diff);
   await store.saveSnapshot(current.id, {
-    values: side?.substatus
-      ? { ...snapshotAfter(diff), [MICROSOFT_SIDE]: side.substatus }
-      : snapshotAfter(diff),
+    values: side?.substatus ? { ...after, [MICROSOFT_SIDE]: side.substatus } : after,
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
     crmVersion: deal.modifiedAt ?? null,
@@ -801,13 +823,58 @@ async function microsoftSideCrmId(
     referral.trackingInfo?.microsoftMsxId ||
     snapshot?.values?.microsoftCrmId ||
     referral.direction !== 'Outgoing' ||
-    !isCoSell(referral) ||
+    // Co-sell from the start, or made co-sell later (R11: the help then lives only in the snapshot).
+    !(isCoSell(referral) || snapshot?.values?.howCanMicrosoftHelp) ||
     !MICROSOFT_SIDE_TRIGGERS.includes(trigger)
   ) {
     return undefined;
   }
   const related = await ctx.referrals.listRelated(referral.engagementId, { excludeId: String(referral.id) });
   return related.find(isMicrosoftSide)?.trackingInfo?.microsoftMsxId ?? null;
+}
+
+// ---- a non co-sell referral becomes co-sell (R11) ----------------------------------------------------------
+
+interface CoSellConversion {
+  help: AssistanceCode;
+  invitation: Referral;
+  problems: RuleProblem[];
+}
+
+/**
+ * The seller asked Microsoft for help on a referral that is not co-sell: instead of a create-only warning, the
+ * referral is shared with Microsoft sellers (added to `ops`) and Microsoft is invited into its engagement.
+ * Takes the help edit out of `createOnly`.
+ */
+function coSellConversionOf(
+  referral: Referral,
+  ops: PatchOperation[],
+  createOnly: FieldDiff[],
+): CoSellConversion | null {
+  const edit = createOnly.find((f) => f.field === 'howCanMicrosoftHelp');
+  const help = edit ? coSellConversionRequest(referral, edit.value) : null;
+  if (!edit || !help) return null;
+  createOnly.splice(createOnly.indexOf(edit), 1);
+  const share = ops.find((op) => op.path === SHARE_WITH_MICROSOFT_POINTER);
+  if (share) share.value = true;
+  else if (referral.consent?.consentToShareReferralWithMicrosoftSellers !== true)
+    ops.push({ op: 'replace', path: SHARE_WITH_MICROSOFT_POINTER, value: true });
+  const invitation = microsoftInvitationFor(desiredReferral(referral, ops, []), help);
+  return { help, invitation, problems: coSellConversionProblems(invitation) };
+}
+
+/** POSTs the Microsoft-targeted referral unless the engagement has one (a retry after a lost answer). */
+async function inviteMicrosoft(ctx: SyncContext, referral: Referral, invitation: Referral): Promise<void> {
+  const related = referral.engagementId
+    ? await ctx.referrals.listRelated(referral.engagementId, { excludeId: String(referral.id) })
+    : [];
+  if (related.some(isMicrosoftSide)) return;
+  await ctx.referrals.create(createBodyOf(invitation));
+}
+
+function conversionLine(help: AssistanceCode, referral: Referral): string {
+  const label = HOW_CAN_MICROSOFT_HELP_LABELS[help] ?? help;
+  return `How can Microsoft help? (none) -> ${label}: referral ${referral.id} is now co-sell, visible to Microsoft sellers, and Microsoft is invited to its engagement`;
 }
 
 /** The referral as Partner Center would hold it after the patch, create-only edits included (for the rules). */

@@ -191,6 +191,78 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     expect((await pc.referral(id)).consent?.consentToShareReferralWithMicrosoftSellers).toBe(true);
   });
 
+  it('R11 R7 a private referral becomes co-sell when the seller picks "How can Microsoft help?": shared with Microsoft sellers and Microsoft invited through its engagement (no PATCH of the help), one audit line; Microsoft accepting fills the Microsoft CRM identifier', async () => {
+    const { opportunityId } = await seller.opportunity({ sync: false });
+    await seller.edit(opportunityId, { assistance: null, visible: false, sync: true });
+    const referral = await sharedReferral(opportunityId);
+    const id = String(referral.id);
+    expect(referral.consent?.consentToShareReferralWithMicrosoftSellers).toBe(false);
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 10_000, 'the ✔');
+
+    await seller.edit(opportunityId, { assistance: 'CustomerTechnicalArchitecture' });
+    const microsoftSide = await until(
+      async () =>
+        (await pc.all()).find(
+          (r) => r.engagementId === referral.engagementId && r.id !== referral.id && r.status === 'New',
+        ),
+      10_000,
+      "Microsoft's referral in the engagement",
+    );
+    expect(microsoftSide).toMatchObject({
+      target: [{ type: 'BusinessProfileLocation', id: 'msft' }],
+      inviteContext: { assistanceRequestCode: 'CustomerTechnicalArchitecture' },
+      customerProfile: { name: referral.customerProfile?.name },
+    });
+    const own = await pc.referral(id);
+    expect(own.consent?.consentToShareReferralWithMicrosoftSellers).toBe(true);
+    expect(own.name).toBe(referral.name);
+    const converted = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return o.visibleToMicrosoft === true && o.name.endsWith('✔') ? o : null;
+      },
+      10_000,
+      'the CRM showing the referral visible',
+    );
+    const lines = await seller.auditLines(opportunityId);
+    expect(lines.filter((l) => /is now co-sell/.test(l))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(/How can Microsoft help\? \(none\) -> Customer technical architecture/);
+    expect(String(converted.audit)).not.toMatch(/only accepts it when the referral is created/);
+    expect(await referralsFor(opportunityId)).toHaveLength(1);
+
+    const accepted = await pc.accept(String(microsoftSide.id));
+    const msx = accepted.trackingInfo?.microsoftMsxId;
+    await until(
+      async () => (await opportunity(opportunityId)).microsoftCrmId === msx,
+      10_000,
+      'the Microsoft CRM identifier',
+    );
+    // One invitation only: the conversion is not repeated by later syncs.
+    const engagement = (await pc.all()).filter((r) => r.engagementId === referral.engagementId);
+    expect(engagement).toHaveLength(2);
+  });
+
+  it('R11 R12 a private referral missing a customer contact is not made co-sell: ✖ and an audit line naming the fix; nothing changes in Partner Center', async () => {
+    const { opportunityId } = await seller.opportunity({ sync: false, contact: false });
+    await seller.edit(opportunityId, { assistance: null, visible: false, sync: true });
+    const referral = await sharedReferral(opportunityId);
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 10_000, 'the ✔');
+
+    await seller.edit(opportunityId, { assistance: 'QuotesOrLicensing' });
+    const refused = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return o.name.endsWith('✖') ? o : null;
+      },
+      10_000,
+      'the ✖ of the refused conversion',
+    );
+    expect(String(refused.audit).split('\n').at(-1)).toMatch(/To make this referral co-sell: .*contact/);
+    const own = await pc.referral(String(referral.id));
+    expect(own.consent?.consentToShareReferralWithMicrosoftSellers).toBe(false);
+    expect((await pc.all()).filter((r) => r.engagementId === referral.engagementId)).toHaveLength(1);
+  });
+
   it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);

@@ -229,7 +229,7 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
       const object = findObject(org.schema, request.params.sobject);
       const field = object?.fields.get(request.params.field);
       const values = asBody(request.body)['values'];
-      if (!field || field.type !== 'picklist')
+      if (field?.type !== 'picklist')
         return reply
           .code(404)
           .send({ error: `No picklist ${request.params.sobject}.${request.params.field}` });
