@@ -42,6 +42,9 @@ export const SHIPPED_CUSTOM_FIELDS: readonly ShippedField[] = [
   { object: 'Opportunity', field: 'Products__c', type: 'Text', length: 255 },
   { object: 'Opportunity', field: 'Referral_Visibility__c', type: 'Checkbox' },
   { object: 'Opportunity', field: 'Response_Deadline__c', type: 'DateTime' },
+  { object: 'Opportunity', field: 'Partner_Role__c', type: 'Text', length: 255 },
+  { object: 'Opportunity', field: 'Solution_Area__c', type: 'Text', length: 255 },
+  { object: 'Opportunity', field: 'Solution_Play__c', type: 'Text', length: 255 },
   ...SYNC_FIELDS('Lead'),
   {
     object: SOLUTION_CATALOGUE_OBJECT,

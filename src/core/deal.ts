@@ -75,8 +75,16 @@ export const dealFieldsSchema = z.object({
   /** When Partner Center expires an incoming referral nobody answered (R30): ISO date-time, shown on the record
    *  while the referral waits; empty once it is answered. */
   responseDeadline: opt(z.string()),
+  /** Services co-sell (R11): partner role, solution area and play as the seller picked them; checked against
+   *  Microsoft's lists of the fiscal year (core/services-taxonomy.ts) before the referral is created. */
+  partnerRole: opt(z.string()),
+  solutionArea: opt(z.string()),
+  solutionPlay: opt(z.string()),
 });
 export type DealFields = z.infer<typeof dealFieldsSchema>;
+
+/** The Services co-sell fields of a deal (R11), in one list for the adapters' reads and writes. */
+export const SERVICES_DEAL_FIELDS = ['partnerRole', 'solutionArea', 'solutionPlay'] as const;
 
 /** The fields cosell writes to record the link and its state (R19, R20). */
 export const syncFieldsSchema = z.object({

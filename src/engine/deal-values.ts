@@ -1,7 +1,24 @@
 // Translations between the two sides in the engine's vocabulary: a CRM-neutral Deal and a Partner Center
 // Referral, both read into canonical Values (core/mapping.ts) for the 3-way diff, and diff results turned
 // back into a DealPatch or a referral body. Pure: no I/O, no clock.
-import type { ContactInput, Deal, DealFields, DealKind, SolutionRef } from '../core/deal.ts';
+
+import {
+  type RuleId,
+  type RuleProblem,
+  requirementAttributePath,
+  SERVICES_COSELL_ATTRIBUTE_TYPES,
+  type ServicesCoSellAttribute,
+  servicesCoSellAttributes,
+  withServicesCoSellAttributes,
+} from '../core/cosell-rules.ts';
+import {
+  type ContactInput,
+  type Deal,
+  type DealFields,
+  type DealKind,
+  SERVICES_DEAL_FIELDS,
+  type SolutionRef,
+} from '../core/deal.ts';
 import type { FieldDiff } from '../core/diff.ts';
 import { type FieldLimits, fitEmail, fitLabelled } from '../core/fit.ts';
 import {
@@ -22,6 +39,13 @@ import {
   type Member,
   type Referral,
 } from '../core/referral.ts';
+import {
+  asksForServicesCoSell,
+  DEFAULT_TAXONOMY,
+  resolveServicesValues,
+  type ServicesField,
+  type ServicesTaxonomy,
+} from '../core/services-taxonomy.ts';
 import type { ReferralSubstatus } from '../core/transitions.ts';
 import type { CurrencySupport, DealPatch, NewDeal, SyncWrite } from '../crm/port.ts';
 
@@ -43,9 +67,11 @@ const DEAL_PROPERTY_OF: Readonly<Record<string, string>> = {
   solutionsField: 'solutions',
   contactsField: 'contacts',
   stageField: 'status',
+  partnerRoleField: 'partnerRole',
+  solutionAreaField: 'solutionArea',
+  solutionPlayField: 'solutionPlay',
 };
 
-// Services co-sell attributes have no Deal property yet, so they stay out of the sync for now.
 export const SYNC_MAPPING: readonly FieldMapping[] = resolveCrmFieldNames(
   DEFAULT_MAPPING,
   DEAL_PROPERTY_OF,
@@ -121,12 +147,17 @@ export function dealValues(
     microsoftCrmId: deal.microsoftCrmId ?? null,
     solutions: deal.solutions,
     contacts: deal.contacts,
+    partnerRole: deal.partnerRole ?? null,
+    solutionArea: deal.solutionArea ?? null,
+    solutionPlay: deal.solutionPlay ?? null,
   };
   if (status !== undefined) record.status = status;
   // Leads carry no Response Deadline field (R30 shows it on opportunities), and neither CRM's lead has
   // How can Microsoft help?, Visibility or Solutions: a lead says nothing about them (rather than "cleared").
   if (deal.kind === 'opportunity') record.responseDeadline = deal.responseDeadline ?? null;
-  else for (const key of ['assistance', 'visibleToMicrosoft', 'solutions']) delete record[key];
+  else
+    for (const key of ['assistance', 'visibleToMicrosoft', 'solutions', ...SERVICES_DEAL_FIELDS])
+      delete record[key];
   return readCrmValues(record, SYNC_MAPPING);
 }
 
@@ -192,7 +223,10 @@ export function referralListItems(deal: Deal): Record<string, unknown[]> {
  * The referral a deal asks for (R10, R11): validated with the co-sell rules, then POSTed. Help requested
  * makes it a Shared (co-sell) referral visible to Microsoft sellers; otherwise visibility follows the deal.
  */
-export function referralFromDeal(deal: Deal, options: { defaultCurrency?: string | null } = {}): Referral {
+export function referralFromDeal(
+  deal: Deal,
+  options: { defaultCurrency?: string | null; taxonomy?: ServicesTaxonomy } = {},
+): Referral {
   const help = deal.assistance && deal.assistance !== 'Unknown' ? deal.assistance : null;
   const address = deal.account?.address ?? {};
   const customerProfile: NonNullable<Referral['customerProfile']> = {
@@ -226,8 +260,46 @@ export function referralFromDeal(deal: Deal, options: { defaultCurrency?: string
     },
   };
   if (help) referral.inviteContext = { assistanceRequestCode: help };
-  return referral;
+  const services = help ? servicesCoSellOf(deal, options.taxonomy ?? DEFAULT_TAXONOMY) : null;
+  return services?.attributes
+    ? withServicesCoSellAttributes(referral, services.attributes, { mark: true })
+    : referral;
 }
+
+/**
+ * R11: the Services co-sell attributes a deal asks for, spelled as Microsoft's lists of the fiscal year spell
+ * them, or null when the seller filled none of them; `problems` say what is missing or unknown (errors: the
+ * referral is not created until they are fixed).
+ */
+export function servicesCoSellOf(
+  deal: Deal,
+  taxonomy: ServicesTaxonomy,
+): { attributes: Record<ServicesCoSellAttribute, string> | null; problems: RuleProblem[] } {
+  if (deal.kind !== 'opportunity' || !asksForServicesCoSell(deal)) return { attributes: null, problems: [] };
+  const { values, problems } = resolveServicesValues(deal, taxonomy);
+  const ruleOf = (field: ServicesField, missing: boolean): RuleId =>
+    missing ? SERVICES_REQUIRED_RULES[field] : 'services-value-unknown';
+  const out = problems.map(
+    (p): RuleProblem => ({
+      rule: ruleOf(p.field, !normalizeText(deal[p.field])),
+      path: requirementAttributePath(SERVICES_COSELL_ATTRIBUTE_TYPES[p.field]),
+      message: `Services co-sell deal '${deal.name}': ${p.message}`,
+      severity: 'error',
+    }),
+  );
+  const { partnerRole, solutionArea, solutionPlay } = values;
+  return {
+    attributes:
+      partnerRole && solutionArea && solutionPlay ? { partnerRole, solutionArea, solutionPlay } : null,
+    problems: out,
+  };
+}
+
+const SERVICES_REQUIRED_RULES: Readonly<Record<ServicesField, RuleId>> = {
+  partnerRole: 'services-partner-role-required',
+  solutionArea: 'services-solution-area-required',
+  solutionPlay: 'services-solution-play-required',
+};
 
 /** The POST body: the referral without nulls (Partner Center omits them too). */
 export function createBodyOf(referral: Referral): Record<string, unknown> {
@@ -283,6 +355,7 @@ export function newDealFromReferral(referral: Referral, kind: NewDeal['kind']): 
       kind === 'opportunity' && isAwaitingAnswer(referral.substatus)
         ? normalizeDate(referral.expirationDateTime, { precision: 'second', timeZone: 'UTC' })
         : null,
+    ...(kind === 'opportunity' ? servicesCoSellAttributes(referral) : {}),
   };
   const duns = (profile.ids ?? []).find((id) => id.profileType.toLowerCase() === 'duns')?.id ?? null;
   const street = [address.addressLine1, address.addressLine2].map(normalizeText).filter(Boolean).join('\n');

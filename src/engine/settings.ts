@@ -2,6 +2,11 @@
 // reconcile). Every key has a default, so `engine: {}` (or no section) is a working configuration.
 import { z } from 'zod';
 import { isCurrencyCode } from '../core/currencies.ts';
+import {
+  DEFAULT_TAXONOMY,
+  type ServicesTaxonomy,
+  servicesTaxonomySchema,
+} from '../core/services-taxonomy.ts';
 import type { RetryPolicy } from '../lib/retry.ts';
 
 const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
@@ -82,6 +87,9 @@ export const MAPPED_FIELDS = [
   'solutions',
   'contacts',
   'status',
+  'partnerRole',
+  'solutionArea',
+  'solutionPlay',
 ] as const;
 export type MappedField = (typeof MAPPED_FIELDS)[number];
 
@@ -158,6 +166,9 @@ const schema = z.object({
   retention: retentionSchema.prefault({}),
   expiry: expirySchema.prefault({}),
   mapping: mappingSchema.prefault({}),
+  /** Services co-sell partner roles, solution areas and plays (R11): Microsoft's lists of the fiscal year ship with
+   *  cosell; a deployment replaces them here when Microsoft renames them before cosell is updated. */
+  servicesTaxonomy: servicesTaxonomySchema.default(DEFAULT_TAXONOMY),
   budgets: budgetsSchema.prefault({}),
   /** Links whose last sync failed validation are checked again this often (a fix may not touch the deal). */
   revalidateFailedEveryMs: positiveMs(15 * MINUTE),
@@ -190,6 +201,7 @@ export interface EngineSettings {
     fields: Partial<Record<MappedField, FieldOverride>>;
     createDefaults: Record<'opportunity' | 'lead', Record<string, string | number | boolean | null>>;
   };
+  servicesTaxonomy: ServicesTaxonomy;
   revalidateFailedEveryMs: number;
   credentialPauseMs: number;
   tokenRenewEveryMs: number;

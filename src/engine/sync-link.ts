@@ -15,6 +15,7 @@ import {
   type RuleProblem,
   validateReferralForCreate,
   validateReferralUpdate,
+  withServicesCoSellAttributes,
 } from '../core/cosell-rules.ts';
 import type { Deal, DealFields } from '../core/deal.ts';
 import {
@@ -61,6 +62,7 @@ import {
   referralFromDeal,
   referralListItems,
   referralValues,
+  servicesCoSellOf,
   syncMappingWith,
   withoutMoney,
 } from './deal-values.ts';
@@ -349,8 +351,9 @@ async function syncDealOnly(
   }
 
   const crmValues = dealValues(deal, { defaultCurrency });
-  const desired = referralFromDeal(deal, { defaultCurrency });
+  const desired = referralFromDeal(deal, { defaultCurrency, taxonomy: settings.servicesTaxonomy });
   const problems = [
+    ...(desired.inviteContext ? servicesCoSellOf(deal, settings.servicesTaxonomy).problems : []),
     ...validateReferralForCreate(desired),
     ...checkValuesForPartnerCenter(desired, { now: ctx.now() }),
   ].filter((p) => p.severity === 'error');
@@ -462,7 +465,7 @@ async function syncPair(
   const toCrm = writesToCrm(diff);
 
   const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
-  const conversion = coSellConversionOf(referral, ops, createOnly);
+  const conversion = coSellConversionOf(referral, ops, createOnly, deal, settings);
   const warnings: string[] = [];
   if (ops.length > 0 || createOnly.length > 0) {
     const desired = desiredReferral(referral, ops, createOnly);
@@ -850,6 +853,8 @@ function coSellConversionOf(
   referral: Referral,
   ops: PatchOperation[],
   createOnly: FieldDiff[],
+  deal: Deal,
+  settings: EngineSettings,
 ): CoSellConversion | null {
   const edit = createOnly.find((f) => f.field === 'howCanMicrosoftHelp');
   const help = edit ? coSellConversionRequest(referral, edit.value) : null;
@@ -859,8 +864,12 @@ function coSellConversionOf(
   if (share) share.value = true;
   else if (referral.consent?.consentToShareReferralWithMicrosoftSellers !== true)
     ops.push({ op: 'replace', path: SHARE_WITH_MICROSOFT_POINTER, value: true });
-  const invitation = microsoftInvitationFor(desiredReferral(referral, ops, []), help);
-  return { help, invitation, problems: coSellConversionProblems(invitation) };
+  // Services co-sell (R11): the invitation is a new referral, so it can carry what the first one could not.
+  const services = servicesCoSellOf(deal, settings.servicesTaxonomy);
+  let invitation = microsoftInvitationFor(desiredReferral(referral, ops, []), help);
+  if (services.attributes)
+    invitation = withServicesCoSellAttributes(invitation, services.attributes, { mark: true });
+  return { help, invitation, problems: [...services.problems, ...coSellConversionProblems(invitation)] };
 }
 
 /** POSTs the Microsoft-targeted referral unless the engagement has one (a retry after a lost answer). */

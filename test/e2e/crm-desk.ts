@@ -21,6 +21,10 @@ export interface SellerFields {
   visible?: boolean;
   /** Referral Identifier as the Power Automate connector left it on an existing installation (R32). */
   referralId?: string;
+  /** Services co-sell (R11). */
+  partnerRole?: string | null;
+  solutionArea?: string | null;
+  solutionPlay?: string | null;
 }
 
 /** An opportunity as stored (the name with its ✔/✖ as the CRM shows it). */
@@ -43,6 +47,9 @@ export interface StoredOpportunity {
   ownerId: string | null;
   /** R30: when Partner Center expires the unanswered referral (ISO), empty once answered. */
   responseDeadline: string | null;
+  partnerRole: string | null;
+  solutionArea: string | null;
+  solutionPlay: string | null;
 }
 
 export interface SellerOpportunityOptions {
@@ -195,6 +202,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     ...(f.assistance !== undefined
       ? { How_can_Microsoft_help__c: f.assistance ? SF_ASSISTANCE[f.assistance] : null }
       : {}),
+    ...(f.partnerRole !== undefined ? { Partner_Role__c: f.partnerRole } : {}),
+    ...(f.solutionArea !== undefined ? { Solution_Area__c: f.solutionArea } : {}),
+    ...(f.solutionPlay !== undefined ? { Solution_Play__c: f.solutionPlay } : {}),
   });
   return withSellerFlow({
     kind: 'salesforce',
@@ -323,6 +333,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
         onHold: o.StageName === 'Prospecting',
         ownerId: (o.OwnerId as string | null) ?? null,
         responseDeadline: (o.Response_Deadline__c as string | null) ?? null,
+        partnerRole: (o.Partner_Role__c as string | null) ?? null,
+        solutionArea: (o.Solution_Area__c as string | null) ?? null,
+        solutionPlay: (o.Solution_Play__c as string | null) ?? null,
       };
     },
     async auditLines(id) {
@@ -413,6 +426,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     ...(f.assistance !== undefined
       ? { [`${p}howcanmicrosofthelp`]: f.assistance ? DV_ASSISTANCE[f.assistance] : null }
       : {}),
+    ...(f.partnerRole !== undefined ? { [`${p}partnerrole`]: f.partnerRole } : {}),
+    ...(f.solutionArea !== undefined ? { [`${p}solutionarea`]: f.solutionArea } : {}),
+    ...(f.solutionPlay !== undefined ? { [`${p}solutionplay`]: f.solutionPlay } : {}),
   });
   return withSellerFlow({
     kind: 'dynamics',
@@ -573,6 +589,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
         onHold: state === 0 && Number(o.statuscode) === 2,
         ownerId: (o._ownerid_value as string | null) ?? null,
         responseDeadline: (o[`${p}responsedeadline`] as string | null) ?? null,
+        partnerRole: (o[`${p}partnerrole`] as string | null) ?? null,
+        solutionArea: (o[`${p}solutionarea`] as string | null) ?? null,
+        solutionPlay: (o[`${p}solutionplay`] as string | null) ?? null,
       };
     },
     async auditLines(id) {

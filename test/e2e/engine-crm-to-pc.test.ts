@@ -263,6 +263,40 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     expect((await pc.all()).filter((r) => r.engagementId === referral.engagementId)).toHaveLength(1);
   });
 
+  it("R11 R12 a Services co-sell needs partner role, solution area and play from Microsoft's list of the year: an unknown play is stopped with ✖ and the allowed plays; fixed, the referral carries them as Partner Center spells them", async () => {
+    const { opportunityId } = await seller.opportunity({ sync: false });
+    await seller.edit(opportunityId, {
+      partnerRole: 'implementation',
+      solutionArea: 'Security',
+      solutionPlay: 'Secure the mainframe',
+      sync: true,
+    });
+    const refused = await until(
+      async () => {
+        const o = await opportunity(opportunityId);
+        return o.name.endsWith('✖') ? o : null;
+      },
+      10_000,
+      'the ✖ of the unknown solution play',
+    );
+    const line = String(refused.audit).split('\n').at(-1);
+    expect(line).toMatch(/Solution play 'Secure the mainframe' is not in Microsoft's FY26 list in Security/);
+    expect(line).toMatch(/Data security/);
+    expect(await referralsFor(opportunityId)).toHaveLength(0);
+
+    await seller.edit(opportunityId, { solutionPlay: 'data security' });
+    const referral = await sharedReferral(opportunityId);
+    const attributes = referral.details?.requirements?.additionalRequirements?.attributes ?? [];
+    expect(attributes).toEqual(
+      expect.arrayContaining([
+        { type: 'PartnerRole', id: 'Implementation' },
+        { type: 'SolutionArea', id: 'Security' },
+        { type: 'SolutionPlay', id: 'Data security' },
+      ]),
+    );
+    await until(async () => (await opportunity(opportunityId)).name.endsWith('✔'), 10_000, 'the ✔');
+  });
+
   it('R13 R17 Closed Won closes the referral Won; a later edit is reported, not sent', async () => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);

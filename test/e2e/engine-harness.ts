@@ -142,7 +142,8 @@ export async function startHarness(
   const { engine } = await build({}, { store, crm });
 
   const accepted: Harness['accepted'] = [];
-  const receiver: FastifyInstance = Fastify();
+  // In-flight deliveries at close would otherwise keep their keep-alive sockets (and close) open for 72 s.
+  const receiver: FastifyInstance = Fastify({ forceCloseConnections: true });
   receiver.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
     done(null, body),
   );

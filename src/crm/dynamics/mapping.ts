@@ -2,14 +2,15 @@
 // config, R21) and the environment's currencies, so they are tested with plain values.
 
 import { countryCodeFromName, countryNameFromCode } from '../../core/countries.ts';
-import type {
-  Account,
-  AccountInput,
-  Contact,
-  ContactInput,
-  Deal,
-  DealFields,
-  SolutionRef,
+import {
+  type Account,
+  type AccountInput,
+  type Contact,
+  type ContactInput,
+  type Deal,
+  type DealFields,
+  SERVICES_DEAL_FIELDS,
+  type SolutionRef,
 } from '../../core/deal.ts';
 import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
@@ -191,6 +192,9 @@ export function opportunityColumns(e: Effective): string[] {
       c.visibility,
       c.microsoftCrmId,
       c.responseDeadline,
+      c.partnerRole,
+      c.solutionArea,
+      c.solutionPlay,
       ...(e.decision ? [e.decision.field] : []),
     ]),
   ];
@@ -320,6 +324,9 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     referralLink: str(row[c.referralLink]),
     microsoftCrmId: str(row[c.microsoftCrmId]),
     responseDeadline: str(row[c.responseDeadline]),
+    partnerRole: str(row[c.partnerRole]),
+    solutionArea: str(row[c.solutionArea]),
+    solutionPlay: str(row[c.solutionPlay]),
     audit: str(row[c.audit]),
     isClosed: state !== OPPORTUNITY_STATE.open,
     isWon: state === OPPORTUNITY_STATE.won,
@@ -414,6 +421,7 @@ export function dealFieldsToOpportunity(fields: Partial<DealFields>, e: Effectiv
     row[c.visibility] = fields.visibleToMicrosoft ? VISIBILITY_CHOICES.visible : VISIBILITY_CHOICES.hidden;
   }
   if (fields.responseDeadline !== undefined) row[c.responseDeadline] = fields.responseDeadline;
+  for (const key of SERVICES_DEAL_FIELDS) if (fields[key] !== undefined) row[c[key]] = fields[key];
   return row;
 }
 

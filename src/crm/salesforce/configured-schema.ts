@@ -18,6 +18,9 @@ function renames(s: SalesforceSettings): Map<string, Map<string, string>> {
     [PACKAGE_FIELDS.visibility, f.visibility],
     [PACKAGE_FIELDS.microsoftCrmId, f.microsoftCrmId],
     [PACKAGE_FIELDS.responseDeadline, f.responseDeadline],
+    [PACKAGE_FIELDS.partnerRole, f.partnerRole],
+    [PACKAGE_FIELDS.solutionArea, f.solutionArea],
+    [PACKAGE_FIELDS.solutionPlay, f.solutionPlay],
   ]);
   return new Map([
     ['Opportunity', deal],

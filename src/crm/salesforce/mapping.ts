@@ -3,14 +3,15 @@
 
 import countries from 'i18n-iso-countries';
 import english from 'i18n-iso-countries/langs/en.json' with { type: 'json' };
-import type {
-  Account,
-  AccountInput,
-  Contact,
-  ContactInput,
-  Deal,
-  DealFields,
-  SolutionRef,
+import {
+  type Account,
+  type AccountInput,
+  type Contact,
+  type ContactInput,
+  type Deal,
+  type DealFields,
+  SERVICES_DEAL_FIELDS,
+  type SolutionRef,
 } from '../../core/deal.ts';
 import { decisionOf } from '../../core/decision.ts';
 import { type StatusMark, statusMarkOf, stripStatusMarks, withStatusMark } from '../../core/normalize.ts';
@@ -88,6 +89,9 @@ export function opportunityFieldList(s: SalesforceSettings, org: OrgShape): stri
     f.visibility,
     f.microsoftCrmId,
     f.responseDeadline,
+    f.partnerRole,
+    f.solutionArea,
+    f.solutionPlay,
     ...accountFieldList(org).map((a) => `Account.${a}`),
   ];
   if (org.currencyField) fields.push(org.currencyField);
@@ -257,6 +261,9 @@ export function opportunityToDeal(
     referralLink: str(rec[f.referralLink]),
     microsoftCrmId: str(rec[f.microsoftCrmId]),
     responseDeadline: str(rec[f.responseDeadline]),
+    partnerRole: str(rec[f.partnerRole]),
+    solutionArea: str(rec[f.solutionArea]),
+    solutionPlay: str(rec[f.solutionPlay]),
     audit: str(rec[f.audit]),
     isClosed: bool(rec.IsClosed),
     isWon: bool(rec.IsWon),
@@ -353,6 +360,7 @@ export function dealFieldsToOpportunity(
   if (fields.assistance !== undefined) rec[f.assistance] = assistanceValues(s).toCrm(fields.assistance);
   if (fields.visibleToMicrosoft !== undefined) rec[f.visibility] = fields.visibleToMicrosoft ?? false;
   if (fields.responseDeadline !== undefined) rec[f.responseDeadline] = fields.responseDeadline;
+  for (const key of SERVICES_DEAL_FIELDS) if (fields[key] !== undefined) rec[f[key]] = fields[key];
   return rec;
 }
 

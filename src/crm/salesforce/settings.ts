@@ -74,6 +74,9 @@ export const salesforceFieldsSchema = z.object({
   visibility: apiName.default(PACKAGE_FIELDS.visibility),
   microsoftCrmId: apiName.default(PACKAGE_FIELDS.microsoftCrmId),
   responseDeadline: apiName.default(PACKAGE_FIELDS.responseDeadline),
+  partnerRole: apiName.default(PACKAGE_FIELDS.partnerRole),
+  solutionArea: apiName.default(PACKAGE_FIELDS.solutionArea),
+  solutionPlay: apiName.default(PACKAGE_FIELDS.solutionPlay),
 });
 export type SalesforceFields = z.infer<typeof salesforceFieldsSchema>;
 

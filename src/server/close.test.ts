@@ -1,0 +1,73 @@
+// Stopping cosell while Partner Center is delivering: the delivery in flight is answered, and the server stops
+// at once instead of holding the keep-alive socket open until its timeout (Fastify's is 72 s).
+import type { X509Certificate } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildServer } from './app.ts';
+import { createLogger } from './logger.ts';
+
+const quietLogger = () =>
+  createLogger({
+    level: 'fatal',
+    destination: new Writable({ write: (_c, _e, done) => done() }),
+  });
+
+function post(url: URL, agent: Agent, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('stopping the webhook server', () => {
+  it('R1 a delivery in flight when cosell stops is answered, and the server stops within seconds', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived = false;
+    const server = await buildServer({
+      engine: {
+        async acceptWebhook() {
+          arrived = true;
+          await gate;
+          return { duplicate: false };
+        },
+      },
+      verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
+      checkStore: async () => {},
+      isReady: () => true,
+      logger: quietLogger(),
+      webhookPath: '/webhooks/partner-center',
+      bodyLimit: 4096,
+    });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    const agent = new Agent({ keepAlive: true });
+    const event = JSON.stringify({ EventName: 'referral-created', ResourceUri: 'https://x/referrals/1' });
+    const answered = post(new URL(`${address}/webhooks/partner-center`), agent, event);
+    const deadline = Date.now() + 5_000;
+    while (!arrived && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    expect(arrived).toBe(true);
+
+    let closed = false;
+    const closing = server.close().then(() => {
+      closed = true;
+    });
+    release();
+    expect(await answered).toBeLessThan(500);
+    const stopBy = Date.now() + 5_000;
+    while (!closed && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 20));
+    agent.destroy();
+    await closing;
+    expect(closed, 'the server closed within 5 s of the last delivery').toBe(true);
+  });
+});
