@@ -16,6 +16,7 @@ import { WebhooksClient } from '../partner-center/webhooks.ts';
 import { buildServer, type CosellServer } from '../server/app.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
+import { crmPreflight } from './crm-preflight.ts';
 import { CliError } from './errors.ts';
 import { lockStore } from './service-lock.ts';
 import { storeTokenProvider } from './store-tokens.ts';
@@ -94,11 +95,26 @@ export async function openEngine(
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
-  const problems = readinessProblems(config);
-  if (problems.length > 0) {
-    throw new ConfigError(config.file, problems, 'Fill in the settings above, then start again.');
-  }
   const logger = options.logger;
+  const problems = readinessProblems(config);
+  // One pass (§4): the file's problems and the org's, unless the CRM section itself is not filled in yet.
+  if (!problems.some((p) => p.path.startsWith('crm.'))) {
+    const preflight = await crmPreflight(config);
+    problems.push(...preflight.problems);
+    if (preflight.unchecked) {
+      logger.warn(
+        { event: 'crm-unchecked', crm: config.crm.kind, reason: preflight.unchecked },
+        'could not check the CRM against the config; starting anyway (the sync pauses while the CRM is unreachable)',
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(
+      config.file,
+      problems,
+      `Fix the settings and the CRM above, then start again (\`cosell doctor --config ${config.file}\` checks them without starting). Nothing was started.`,
+    );
+  }
   const tokenKey = options.tokenKey ?? readTokenKey(options.env ?? process.env);
   const unlock = lockStore(config.store.url);
   let store: Store;

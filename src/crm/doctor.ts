@@ -110,3 +110,40 @@ export function decisionLine(
     message: `Sellers answer incoming referrals with ${typeName}.${decision.field}: ${JSON.stringify(decision.accept)} accepts, ${JSON.stringify(decision.decline)} declines.`,
   };
 }
+
+/** A field the config names on a CRM record type (R21): `path` is where in the config. */
+export interface NamedField {
+  path: string;
+  type: string;
+  name: string;
+}
+
+/**
+ * R21: every field name the config gives (deal value, notes, country, DUNS) must exist on its record type, or every
+ * sync that reads or writes it would fail. `described` holds each type's field names in lower case (null: the type
+ * itself is not visible). One line per missing field, else one line for all.
+ */
+export function namedFieldLines(
+  fields: readonly NamedField[],
+  described: Readonly<Record<string, ReadonlySet<string> | null>>,
+): DoctorLine[] {
+  const missing = fields.filter((f) => {
+    const known = described[f.type];
+    return known !== null && known !== undefined && !known.has(f.name.toLowerCase());
+  });
+  if (missing.length === 0) {
+    return [
+      {
+        ok: true,
+        check: 'fields',
+        message: `The fields the config names exist: ${fields.map((f) => `${f.type}.${f.name}`).join(', ')}.`,
+      },
+    ];
+  }
+  return missing.map((f) => ({
+    ok: false,
+    check: 'fields',
+    message: `${f.path} is ${f.name}, but ${f.type} has no such field the integration user can see.`,
+    fix: `Use the field's API / logical name (not its label), grant the integration user access to it, or remove ${f.path} to use the default.`,
+  }));
+}

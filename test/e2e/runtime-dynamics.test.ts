@@ -89,6 +89,26 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(doctor.stdout).toMatch(/ok {3}dynamics currencies: base USD/);
   });
 
+  it('R21 R8 R23 start checks the environment against the config first: a deal value column and a decision column it lacks are both listed in one run, with fixes, and nothing starts', async () => {
+    const text = await readFile(configFile, 'utf8');
+    const bad = join(dir, 'bad-environment.yaml');
+    await writeFile(
+      bad,
+      text.replace(
+        /(auth: \{ grant: client-secret[^\n]*\n)/,
+        '$1    settings:\n      dealValueField: new_dealsize\n      decision: { field: new_coselldecision, accept: 1, decline: 2 }\n',
+      ),
+    );
+    const result = await runCli(['start', '--config', bad], { env, cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/has \d+ problems/);
+    expect(result.stderr).toContain('new_dealsize');
+    expect(result.stderr).toContain('new_coselldecision');
+    expect(result.stderr).toContain('Nothing was started');
+    expect(result.stdout).not.toContain('"cosell":"started"');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('R4 R10 start syncs a Microsoft referral into Dynamics 365 and a seller opportunity out to Partner Center', async () => {
     cosell = await startCosell(configFile, env, dir);
     const register = await runCli(['webhooks', 'register', cosell.line.webhookUrl, '--config', configFile], {

@@ -83,6 +83,26 @@ describe('cosell start --config against the emulators', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('R21 R23 start checks the org against the config first: a deal value field and an on-hold stage the org lacks are both listed in one run, with fixes, and nothing starts', async () => {
+    const text = await readFile(configFile, 'utf8');
+    const bad = join(dir, 'bad-org.yaml');
+    await writeFile(
+      bad,
+      text.replace(
+        /(auth: \{ grant: client-credentials[^\n]*\n)/,
+        '$1    settings:\n      fields: { dealValue: Deal_Size__c }\n      stages: { onHold: Waiting for Microsoft }\n',
+      ),
+    );
+    const result = await runCli(['start', '--config', bad], { env, cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/has \d+ problems/);
+    expect(result.stderr).toContain('Deal_Size__c');
+    expect(result.stderr).toContain('Waiting for Microsoft');
+    expect(result.stderr).toContain('Nothing was started');
+    expect(result.stdout).not.toContain('"cosell":"started"');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('R3 login --config keeps the token cache encrypted in the store, then start serves health checks', async () => {
     const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
     expect(login.code, login.stderr).toBe(0);

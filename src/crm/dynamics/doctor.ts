@@ -9,6 +9,8 @@ import {
   type DoctorLine,
   type DoctorResult,
   decisionLine,
+  type NamedField,
+  namedFieldLines,
 } from '../doctor.ts';
 import { CrmError, type SchemaProblem, type SchemaReport } from '../port.ts';
 import { DataverseClient, type DataverseClientOptions } from './client.ts';
@@ -330,6 +332,40 @@ export async function runDynamicsDoctor(
         ),
       );
     }
+    // R21: the columns the settings or environment variables name must exist.
+    const columns = async (table: string) => {
+      const meta = await entityMetadata(client, table);
+      const attributes = (meta?.Attributes as Row[] | undefined) ?? [];
+      return meta ? new Set(attributes.map((a) => String(a.LogicalName).toLowerCase())) : null;
+    };
+    // Where the name came from, so the fix points at the config key or the environment variable to change.
+    const whereSet = (key: 'dealValueField' | 'accountCountryField') =>
+      effective.sources[key] === 'config'
+        ? `crm.dynamics.settings.${key}`
+        : effective.sources[key].startsWith('environment variable')
+          ? `the ${effective.names.variables[key]} ${effective.sources[key]}`
+          : `${key} (built-in default)`;
+    const named: NamedField[] = [
+      { path: whereSet('dealValueField'), type: 'opportunity', name: effective.dealValueField },
+      ...(settings.accountCountryLookup
+        ? []
+        : [{ path: whereSet('accountCountryField'), type: 'account', name: effective.accountCountryField }]),
+      ...(settings.accountDunsField
+        ? [
+            {
+              path: 'crm.dynamics.settings.accountDunsField',
+              type: 'account',
+              name: settings.accountDunsField,
+            },
+          ]
+        : []),
+    ];
+    lines.push(
+      ...namedFieldLines(named, {
+        opportunity: await columns('opportunity'),
+        account: await columns('account'),
+      }),
+    );
     if (settings.decision) {
       const meta = await entityMetadata(client, 'opportunity');
       const attributes = (meta?.Attributes as Row[] | undefined) ?? [];

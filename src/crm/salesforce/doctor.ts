@@ -9,6 +9,8 @@ import {
   type DoctorLine,
   type DoctorResult,
   decisionLine,
+  type NamedField,
+  namedFieldLines,
 } from '../doctor.ts';
 import type { SchemaProblem, SchemaReport } from '../port.ts';
 import { CrmError } from '../port.ts';
@@ -127,6 +129,18 @@ function fieldProblems(field: PackageField, described: DescribeResult, hint: str
 }
 
 /** R21: every stage and lead status the settings name is a value of the org's picklist (an active one). */
+/** The org's own fields the config names (package fields are checked by the schema check, R32). */
+function configuredStandardFields(settings: SalesforceSettings): NamedField[] {
+  const f = settings.fields;
+  const at = (key: string) => `crm.salesforce.settings.fields.${key}`;
+  return [
+    { path: at('dealValue'), type: 'Opportunity', name: f.dealValue },
+    { path: at('notes'), type: 'Opportunity', name: f.notes },
+    { path: at('accountCountryName'), type: 'Account', name: f.accountCountryName },
+    ...(f.accountDuns ? [{ path: at('accountDuns'), type: 'Account', name: f.accountDuns }] : []),
+  ];
+}
+
 function picklistLines(
   settings: Pick<SalesforceSettings, 'stages' | 'leadStatus'>,
   opportunity: DescribeResult,
@@ -314,8 +328,18 @@ export async function runSalesforceDoctor(
             fix: 'Give the integration user read access to Organization and CurrencyType (View Setup and Configuration).',
           }),
     });
-    if (options.settings)
+    if (options.settings) {
       lines.push(...picklistLines(options.settings, opportunity, await describeOrNull(client, 'Lead')));
+      const account = await describeOrNull(client, 'Account');
+      const names = (d: DescribeResult | null) =>
+        d ? new Set(d.fields.map((f) => f.name.toLowerCase())) : null;
+      lines.push(
+        ...namedFieldLines(configuredStandardFields(options.settings), {
+          Opportunity: names(opportunity),
+          Account: names(account),
+        }),
+      );
+    }
     if (options.settings?.decision) {
       const fields = new Map(
         opportunity.fields.map((f) => [
