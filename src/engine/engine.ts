@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import { type CrmAdapter, CrmError, type CrmKind } from '../crm/port.ts';
 import type { BudgetState } from '../lib/daily-budget.ts';
-import { computeRetryDelay } from '../lib/retry.ts';
+import { systemTimers, type TimerHandle, type Timers } from '../lib/timers.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
@@ -55,6 +55,8 @@ import {
   routeInboxEvent,
   SeenChanges,
 } from './intake.ts';
+import { decideAfterFailure } from './job-decision.ts';
+import { type Schedule, Scheduler } from './scheduler.ts';
 import type { EngineSettings } from './settings.ts';
 import { type SyncContext, type SyncResult, syncLink } from './sync-link.ts';
 import { TOKEN_RENEWED_CURSOR } from './token-renewal.ts';
@@ -75,7 +77,10 @@ export interface EngineDeps {
   crmKind: CrmKind;
   settings: EngineSettings;
   logger: Logger;
+  /** The clock, timers and randomness the engine schedules, retries and leases with (tests skip time). */
   now?: () => Date;
+  timers?: Timers;
+  random?: () => number;
   workerId?: string;
   /** The Partner Center page of a referral, written to the CRM's Referral Link field. */
   referralLinkFor?: (referralId: string) => string;
@@ -133,6 +138,9 @@ class SyncEngine implements Engine {
   private readonly settings: EngineSettings;
   private readonly logger: Logger;
   private readonly now: () => Date;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly scheduler: Scheduler;
   private readonly workerId: string;
   private readonly sync: SyncContext;
   private readonly intake: IntakeContext;
@@ -140,9 +148,8 @@ class SyncEngine implements Engine {
   private readonly circuits: Circuits;
   private readonly seenChanges = new SeenChanges();
   private readonly seenMicrosoftSide = new Map<string, string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = false;
-  private workerTimer: NodeJS.Timeout | null = null;
+  private workerTimer: TimerHandle | null = null;
   private workerBusy = false;
   private wakeRequested = false;
   private ticking: Promise<number> | null = null;
@@ -158,7 +165,10 @@ class SyncEngine implements Engine {
     this.settings = deps.settings;
     this.logger = deps.logger;
     this.now = deps.now ?? (() => new Date());
-    this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.timers = deps.timers ?? systemTimers;
+    this.random = deps.random ?? Math.random;
+    this.scheduler = new Scheduler(this.timers);
+    this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${this.random().toString(36).slice(2, 8)}`;
     this.renewCredentials = deps.renewCredentials ?? null;
     this.circuits = new Circuits(deps.settings, this.now, deps.logger);
     const referrals = countReferralCalls(deps.referrals, (n) => this.circuits.spend('partner-center', n));
@@ -337,43 +347,69 @@ class SyncEngine implements Engine {
     await this.loadBudgets();
     this.logger.info({ event: 'engine-started', workerId: this.workerId, dryRun: this.settings.dryRun });
     this.scheduleWorker(0);
-    this.every('crm-poll', 0, async () => {
-      const queued = await this.pollCrmOnce();
-      this.pollIntervalMs = nextPollInterval(this.pollIntervalMs, queued, this.settings.crmPoll);
-      return this.pollIntervalMs;
+    this.scheduler.start(this.schedules());
+  }
+
+  /** The recurring work, as data: name, first delay, one run returning the delay to the next (R26, R3, R30, R33). */
+  private schedules(): Schedule[] {
+    const s = this.settings;
+    const onError = (name: string, retryMs: number) => (error: unknown) => {
+      this.pauseIfNeeded(classifyError(error));
+      this.logger.warn({ event: `${name}-failed`, reason: (error as Error).message });
+      return retryMs;
+    };
+    const schedule = (name: string, firstDelayMs: number, run: () => Promise<number>, retryMs?: number) => ({
+      name,
+      firstDelayMs,
+      run,
+      onError: onError(name, retryMs ?? s.worker.pollIntervalMs * 5),
     });
-    // A sweep at start catches up on whatever happened while cosell was down (R26).
-    this.every('reconcile', 0, async () => {
-      if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
-      return this.settings.reconcile.intervalMs;
-    });
-    if (this.renewCredentials) {
-      this.every('token-renewal', 0, async () => {
-        await this.renewCredentialsOnce();
-        return this.settings.tokenRenewEveryMs;
-      });
-    }
-    this.every('retention', 0, async () => {
-      await this.pruneOnce();
-      return this.settings.retention.everyMs;
-    });
-    this.every('expiry-warnings', 0, async () => {
-      await this.warnExpiringOnce();
-      return this.settings.expiry.checkEveryMs;
-    });
-    this.every('revalidate', this.settings.revalidateFailedEveryMs, async () => {
-      await requeueFailedLinks(this.intake);
-      return this.settings.revalidateFailedEveryMs;
-    });
+    return [
+      schedule(
+        'crm-poll',
+        0,
+        async () => {
+          const queued = await this.pollCrmOnce();
+          this.pollIntervalMs = nextPollInterval(this.pollIntervalMs, queued, s.crmPoll);
+          return this.pollIntervalMs;
+        },
+        s.crmPoll.maxIntervalMs,
+      ),
+      // A sweep at start catches up on whatever happened while cosell was down (R26).
+      schedule('reconcile', 0, async () => {
+        if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
+        return s.reconcile.intervalMs;
+      }),
+      ...(this.renewCredentials
+        ? [
+            schedule('token-renewal', 0, async () => {
+              await this.renewCredentialsOnce();
+              return s.tokenRenewEveryMs;
+            }),
+          ]
+        : []),
+      schedule('retention', 0, async () => {
+        await this.pruneOnce();
+        return s.retention.everyMs;
+      }),
+      schedule('expiry-warnings', 0, async () => {
+        await this.warnExpiringOnce();
+        return s.expiry.checkEveryMs;
+      }),
+      schedule('revalidate', s.revalidateFailedEveryMs, async () => {
+        await requeueFailedLinks(this.intake);
+        return s.revalidateFailedEveryMs;
+      }),
+    ];
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-    if (this.workerTimer) clearTimeout(this.workerTimer);
+    this.scheduler.stop();
+    this.timers.clearTimeout(this.workerTimer);
     this.workerTimer = null;
-    // Running jobs finish (each is one sync); a job stuck beyond its lease is taken over by another worker.
+    // Running jobs finish (each is one sync); a job stuck beyond its lease is taken over by another worker. The
+    // wait is wall-clock on purpose: a stop must end even when a test holds the engine's clock still.
     const deadline = new Promise((resolve) => setTimeout(resolve, this.settings.worker.leaseMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
     // The day's count survives the restart; a store that no longer answers does not hold up the stop.
@@ -392,10 +428,10 @@ class SyncEngine implements Engine {
       }
       if (claimed > 0) continue;
       const next = await this.nextDueAt();
-      if (next === null || next > deadline) return;
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.max(5, Math.min(next - Date.now(), deadline - Date.now()))),
-      );
+      const wait = next === null ? null : next - this.now().getTime();
+      if (wait === null || Date.now() + wait > deadline) return;
+      // Wall-clock waiting for a job due on the engine's clock (drain is for one-off commands and tests).
+      await new Promise((resolve) => setTimeout(resolve, Math.max(5, Math.min(wait, deadline - Date.now()))));
       if (Date.now() > deadline) return;
     }
   }
@@ -418,28 +454,6 @@ class SyncEngine implements Engine {
     return next === null ? null : Math.max(next, resume);
   }
 
-  private every(name: string, firstDelayMs: number, run: () => Promise<number>): void {
-    const schedule = (delay: number) => {
-      if (!this.running) return;
-      const timer = setTimeout(async () => {
-        let nextDelay: number;
-        try {
-          nextDelay = await run();
-        } catch (error) {
-          this.pauseIfNeeded(classifyError(error));
-          this.logger.warn({ event: `${name}-failed`, reason: (error as Error).message });
-          nextDelay =
-            name === 'crm-poll'
-              ? this.settings.crmPoll.maxIntervalMs
-              : this.settings.worker.pollIntervalMs * 5;
-        }
-        schedule(nextDelay);
-      }, delay);
-      this.timers.set(name, timer);
-    };
-    schedule(firstDelayMs);
-  }
-
   /** Look for work now (a webhook arrived, a job finished). */
   private wake(): void {
     if (!this.running) return;
@@ -449,8 +463,8 @@ class SyncEngine implements Engine {
 
   private scheduleWorker(delayMs: number): void {
     if (!this.running) return;
-    if (this.workerTimer) clearTimeout(this.workerTimer);
-    this.workerTimer = setTimeout(() => void this.workerLoop(), delayMs);
+    this.timers.clearTimeout(this.workerTimer);
+    this.workerTimer = this.timers.setTimeout(() => void this.workerLoop(), delayMs);
   }
 
   /** One worker pass, repeated while wake-ups arrived during it; then the idle poll interval. */
@@ -512,18 +526,17 @@ class SyncEngine implements Engine {
     const t0 = performance.now();
     const calls: CallCounters = {};
     const leaseMs = this.settings.worker.leaseMs;
-    const keepLease = setInterval(
+    const keepLease = this.timers.setInterval(
       () => {
         void this.store.extendLease(job, this.now(), leaseMs).catch(() => {});
       },
       Math.max(1_000, Math.floor(leaseMs / 3)),
     );
-    keepLease.unref();
     let run: Omit<RunInput, 'durationMs' | 'apiCalls'>;
     try {
       run = await withCallCounters(calls, () => this.attempt(job, startedAt));
     } finally {
-      clearInterval(keepLease);
+      this.timers.clearInterval(keepLease);
     }
     const input: RunInput = { ...run, apiCalls: calls, durationMs: Math.round(performance.now() - t0) };
     let recorded: Run;
@@ -586,32 +599,29 @@ class SyncEngine implements Engine {
       const error_ = { message: failure.message, fix: failure.fix };
       const ids = runIds(link);
       const log = { linkId: link.id, jobId: job.id, attempts: job.attempts, reason: failure.message };
+      const decision = decideAfterFailure({
+        verdict,
+        attempts: job.attempts,
+        policy: this.settings.retry,
+        now: this.now(),
+        random: this.random,
+      });
       let outcome: RunOutcome;
-      if (verdict.kind === 'pause') {
+      if (decision.kind === 'pause' && verdict.kind === 'pause') {
         // Credentials and budgets are a circuit, not a retry: no dead letter, no ✖ on every record.
         const until = this.pauseIfNeeded(verdict);
         await this.store.retryJob(job, new Date(until), failure.message, { refundAttempt: true });
         this.logger.warn({ ...log, event: 'sync-paused', api: verdict.api, reason: verdict.reason });
         outcome = 'skipped';
-      } else if (verdict.kind === 'retry' && job.attempts < this.settings.retry.maxAttempts) {
-        const delay = computeRetryDelay(
-          job.attempts,
-          {
-            retryAfter: verdict.retryAfterMs === undefined ? null : String(verdict.retryAfterMs / 1000),
-            random: Math.random,
-            now: this.now().getTime(),
-          },
-          this.settings.retry,
-        );
-        const nextAt = new Date(this.now().getTime() + delay);
+      } else if (decision.kind === 'retry') {
         // Shown while the job is still ours: once rescheduled, the retry could read the record before this line
         // lands and write its own audit append over it.
-        await this.showRetrying(link, error, nextAt);
-        await this.store.retryJob(job, nextAt, failure.message);
-        this.logger.warn({ ...log, event: 'sync-retry', delayMs: delay });
+        await this.showRetrying(link, error, decision.at);
+        await this.store.retryJob(job, decision.at, failure.message);
+        this.logger.warn({ ...log, event: 'sync-retry', delayMs: decision.delayMs });
         outcome = 'failed';
       } else {
-        const dead = verdict.kind === 'retry';
+        const dead = decision.kind === 'dead-letter';
         await this.showFailure(link, error, verdict, seen);
         if (dead) await this.store.deadLetterJob(job, failure.message);
         else await this.store.failJob(job, failure.message);
