@@ -2,9 +2,10 @@
 // account, contacts and solutions. Adapters translate their records into these shapes; the engine and the
 // sync rules never see a CRM field name.
 import { z } from 'zod';
+import type { StatusMark } from './normalize.ts';
 import { ASSISTANCE_REQUEST_CODES } from './referral.ts';
 
-export type { StatusMark } from './normalize.ts';
+export type { StatusMark };
 
 export const DEAL_KINDS = ['opportunity', 'lead'] as const;
 export type DealKind = (typeof DEAL_KINDS)[number];
@@ -119,3 +120,52 @@ export const dealSchema = dealFieldsSchema.extend({
   modifiedAt: opt(z.string()),
 });
 export type Deal = z.infer<typeof dealSchema>;
+
+// ---- what the engine asks a CRM adapter to write -----------------------------------------------------------
+
+/**
+ * The link and status fields written together with the data they describe, in the same update (R19, R20).
+ * `auditLine` is appended to the deal's Audit field (oldest lines dropped at the field's size);
+ * `mark` replaces any ✔/✖ on the name (`null` removes it; absent leaves the name's mark alone).
+ */
+export interface SyncWrite extends Partial<SyncFields> {
+  auditLine?: string;
+  mark?: StatusMark | null;
+}
+
+export interface NewDeal {
+  kind: DealKind;
+  /** Required for creates from Partner Center: the create is idempotent by it. */
+  referralId: string;
+  fields: DealFields;
+  /** An existing account (`id` set) or one to match by DUNS / name + postal code, else create (R5). */
+  account?: AccountInput;
+  /** Matched by email within the account, else created; linked to the deal (contact roles). */
+  contacts?: ContactInput[];
+  solutions?: SolutionRef[];
+  ownerId?: string;
+  /** R22: further CRM fields the deployment requires on new records (CRM field name -> value, as given).
+   *  Fields the adapter writes itself keep the adapter's value. */
+  extraFields?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/** What changed on a deal; only present keys are written. */
+export interface DealPatch {
+  fields?: Partial<DealFields>;
+  /** Link these contacts (matched by email within the deal's account, else created). */
+  addContacts?: ContactInput[];
+  addSolutions?: SolutionRef[];
+  /** Partner Center solution ids to detach. */
+  removeSolutions?: string[];
+  /** E-mail addresses of contacts to unlink from the deal (R5, R15); the contacts themselves stay. */
+  removeContacts?: string[];
+}
+
+/** The currencies a deal can be stored in (R21: a currency the CRM has not enabled is an error, never a silent
+ *  conversion). */
+export interface CurrencySupport {
+  /** The CRM's own currency: the one amounts are in when a deal carries no currency of its own. */
+  corporate: string;
+  /** ISO 4217 codes, upper case; includes `corporate`. */
+  enabled: readonly string[];
+}

@@ -1,49 +1,30 @@
 // The one interface the engine uses for every CRM (DESIGN.md §2). It speaks CRM-neutral types from
 // src/core/deal.ts; each adapter maps them to its own objects and field names, which come from settings
 // (R21), so the engine never names a CRM field.
+// The CRM-neutral write shapes live with the Deal (the pure mapping in core/deal-values.ts builds them).
 import type {
   AccountInput,
   ContactInput,
+  CurrencySupport,
   Deal,
   DealFields,
   DealKind,
+  DealPatch,
+  NewDeal,
   SolutionRef,
   StatusMark,
   SyncFields,
+  SyncWrite,
 } from '../core/deal.ts';
 import type { FieldLimits } from '../core/fit.ts';
+
+export type { CurrencySupport, DealPatch, NewDeal, SyncWrite };
 
 export type CrmKind = 'salesforce' | 'dynamics';
 
 /** How a caller names a deal: by the CRM's id, or by the Partner Center referral id stored on it. The kind is
  *  always given: an id alone says nothing about it in every CRM (Dataverse ids are GUIDs). */
 export type DealRef = { kind: DealKind; id: string } | { kind: DealKind; referralId: string };
-
-/**
- * The link and status fields written together with the data they describe, in the same update (R19, R20).
- * `auditLine` is appended to the deal's Audit field (oldest lines dropped at the field's size);
- * `mark` replaces any ✔/✖ on the name (`null` removes it; absent leaves the name's mark alone).
- */
-export interface SyncWrite extends Partial<SyncFields> {
-  auditLine?: string;
-  mark?: StatusMark | null;
-}
-
-export interface NewDeal {
-  kind: DealKind;
-  /** Required for creates from Partner Center: the create is idempotent by it. */
-  referralId: string;
-  fields: DealFields;
-  /** An existing account (`id` set) or one to match by DUNS / name + postal code, else create (R5). */
-  account?: AccountInput;
-  /** Matched by email within the account, else created; linked to the deal (contact roles). */
-  contacts?: ContactInput[];
-  solutions?: SolutionRef[];
-  ownerId?: string;
-  /** R22: further CRM fields the deployment requires on new records (CRM field name -> value, as given).
-   *  Fields the adapter writes itself keep the adapter's value. */
-  extraFields?: Readonly<Record<string, string | number | boolean | null>>;
-}
 
 export interface SolutionImportResult {
   created: number;
@@ -59,18 +40,6 @@ export interface CreateDealResult {
   accountId?: string;
   accountCreated?: boolean;
   contactIds: string[];
-}
-
-/** What changed on a deal; only present keys are written. */
-export interface DealPatch {
-  fields?: Partial<DealFields>;
-  /** Link these contacts (matched by email within the deal's account, else created). */
-  addContacts?: ContactInput[];
-  addSolutions?: SolutionRef[];
-  /** Partner Center solution ids to detach. */
-  removeSolutions?: string[];
-  /** E-mail addresses of contacts to unlink from the deal (R5, R15); the contacts themselves stay. */
-  removeContacts?: string[];
 }
 
 export interface AccountMatch {
@@ -132,15 +101,6 @@ export interface SchemaReport {
   apiVersion: string;
   objects: { name: string; present: boolean; fields: string[] }[];
   problems: SchemaProblem[];
-}
-
-/** The currencies a deal can be stored in (R21: a currency the CRM has not enabled is an error, never a silent
- *  conversion). */
-export interface CurrencySupport {
-  /** The CRM's own currency: the one amounts are in when a deal carries no currency of its own. */
-  corporate: string;
-  /** ISO 4217 codes, upper case; includes `corporate`. */
-  enabled: readonly string[];
 }
 
 export interface CrmAdapter {

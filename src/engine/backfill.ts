@@ -4,9 +4,9 @@
 // after every page, and records already linked cost nothing on the next run. It only queues jobs; the worker
 // syncs them exactly as it syncs a webhook.
 import { isLead } from '../core/cosell-rules.ts';
+import { isMicrosoftSide } from '../core/deal-values.ts';
 import type { Referral } from '../core/referral.ts';
 import { and, ge, ne } from '../partner-center/filter.ts';
-import { isMicrosoftSide } from './deal-values.ts';
 import type { IntakeContext } from './intake.ts';
 
 export type BackfillDirection = 'pc-to-crm' | 'crm-to-pc' | 'both';

@@ -3,9 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateReferralForCreate } from '../core/cosell-rules.ts';
 import type { Deal } from '../core/deal.ts';
-import { diffAgainstSnapshot, writesToCrm } from '../core/diff.ts';
-import { CrmError } from '../crm/port.ts';
-import { PartnerCenterError } from '../partner-center/errors.ts';
 import {
   crmStatusOf,
   crmWriteFor,
@@ -13,7 +10,10 @@ import {
   referralFromDeal,
   referralValues,
   SYNC_MAPPING,
-} from './deal-values.ts';
+} from '../core/deal-values.ts';
+import { diffAgainstSnapshot, writesToCrm } from '../core/diff.ts';
+import { CrmError } from '../crm/port.ts';
+import { PartnerCenterError } from '../partner-center/errors.ts';
 import { classifyError, SyncRefusal } from './errors.ts';
 import { dedupeKeyOf, nextPollInterval, parseWebhookEvent, referralIdOf } from './intake.ts';
 import { parseEngineSettings } from './settings.ts';
@@ -111,6 +111,48 @@ describe('deal <-> referral', () => {
     expect(write.patch.addSolutions).toEqual([{ id: 'SOL-2', name: 'Two' }]);
     expect(write.patch.removeSolutions).toEqual(['SOL-1']);
     expect(write.close).toBe('lost');
+  });
+
+  it('R22 R11 the mapping table drives both directions: every mapped Deal property is read, Partner Center values land in their property by kind, a lead says nothing about opportunity-only fields', () => {
+    const services = deal({
+      partnerRole: 'Implementation',
+      solutionArea: 'Security',
+      solutionPlay: 'Data security',
+    });
+    expect(dealValues(services)).toMatchObject({
+      partnerRole: 'Implementation',
+      solutionArea: 'Security',
+      solutionPlay: 'Data security',
+      howCanMicrosoftHelp: 'ProofOfConceptOrDemo',
+    });
+    const lead = dealValues(deal({ kind: 'lead', partnerRole: 'Implementation' }));
+    for (const field of ['partnerRole', 'howCanMicrosoftHelp', 'visibility', 'solutions', 'responseDeadline'])
+      expect(lead).not.toHaveProperty(field);
+
+    const byField = new Map(SYNC_MAPPING.map((m) => [m.field, m]));
+    const write = crmWriteFor(
+      [
+        { field: 'closeDate', value: '2027-05-01', mapping: byField.get('closeDate')! },
+        {
+          field: 'responseDeadline',
+          value: '2027-05-01T10:00:00Z',
+          mapping: byField.get('responseDeadline')!,
+        },
+        { field: 'dealValue', value: '2500.5', mapping: byField.get('dealValue')! },
+        { field: 'name', value: null, mapping: byField.get('name')! },
+        { field: 'solutionArea', value: 'Security', mapping: byField.get('solutionArea')! },
+        { field: 'microsoftCrmId', value: '7-ABC', mapping: byField.get('microsoftCrmId')! },
+      ] as never,
+      deal(),
+      {},
+    );
+    expect(write.patch.fields).toEqual({
+      closeDate: '2027-05-01',
+      responseDeadline: '2027-05-01T10:00:00Z',
+      value: 2500.5,
+      solutionArea: 'Security',
+    });
+    expect(write.sync).toEqual({ microsoftCrmId: '7-ABC' });
   });
 });
 

@@ -4,9 +4,9 @@
 // second worker does not warn twice), and the line changes no synced value, so its echo syncs nothing (R19).
 import type { Logger } from 'pino';
 import { formatAuditLine } from '../core/audit.ts';
+import { isAwaitingAnswer } from '../core/deal-values.ts';
 import type { CrmAdapter } from '../crm/port.ts';
 import type { Store } from '../store/store.ts';
-import { isAwaitingAnswer } from './deal-values.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface ExpiryContext {

@@ -2,11 +2,11 @@
 // the inbox first), the CRM change feed, the reconcile sweep and the re-check of failed links. None of them
 // decides anything about the data: the worker reads both sides fresh.
 import type { Logger } from 'pino';
+import { isMicrosoftSide } from '../core/deal-values.ts';
 import { camelCaseKeys, type Referral } from '../core/referral.ts';
 import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
-import { isMicrosoftSide } from './deal-values.ts';
 import { rememberMicrosoftSide } from './microsoft-side.ts';
 import type { EngineSettings } from './settings.ts';
 

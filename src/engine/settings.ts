@@ -2,6 +2,7 @@
 // reconcile). Every key has a default, so `engine: {}` (or no section) is a working configuration.
 import { z } from 'zod';
 import { isCurrencyCode } from '../core/currencies.ts';
+import { SYNC_MAPPING } from '../core/deal-values.ts';
 import {
   DEFAULT_TAXONOMY,
   type ServicesTaxonomy,
@@ -73,25 +74,9 @@ const expirySchema = z.object({
     .default(null),
 });
 
-/** R22: the sync fields whose direction or owner a deployment may change (core/mapping.ts DEFAULT_MAPPING). */
-export const MAPPED_FIELDS = [
-  'name',
-  'dealValue',
-  'currency',
-  'closeDate',
-  'notes',
-  'howCanMicrosoftHelp',
-  'visibility',
-  'microsoftCrmId',
-  'responseDeadline',
-  'solutions',
-  'contacts',
-  'status',
-  'partnerRole',
-  'solutionArea',
-  'solutionPlay',
-] as const;
-export type MappedField = (typeof MAPPED_FIELDS)[number];
+/** R22: the sync fields whose direction or owner a deployment may change. The fields of the sync mapping (core/mapping.ts): a field added there can be given a direction and owner here. */
+export const MAPPED_FIELDS = SYNC_MAPPING.map((m) => m.field) as [string, ...string[]];
+export type MappedField = string;
 
 export interface FieldOverride {
   direction?: 'both' | 'toCrm' | 'toReferral';

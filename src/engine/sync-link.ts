@@ -19,6 +19,27 @@ import {
 } from '../core/cosell-rules.ts';
 import type { Deal, DealFields } from '../core/deal.ts';
 import {
+  createBodyOf,
+  crmWriteFor,
+  currencyProblemOf,
+  dealValues,
+  defaultCloseDate,
+  describeChange,
+  fitContact,
+  fitNewDeal,
+  heldMoneyValues,
+  isAwaitingAnswer,
+  isEmptyCrmWrite,
+  isMicrosoftSide,
+  newDealFromReferral,
+  referralFromDeal,
+  referralListItems,
+  referralValues,
+  servicesCoSellOf,
+  syncMappingWith,
+  withoutMoney,
+} from '../core/deal-values.ts';
+import {
   diffAgainstSnapshot,
   type FieldDiff,
   referralPatchFor,
@@ -45,27 +66,6 @@ import type {
   Snapshot,
   Store,
 } from '../store/store.ts';
-import {
-  createBodyOf,
-  crmWriteFor,
-  currencyProblemOf,
-  dealValues,
-  defaultCloseDate,
-  describeChange,
-  fitContact,
-  fitNewDeal,
-  heldMoneyValues,
-  isAwaitingAnswer,
-  isEmptyCrmWrite,
-  isMicrosoftSide,
-  newDealFromReferral,
-  referralFromDeal,
-  referralListItems,
-  referralValues,
-  servicesCoSellOf,
-  syncMappingWith,
-  withoutMoney,
-} from './deal-values.ts';
 import { SyncRefusal } from './errors.ts';
 import {
   type AttemptState,

@@ -10,7 +10,8 @@ import {
   type ServicesCoSellAttribute,
   servicesCoSellAttributes,
   withServicesCoSellAttributes,
-} from '../core/cosell-rules.ts';
+} from './cosell-rules.ts';
+import type { CurrencySupport, DealPatch, NewDeal, SyncWrite } from './deal.ts';
 import {
   type ContactInput,
   type Deal,
@@ -18,9 +19,9 @@ import {
   type DealKind,
   SERVICES_DEAL_FIELDS,
   type SolutionRef,
-} from '../core/deal.ts';
-import type { FieldDiff } from '../core/diff.ts';
-import { type FieldLimits, fitEmail, fitLabelled } from '../core/fit.ts';
+} from './deal.ts';
+import type { FieldDiff } from './diff.ts';
+import { type FieldLimits, fitEmail, fitLabelled } from './fit.ts';
 import {
   type CanonicalValue,
   DEFAULT_MAPPING,
@@ -30,24 +31,23 @@ import {
   readReferralValues,
   resolveCrmFieldNames,
   type Values,
-} from '../core/mapping.ts';
-import { normalizeDate, normalizeText } from '../core/normalize.ts';
-import { createOnlyFieldOf } from '../core/patchable.ts';
+} from './mapping.ts';
+import { normalizeDate, normalizeText } from './normalize.ts';
+import { createOnlyFieldOf } from './patchable.ts';
 import {
   ASSISTANCE_REQUEST_CODES,
   type AssistanceRequestCode,
   type Member,
   type Referral,
-} from '../core/referral.ts';
+} from './referral.ts';
 import {
   asksForServicesCoSell,
   DEFAULT_TAXONOMY,
   resolveServicesValues,
   type ServicesField,
   type ServicesTaxonomy,
-} from '../core/services-taxonomy.ts';
-import type { ReferralSubstatus } from '../core/transitions.ts';
-import type { CurrencySupport, DealPatch, NewDeal, SyncWrite } from '../crm/port.ts';
+} from './services-taxonomy.ts';
+import type { ReferralSubstatus } from './transitions.ts';
 
 /**
  * The default mapping with CRM field placeholders resolved to Deal properties: the adapter has already
@@ -80,7 +80,7 @@ export const SYNC_MAPPING: readonly FieldMapping[] = resolveCrmFieldNames(
 /** The sync mapping with a deployment's per-field direction and owner (R22, engine.mapping.fields). */
 export function syncMappingWith(
   overrides: Readonly<
-    Record<string, { direction?: FieldMapping['direction']; owner?: FieldMapping['owner'] }>
+    Partial<Record<string, { direction?: FieldMapping['direction']; owner?: FieldMapping['owner'] }>>
   >,
 ): readonly FieldMapping[] {
   if (Object.keys(overrides).length === 0) return SYNC_MAPPING;
@@ -127,6 +127,25 @@ export function crmStatusOf(
     : 'Lost';
 }
 
+/** Deal properties a lead does not have (neither CRM's lead carries them): a lead says nothing about them. */
+const OPPORTUNITY_ONLY: readonly string[] = [
+  'assistance',
+  'visibleToMicrosoft',
+  'solutions',
+  'responseDeadline',
+  ...SERVICES_DEAL_FIELDS,
+];
+
+/**
+ * How a deal property reads into the mapping where it is not the plain property value. Everything else in
+ * SYNC_MAPPING reads `deal[m.crmField]` (the resolved CRM field of the sync mapping is the Deal property), so a
+ * new mapped field is one row in core/mapping.ts plus its Deal property.
+ */
+const DEAL_READS: Readonly<Record<string, (deal: Deal, defaultCurrency: string | null) => unknown>> = {
+  currency: (deal, defaultCurrency) => deal.currency ?? defaultCurrency,
+  assistance: (deal) => (deal.assistance ? (HOW_CAN_MICROSOFT_HELP_LABELS[deal.assistance] ?? null) : null),
+};
+
 /** Canonical values of a deal. */
 export function dealValues(
   deal: Deal,
@@ -136,28 +155,16 @@ export function dealValues(
   // R8: a referral waiting in the on-hold stage does not hear about the seller's edits until it is accepted
   // (the snapshot keeps the values Partner Center has, so the edits go out with the accept).
   if (deal.onHold && !deal.decision && isAwaitingAnswer(options.snapshot?.status)) return {};
-  const record: Record<string, unknown> = {
-    name: deal.name,
-    value: deal.value ?? null,
-    currency: deal.currency ?? options.defaultCurrency ?? null,
-    closeDate: deal.closeDate ?? null,
-    notes: deal.notes ?? null,
-    assistance: deal.assistance ? (HOW_CAN_MICROSOFT_HELP_LABELS[deal.assistance] ?? null) : null,
-    visibleToMicrosoft: deal.visibleToMicrosoft ?? null,
-    microsoftCrmId: deal.microsoftCrmId ?? null,
-    solutions: deal.solutions,
-    contacts: deal.contacts,
-    partnerRole: deal.partnerRole ?? null,
-    solutionArea: deal.solutionArea ?? null,
-    solutionPlay: deal.solutionPlay ?? null,
-  };
+  const record: Record<string, unknown> = {};
+  const properties = deal as unknown as Readonly<Record<string, unknown>>;
+  for (const { crmField: property } of SYNC_MAPPING) {
+    if (property === 'status' || (deal.kind !== 'opportunity' && OPPORTUNITY_ONLY.includes(property)))
+      continue;
+    const read = DEAL_READS[property];
+    record[property] = read ? read(deal, options.defaultCurrency ?? null) : (properties[property] ?? null);
+  }
+  // The status a deal stands for is derived (crmStatusOf): an open deal's stage alone says nothing.
   if (status !== undefined) record.status = status;
-  // Leads carry no Response Deadline field (R30 shows it on opportunities), and neither CRM's lead has
-  // How can Microsoft help?, Visibility or Solutions: a lead says nothing about them (rather than "cleared").
-  if (deal.kind === 'opportunity') record.responseDeadline = deal.responseDeadline ?? null;
-  else
-    for (const key of ['assistance', 'visibleToMicrosoft', 'solutions', ...SERVICES_DEAL_FIELDS])
-      delete record[key];
   return readCrmValues(record, SYNC_MAPPING);
 }
 
@@ -389,74 +396,82 @@ export interface CrmWrite {
   close?: 'won' | 'lost';
 }
 
+/** A canonical value as the Deal property of its mapping holds it (scalar fields). */
+function dealValueOf(m: FieldMapping, v: CanonicalValue): unknown {
+  if (v === null) return m.kind === 'boolean' ? false : null;
+  switch (m.kind) {
+    case 'money':
+      return Number(v);
+    case 'date':
+      return typeof v === 'string' && (m.precision ?? 'day') === 'day' ? v.slice(0, 10) : v;
+    case 'boolean':
+      return v === true;
+    default:
+      return typeof v === 'string' ? v : null;
+  }
+}
+
+type WriteRule = (v: CanonicalValue, out: CrmWrite, deal: Deal, referral: Referral) => void;
+
+/** The fields whose winning Partner Center value is not simply written to their Deal property. */
+const CRM_WRITES: Readonly<Record<string, WriteRule>> = {
+  // Every deal has a name: Partner Center clearing its own never clears the deal's.
+  name: (v, out) => {
+    if (typeof v === 'string') setField(out, 'name', v);
+  },
+  // A code the CRM's picklist cannot show is not written (an unknown value says nothing).
+  howCanMicrosoftHelp: (v, out) => {
+    setField(out, 'assistance', isAssistanceCode(v) ? v : null);
+  },
+  // Written with the link fields, not as deal data.
+  microsoftCrmId: (v, out) => {
+    out.sync.microsoftCrmId = typeof v === 'string' ? v : null;
+  },
+  solutions: (v, out, deal, referral) => {
+    const wanted = new Set((v as readonly string[] | null) ?? []);
+    const have = new Set(deal.solutions.map((s) => s.id.toLowerCase()));
+    const tags = referral.details?.requirements?.solutions ?? [];
+    const add = tags.filter((t) => wanted.has(t.id.toLowerCase()) && !have.has(t.id.toLowerCase()));
+    const remove = deal.solutions.filter((s) => !wanted.has(s.id.toLowerCase())).map((s) => s.id);
+    if (add.length) out.patch.addSolutions = add.map((t) => ({ id: t.id, name: normalizeText(t.name) }));
+    if (remove.length) out.patch.removeSolutions = remove;
+  },
+  contacts: (v, out, deal, referral) => {
+    const wanted = new Set(((v as readonly string[] | null) ?? []).map((e) => e.toLowerCase()));
+    const have = new Set(deal.contacts.map((c) => c.email?.toLowerCase()).filter(Boolean));
+    const add = (referral.customerProfile?.team ?? [])
+      .filter((m) => m.email && wanted.has(m.email.toLowerCase()) && !have.has(m.email.toLowerCase()))
+      .map(contactOf)
+      .filter((c): c is ContactInput => c !== null);
+    // Removed from the customer team in Partner Center: unlinked from the deal (the contact stays in the CRM).
+    const remove = deal.contacts
+      .map((c) => c.email)
+      .filter((e): e is string => Boolean(e) && !wanted.has(String(e).toLowerCase()));
+    if (add.length) out.patch.addContacts = add;
+    if (remove.length) out.patch.removeContacts = remove;
+  },
+  status: (v, out, deal) => {
+    // Accepted in Partner Center itself: the deal leaves the on-hold stage (R8).
+    if (!deal.isClosed && v === 'Accepted' && deal.onHold) setField(out, 'onHold', false);
+    else if (!deal.isClosed && v === 'Won') out.close = 'won';
+    else if (!deal.isClosed && typeof v === 'string' && CLOSED_LOST_LIKE.includes(v)) out.close = 'lost';
+  },
+};
+
+function setField(out: CrmWrite, property: string, value: unknown): void {
+  out.patch.fields = { ...out.patch.fields, [property]: value } as Partial<DealFields>;
+}
+
 /** What Partner Center's winning values mean for the deal. Lists are reconciled item by item. */
 export function crmWriteFor(writes: readonly FieldDiff[], deal: Deal, referral: Referral): CrmWrite {
-  const fields: Partial<DealFields> = {};
   const out: CrmWrite = { patch: {}, sync: {} };
   for (const f of writes) {
     const v = f.value ?? null;
-    switch (f.field) {
-      case 'name':
-        if (typeof v === 'string') fields.name = v;
-        break;
-      case 'dealValue':
-        fields.value = v === null ? null : Number(v);
-        break;
-      case 'currency':
-        fields.currency = typeof v === 'string' ? v : null;
-        break;
-      case 'closeDate':
-        fields.closeDate = typeof v === 'string' ? v.slice(0, 10) : null;
-        break;
-      case 'notes':
-        fields.notes = typeof v === 'string' ? v : null;
-        break;
-      case 'howCanMicrosoftHelp':
-        fields.assistance = isAssistanceCode(v) ? v : null;
-        break;
-      case 'visibility':
-        fields.visibleToMicrosoft = v === true;
-        break;
-      case 'responseDeadline':
-        fields.responseDeadline = typeof v === 'string' ? v : null;
-        break;
-      case 'microsoftCrmId':
-        out.sync.microsoftCrmId = typeof v === 'string' ? v : null;
-        break;
-      case 'solutions': {
-        const wanted = new Set((v as readonly string[] | null) ?? []);
-        const have = new Set(deal.solutions.map((s) => s.id.toLowerCase()));
-        const tags = referral.details?.requirements?.solutions ?? [];
-        const add = tags.filter((t) => wanted.has(t.id.toLowerCase()) && !have.has(t.id.toLowerCase()));
-        const remove = deal.solutions.filter((s) => !wanted.has(s.id.toLowerCase())).map((s) => s.id);
-        if (add.length) out.patch.addSolutions = add.map((t) => ({ id: t.id, name: normalizeText(t.name) }));
-        if (remove.length) out.patch.removeSolutions = remove;
-        break;
-      }
-      case 'contacts': {
-        const wanted = new Set(((v as readonly string[] | null) ?? []).map((e) => e.toLowerCase()));
-        const have = new Set(deal.contacts.map((c) => c.email?.toLowerCase()).filter(Boolean));
-        const add = (referral.customerProfile?.team ?? [])
-          .filter((m) => m.email && wanted.has(m.email.toLowerCase()) && !have.has(m.email.toLowerCase()))
-          .map(contactOf)
-          .filter((c): c is ContactInput => c !== null);
-        // Removed from the customer team in Partner Center: unlinked from the deal (the contact stays in the CRM).
-        const remove = deal.contacts
-          .map((c) => c.email)
-          .filter((e): e is string => Boolean(e) && !wanted.has(String(e).toLowerCase()));
-        if (add.length) out.patch.addContacts = add;
-        if (remove.length) out.patch.removeContacts = remove;
-        break;
-      }
-      case 'status':
-        // Accepted in Partner Center itself: the deal leaves the on-hold stage (R8).
-        if (!deal.isClosed && v === 'Accepted' && deal.onHold) fields.onHold = false;
-        else if (!deal.isClosed && v === 'Won') out.close = 'won';
-        else if (!deal.isClosed && typeof v === 'string' && CLOSED_LOST_LIKE.includes(v)) out.close = 'lost';
-        break;
-    }
+    const rule = CRM_WRITES[f.field];
+    if (rule) rule(v, out, deal, referral);
+    // The sync mapping's CRM field is the Deal property (SYNC_MAPPING).
+    else setField(out, f.mapping.crmField, dealValueOf(f.mapping, v));
   }
-  if (Object.keys(fields).length > 0) out.patch.fields = fields;
   return out;
 }
 
