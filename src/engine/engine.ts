@@ -576,13 +576,13 @@ class SyncEngine implements Engine {
       this.circuits.succeeded();
       const entry = {
         event: 'sync',
-        linkId: result.link.id,
+        ...this.logIds(result.link, seen),
         outcome: result.outcome,
         direction: result.direction,
-        note: result.note,
+        msg: result.note ?? describeOutcome(result),
       };
       const notice = result.ignored ?? result.problem;
-      if (notice) this.logger.warn({ ...entry, reason: notice.message, fix: notice.fix });
+      if (notice) this.logger.warn({ ...entry, msg: notice.message, fix: notice.fix });
       else this.logger.info(entry);
       return {
         ...base,
@@ -598,7 +598,13 @@ class SyncEngine implements Engine {
       const failure = describeFailure(error);
       const error_ = { message: failure.message, fix: failure.fix };
       const ids = runIds(link);
-      const log = { linkId: link.id, jobId: job.id, attempts: job.attempts, reason: failure.message };
+      const log = {
+        ...this.logIds(link, seen),
+        jobId: job.id,
+        attempts: job.attempts,
+        msg: failure.message,
+        ...(failure.fix ? { fix: failure.fix } : {}),
+      };
       const decision = decideAfterFailure({
         verdict,
         attempts: job.attempts,
@@ -611,21 +617,31 @@ class SyncEngine implements Engine {
         // Credentials and budgets are a circuit, not a retry: no dead letter, no ✖ on every record.
         const until = this.pauseIfNeeded(verdict);
         await this.store.retryJob(job, new Date(until), failure.message, { refundAttempt: true });
-        this.logger.warn({ ...log, event: 'sync-paused', api: verdict.api, reason: verdict.reason });
+        this.logger.warn({
+          ...log,
+          event: 'sync-paused',
+          outcome: 'paused',
+          api: verdict.api,
+          reason: verdict.reason,
+        });
         outcome = 'skipped';
       } else if (decision.kind === 'retry') {
         // Shown while the job is still ours: once rescheduled, the retry could read the record before this line
         // lands and write its own audit append over it.
         await this.showRetrying(link, error, decision.at);
         await this.store.retryJob(job, decision.at, failure.message);
-        this.logger.warn({ ...log, event: 'sync-retry', delayMs: decision.delayMs });
+        this.logger.warn({ ...log, event: 'sync-retry', outcome: 'retrying', delayMs: decision.delayMs });
         outcome = 'failed';
       } else {
         const dead = decision.kind === 'dead-letter';
         await this.showFailure(link, error, verdict, seen);
         if (dead) await this.store.deadLetterJob(job, failure.message);
         else await this.store.failJob(job, failure.message);
-        this.logger.warn({ ...log, event: dead ? 'sync-dead-lettered' : 'sync-failed' });
+        this.logger.warn({
+          ...log,
+          event: dead ? 'sync-dead-lettered' : 'sync-failed',
+          outcome: dead ? 'dead' : 'failed',
+        });
         outcome = dead ? 'dead' : 'failed';
       }
       return { ...base, ...ids, outcome, direction: 'none', error: error_, diff: [] };
@@ -810,6 +826,17 @@ class SyncEngine implements Engine {
     return this.circuits.isPaused(api);
   }
 
+  /** What an operator searches sync log lines by: the referral, the CRM record and its name (not our link id). */
+  private logIds(link: Link, seen: AttemptState) {
+    return {
+      referralId: link.referralId,
+      crm: this.sync.crmKind,
+      crmId: link.crmId,
+      ...(seen.name ? { name: seen.name } : {}),
+      linkId: link.id,
+    };
+  }
+
   private pauseIfNeeded(verdict: ErrorVerdict): number {
     return this.circuits.pause(verdict);
   }
@@ -828,6 +855,21 @@ function lastAuditLine(audit: string | null | undefined): string {
 function failedDirection(error: unknown, link: Link): SyncDirection {
   if (error instanceof PartnerCenterError && error.method !== 'GET') return 'CRM->PC';
   return link.referralId ? 'PC->CRM' : 'CRM->PC';
+}
+
+/** 'created/updated …' for a sync log line whose result carries no note. */
+function describeOutcome(result: SyncResult): string {
+  if (result.outcome === 'unchanged') return 'nothing to change';
+  // Fields a create leaves empty are not news.
+  const fields = result.diff
+    .filter(
+      (d) => d.after !== null && d.after !== undefined && !(Array.isArray(d.after) && d.after.length === 0),
+    )
+    .map((d) => d.field);
+  const where = { toReferral: 'Partner Center', toCrm: 'the CRM', both: 'both sides', none: 'neither side' }[
+    result.direction
+  ];
+  return fields.length > 0 ? `${fields.join(', ')} written to ${where}` : `written to ${where}`;
 }
 
 function runIds(link: Link): Pick<RunInput, 'linkId' | 'referralId' | 'crmId'> {

@@ -18,6 +18,8 @@ export interface AttemptState {
   /** The referral's updatedDateTime as the attempt read it: a new referral the CRM refused is tried again only
    *  when Partner Center changes it (or an admin resubmits), not on every sweep. */
   referralUpdatedAt?: string | null;
+  /** The record's name as the attempt read it (deal, else referral), for the log lines operators search. */
+  name?: string;
 }
 
 /** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a

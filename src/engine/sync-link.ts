@@ -149,6 +149,7 @@ async function syncReferralOnly(
   const { referral, eTag } = await ctx.referrals.get(link.referralId!);
   const referralId = String(referral.id);
   attempt.referralUpdatedAt = referral.updatedDateTime ?? null;
+  if (referral.name) attempt.name = referral.name;
 
   if (isMicrosoftSide(referral)) {
     // Microsoft's referral of one of our engagements: the hint is for our own referral's link (R2, R7).
@@ -298,6 +299,7 @@ async function syncDealOnly(
 ): Promise<SyncResult> {
   const { store, settings } = ctx;
   const deal = await ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! });
+  if (deal) attempt.name = deal.name;
   if (!deal) {
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted (R31).');
@@ -416,6 +418,8 @@ async function syncPair(
     pre.deal ?? ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! }),
   ]);
   const referral = read.referral;
+  const name = deal?.name ?? referral.name;
+  if (name) attempt.name = name;
   if (!deal) {
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted; the referral stays (R31).');
