@@ -14,6 +14,7 @@ import { ReferralsClient } from '../partner-center/referrals.ts';
 import { createCertificateCache, verifyWebhookSignature } from '../partner-center/signature.ts';
 import { WebhooksClient } from '../partner-center/webhooks.ts';
 import { buildServer, type CosellServer } from '../server/app.ts';
+import { createMetrics } from '../server/metrics.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { crmPreflight } from './crm-preflight.ts';
@@ -155,6 +156,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
       isReady: () => ready,
       pausedApis: () => engine.pausedApis(),
+      metrics: createMetrics({ engine, store }),
       logger: logger.child({ component: 'server' }),
       webhookPath: config.server.webhookPath,
       bodyLimit: config.server.bodyLimit,

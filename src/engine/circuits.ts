@@ -117,6 +117,16 @@ export class Circuits {
     this.checkBudget(api);
   }
 
+  /** Calls made today (UTC) and the day's allowance (null: none), per API: what /metrics and the dashboard show. */
+  usage(): { api: ApiName; usedToday: number; limit: number | null }[] {
+    const now = this.now();
+    return (['partner-center', 'crm'] as const).map((api) => ({
+      api,
+      usedToday: this.budgets[api].used(now),
+      limit: this.budgets[api].limit,
+    }));
+  }
+
   /** The day's counts as stored, so a restart continues them (undefined: nothing changed since last asked). */
   budgetsToSave(): Partial<Record<ApiName, BudgetState>> | undefined {
     if (!this.budgetsChanged) return undefined;

@@ -105,6 +105,8 @@ export interface Engine {
   warnExpiringOnce(): Promise<number>;
   /** APIs whose work is paused (expired credentials, used-up budget, long throttling) and until when. */
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
+  /** R27: API calls made today (UTC, every call cosell made) against each daily budget. */
+  apiUsage(): { api: ApiName; usedToday: number; limit: number | null }[];
   /** R3: one renewal of the Partner Center refresh token; false when Entra refused it (the API is paused and
    *  `cosell login` is named, as for any refused credentials). */
   renewCredentialsOnce(): Promise<boolean>;
@@ -438,6 +440,10 @@ class SyncEngine implements Engine {
 
   pausedApis(): PausedApi[] {
     return this.circuits.paused();
+  }
+
+  apiUsage(): { api: ApiName; usedToday: number; limit: number | null }[] {
+    return this.circuits.usage();
   }
 
   /** When the next job becomes due (a pending job's run time, or a crashed worker's lease end), if any. */

@@ -8,6 +8,7 @@ import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import type { HeaderBag, SignatureResult } from '../partner-center/signature.ts';
+import type { Metrics } from './metrics.ts';
 import { RefusalLimiter } from './refusals.ts';
 
 export interface ServerDeps {
@@ -26,6 +27,8 @@ export interface ServerDeps {
   isReady?: () => boolean;
   /** APIs whose work is paused now (credentials, budget, throttling), each with its fix (`/readyz`). */
   pausedApis?: () => { api: string; reason: string; until: Date; fix: string }[];
+  /** `/metrics` (Prometheus text); absent: no such route. */
+  metrics?: Metrics;
   logger: Logger;
   webhookPath: string;
   bodyLimit: number;
@@ -75,6 +78,10 @@ export async function buildServer(deps: ServerDeps) {
       { parseAs: 'buffer', bodyLimit: deps.bodyLimit },
       (_request, body, done) => done(null, body),
     );
+    // Every delivery answered with a 4xx was refused (signature, body): counted once, whichever check said so.
+    scope.addHook('onResponse', async (_request, reply) => {
+      if (reply.statusCode >= 400 && reply.statusCode < 500) deps.metrics?.webhookReceived('refused');
+    });
     scope.post(deps.webhookPath, async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const caller = request.ip;
@@ -117,6 +124,7 @@ export async function buildServer(deps: ServerDeps) {
         return reply.code(400).send(errorBody('malformed-event', 'The body is not a JSON object.'));
       }
       const { duplicate } = await deps.engine.acceptWebhook(text);
+      deps.metrics?.webhookReceived(duplicate ? 'duplicate' : 'accepted');
       request.log.info(
         { event: 'webhook-accepted', eventName: eventNameOf(event), duplicate },
         'webhook accepted',
@@ -124,6 +132,13 @@ export async function buildServer(deps: ServerDeps) {
       return reply.code(200).send({ accepted: true, duplicate });
     });
   });
+
+  if (deps.metrics) {
+    const { registry } = deps.metrics;
+    app.get('/metrics', async (_request, reply) =>
+      reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    );
+  }
 
   app.get('/healthz', async (_request, reply) => {
     try {

@@ -1025,6 +1025,19 @@ export class SqliteStore implements Store {
     return row ? toJob(row) : null;
   }
 
+  async jobCounts(): Promise<Record<JobState, number>> {
+    const rows = this.all(
+      this.db
+        .selectFrom('jobs')
+        .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+        .where('tenant_id', '=', this.tenantId)
+        .groupBy('state'),
+    );
+    const counts: Record<JobState, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, dead: 0 };
+    for (const row of rows) counts[row.state as JobState] = Number(row.n);
+    return counts;
+  }
+
   async listJobs(filter: JobFilter = {}): Promise<Job[]> {
     let query = this.db.selectFrom('jobs').selectAll().where('tenant_id', '=', this.tenantId);
     if (filter.state !== undefined) {

@@ -350,6 +350,8 @@ export interface Store {
   resubmit(target: ResubmitTarget, now?: Date): Promise<Job[]>;
   getJob(jobId: number): Promise<Job | null>;
   listJobs(filter?: JobFilter): Promise<Job[]>;
+  /** How many jobs are in each state (for /metrics: one grouped count, not a listing). */
+  jobCounts(): Promise<Record<JobState, number>>;
   /** Deletes succeeded jobs last updated before `olderThan`; returns how many. A link keeps at most one
    *  failed or dead job (its newest failure) whatever this is given. */
   pruneJobs(olderThan: Date): Promise<number>;

@@ -12,8 +12,10 @@ import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 import {
   control,
+  metricSum,
   type PartnerCenterLine,
   partnerCenterSection,
+  readMetrics,
   type StartLine,
   startCosell,
 } from './runtime-support.ts';
@@ -109,7 +111,7 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('R4 R10 start syncs a Microsoft referral into Dynamics 365 and a seller opportunity out to Partner Center', async () => {
+  it('R4 R10 start syncs a Microsoft referral into Dynamics 365 and a seller opportunity out to Partner Center; /metrics counts them', async () => {
     cosell = await startCosell(configFile, env, dir);
     const register = await runCli(['webhooks', 'register', cosell.line.webhookUrl, '--config', configFile], {
       env,
@@ -142,6 +144,17 @@ describe('cosell on Dynamics 365, as separate processes', () => {
       'the opportunity in Dynamics 365',
     );
     expect(arrived).toMatchObject({ name: 'Contoso Cloud Migration ✔', estimatedvalue: 250000 });
+    // /metrics (Prometheus text) counted the delivery and the sync that wrote the record.
+    const metrics = await until(
+      async () => {
+        const m = await readMetrics(cosell!.line.url);
+        return metricSum(m, 'cosell_sync_duration_seconds_count', { direction: 'toCrm' }) > 0 ? m : null;
+      },
+      10_000,
+      'the sync in /metrics',
+    );
+    expect(metricSum(metrics, 'cosell_webhook_events_total', { result: 'accepted' })).toBeGreaterThan(0);
+    expect(metricSum(metrics, 'cosell_api_calls_today', { api: 'crm' })).toBeGreaterThan(0);
 
     const { opportunityId } = await DYNAMICS_DEMO.shareSellerOpportunity(dv.control, {
       name: 'Fabrikam on Dynamics',

@@ -19,6 +19,8 @@ import {
   allReferrals,
   control,
   type Emulators,
+  metricSum,
+  readMetrics,
   type StartLine,
   secretsFor,
   sfQuery,
@@ -120,9 +122,26 @@ describe('cosell start --config against the emulators', () => {
     expect(register.stdout).toContain('created');
   });
 
-  it('R4 R2 a Microsoft-sent referral arrives in Salesforce through the signed webhook', async () => {
+  it('R4 R2 a Microsoft-sent referral arrives in Salesforce through the signed webhook; /metrics counts the event and the sync', async () => {
+    const before = await readMetrics(cosell!.line.url);
     const referral = await sendMicrosoftReferral(emulators.pc.control);
     await until(async () => (await opportunityOf(referral.id)) !== undefined, 15_000, 'the opportunity');
+    const after = await until(
+      async () => {
+        const m = await readMetrics(cosell!.line.url);
+        return metricSum(m, 'cosell_sync_duration_seconds_count', { direction: 'toCrm' }) >
+          metricSum(before, 'cosell_sync_duration_seconds_count', { direction: 'toCrm' })
+          ? m
+          : null;
+      },
+      10_000,
+      'the sync in /metrics',
+    );
+    expect(metricSum(after, 'cosell_webhook_events_total', { result: 'accepted' })).toBeGreaterThan(
+      metricSum(before, 'cosell_webhook_events_total', { result: 'accepted' }),
+    );
+    expect(metricSum(after, 'cosell_api_calls_today', { api: 'crm' })).toBeGreaterThan(0);
+    expect(after.has('cosell_jobs{state="dead"}')).toBe(true);
     const opportunity = await opportunityOf(referral.id);
     expect(opportunity).toMatchObject({ Sync_with_Partner_Center__c: true, Amount: 250000 });
     expect(opportunity?.Name).toContain('Contoso Cloud Migration');

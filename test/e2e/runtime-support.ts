@@ -155,3 +155,36 @@ export interface EmulatorReferral {
 export async function allReferrals(pc: PartnerCenterLine): Promise<EmulatorReferral[]> {
   return (await control<{ value: EmulatorReferral[] }>(pc.control, 'GET', '/referrals')).value;
 }
+
+/** `GET /metrics`, checked line by line as Prometheus text (HELP/TYPE comments, `name{labels} value` samples);
+ *  returns each sample's value by its `name{labels}` as printed. */
+export async function readMetrics(url: string): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`);
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
+  if (!String(response.headers.get('content-type')).startsWith('text/plain'))
+    throw new Error(`/metrics content-type ${response.headers.get('content-type')}`);
+  const samples = new Map<string, number>();
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|[+-]Inf)$/;
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
+    const m = sample.exec(line);
+    if (!m) throw new Error(`not Prometheus text: ${line}`);
+    samples.set(m[1]!, Number(m[2]));
+  }
+  return samples;
+}
+
+/** The sum of every sample of `name` whose labels include all of `labels` (e.g. {result: "accepted"}). */
+export function metricSum(
+  samples: Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let sum = 0;
+  for (const [key, value] of samples) {
+    if (key !== name && !key.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => key.includes(`${k}="${v}"`))) sum += value;
+  }
+  return sum;
+}

@@ -1,0 +1,67 @@
+// /metrics over HTTP with a stub engine and store: refused deliveries are counted, budgets and pauses show, and
+// the text is Prometheus'. The runtime suites check the counters move with real syncs on both CRMs.
+import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildServer } from './app.ts';
+import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+
+describe('/metrics', () => {
+  it('R27 R2 counts refused deliveries, shows the budget left and a paused API, as Prometheus text', async () => {
+    const events = new EventEmitter();
+    const metrics = createMetrics({
+      engine: {
+        events,
+        apiUsage: () => [
+          { api: 'partner-center', usedToday: 40, limit: 100 },
+          { api: 'crm', usedToday: 7, limit: null },
+        ],
+        pausedApis: () => [
+          { api: 'partner-center', until: new Date(), reason: 'credentials', fix: 'cosell login' },
+        ],
+      },
+      store: { jobCounts: async () => ({ pending: 2, running: 0, succeeded: 9, failed: 1, dead: 3 }) },
+    });
+    const server = await buildServer({
+      engine: { acceptWebhook: async () => ({ duplicate: false }) },
+      verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+      checkStore: async () => {},
+      metrics,
+      logger: createLogger({
+        level: 'fatal',
+        destination: new Writable({ write: (_c, _e, done) => done() }),
+      }),
+      webhookPath: '/webhooks/partner-center',
+      bodyLimit: 4096,
+    });
+    try {
+      const url = await server.listen({ port: 0, host: '127.0.0.1' });
+      const refused = await fetch(`${url}/webhooks/partner-center`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"EventName":"referral-created"}',
+      });
+      expect(refused.status).toBe(401);
+      events.emit('run', {
+        direction: 'toCrm',
+        outcome: 'changed',
+        durationMs: 420,
+        apiCalls: { salesforce: 3 },
+      });
+
+      const response = await fetch(`${url}/metrics`);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await response.text();
+      expect(text).toContain('cosell_webhook_events_total{result="refused"} 1');
+      expect(text).toContain('cosell_jobs{state="dead"} 3');
+      expect(text).toContain('cosell_api_budget_remaining{api="partner-center"} 60');
+      expect(text).not.toContain('cosell_api_budget_remaining{api="crm"}');
+      expect(text).toContain('cosell_api_paused{api="partner-center",reason="credentials"} 1');
+      expect(text).toContain('cosell_sync_duration_seconds_count{direction="toCrm",outcome="changed"} 1');
+      expect(text).toContain('cosell_sync_api_calls_total{api="salesforce"} 3');
+    } finally {
+      await server.close();
+    }
+  });
+});
