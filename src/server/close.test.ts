@@ -4,6 +4,7 @@ import type { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { until } from '../../test/helpers/until.ts';
 import { buildServer } from './app.ts';
 import { createLogger } from './logger.ts';
 
@@ -54,9 +55,7 @@ describe('stopping the webhook server', () => {
     const agent = new Agent({ keepAlive: true });
     const event = JSON.stringify({ EventName: 'referral-created', ResourceUri: 'https://x/referrals/1' });
     const answered = post(new URL(`${address}/webhooks/partner-center`), agent, event);
-    const deadline = Date.now() + 5_000;
-    while (!arrived && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    expect(arrived).toBe(true);
+    await until(() => arrived, 5_000, 'the delivery at the engine');
 
     let closed = false;
     const closing = server.close().then(() => {
@@ -64,10 +63,11 @@ describe('stopping the webhook server', () => {
     });
     release();
     expect(await answered).toBeLessThan(500);
-    const stopBy = Date.now() + 5_000;
-    while (!closed && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 20));
-    agent.destroy();
-    await closing;
-    expect(closed, 'the server closed within 5 s of the last delivery').toBe(true);
+    try {
+      await until(() => closed, 5_000, 'the server closed within 5 s of the last delivery');
+    } finally {
+      agent.destroy();
+      await closing;
+    }
   });
 });
