@@ -1,5 +1,4 @@
 // `cosell <command>`: the composition root. Each command lives in its own module under ./commands.
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBackfillCommand } from './commands/backfill.ts';
 import { registerDemoCommand } from './commands/demo.ts';
@@ -15,17 +14,14 @@ import { registerSolutionsCommand } from './commands/solutions.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerWebhooksCommand } from './commands/webhooks.ts';
 import { asCliError } from './errors.ts';
-
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
+import { VERSION } from './version.ts';
 
 const program = new Command()
   .name('cosell')
   .description(
     'Keeps Microsoft Partner Center co-sell referrals and your CRM (Dynamics 365, Salesforce) in sync.',
   )
-  .version(version, '-V, --version', 'print the cosell version')
+  .version(VERSION, '-V, --version', 'print the cosell version')
   .showHelpAfterError();
 
 registerInitCommand(program);

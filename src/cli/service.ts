@@ -4,15 +4,19 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { readinessProblems } from '../config/readiness.ts';
-import type { Config } from '../config/schema.ts';
+import { redactedConfig } from '../config/redact.ts';
+import { type Config, SECRET_ENV } from '../config/schema.ts';
+import { syncMappingWith } from '../core/deal-values.ts';
 import { DynamicsAdapter } from '../crm/dynamics/adapter.ts';
 import type { CrmAdapter } from '../crm/port.ts';
 import { SalesforceAdapter } from '../crm/salesforce/adapter.ts';
-import { createEngine, type Engine } from '../engine/engine.ts';
+import { createEngine, DEFAULT_REFERRAL_LINK, type Engine } from '../engine/engine.ts';
 import { type DelegatedTokenProvider, readTokenKey } from '../partner-center/auth.ts';
 import { ReferralsClient } from '../partner-center/referrals.ts';
 import { createCertificateCache, verifyWebhookSignature } from '../partner-center/signature.ts';
 import { WebhooksClient } from '../partner-center/webhooks.ts';
+import { adminTokenProblem } from '../server/admin/auth.ts';
+import { AdminData, type WebhookState } from '../server/admin/data.ts';
 import { buildServer, type CosellServer } from '../server/app.ts';
 import { createMetrics } from '../server/metrics.ts';
 import { openStore } from '../store/open.ts';
@@ -21,6 +25,7 @@ import { crmPreflight } from './crm-preflight.ts';
 import { CliError } from './errors.ts';
 import { lockStore } from './service-lock.ts';
 import { storeTokenProvider } from './store-tokens.ts';
+import { VERSION } from './version.ts';
 
 export interface ServiceOptions {
   logger: Logger;
@@ -42,6 +47,10 @@ export interface RunningService {
   referrals: ReferralsClient;
   webhooks: WebhooksClient;
   server: CosellServer;
+  /** Where the dashboard is (the server's root). */
+  dashboardUrl: string;
+  /** Reads Partner Center's webhook registration again (the dashboard shows the last reading). */
+  checkWebhook(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +118,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       );
     }
   }
+  const env = options.env ?? process.env;
+  const adminToken = env[SECRET_ENV.adminToken]?.trim() || undefined;
+  const exposed = adminTokenProblem(config.server.host, adminToken);
+  if (exposed) problems.push({ path: 'server.host', message: exposed });
   if (problems.length > 0) {
     throw new ConfigError(
       config.file,
@@ -141,6 +154,24 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     let ready = false;
     const { webhook } = config.partnerCenter;
+    let webhookState: WebhookState = {
+      state: 'unchecked',
+      url: webhook.publicUrl ?? '',
+      message: 'Not checked yet.',
+      checkedAt: null,
+    };
+    const admin = new AdminData({
+      tenantId: config.tenantId,
+      crmKind: config.crm.kind,
+      dryRun: options.dryRun || config.engine.dryRun,
+      store,
+      engine,
+      mapping: syncMappingWith(config.engine.mapping.fields),
+      redactedConfig: redactedConfig(config),
+      webhook: () => webhookState,
+      referralUrl: (id) => DEFAULT_REFERRAL_LINK(id),
+      crmUrl: (id, kind) => crm.recordUrl({ kind: kind === 'lead' ? 'lead' : 'opportunity', id }),
+    });
     const certificates = createCertificateCache();
     const server = await buildServer({
       engine,
@@ -156,7 +187,17 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
       isReady: () => ready,
       pausedApis: () => engine.pausedApis(),
+      apiHealth: () => engine.apiHealth(),
       metrics: createMetrics({ engine, store }),
+      admin: {
+        access: { token: adminToken ?? null, tenantId: config.tenantId },
+        dataFor: (tenantId) => {
+          // One tenant per deployment today: a request for any other tenant sees nothing (auth.ts tenantOf).
+          if (tenantId !== config.tenantId) throw new CliError(`Unknown tenant ${tenantId}.`);
+          return admin;
+        },
+        version: VERSION,
+      },
       logger: logger.child({ component: 'server' }),
       webhookPath: config.server.webhookPath,
       bodyLimit: config.server.bodyLimit,
@@ -173,6 +214,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     });
     cleanup.push(() => server.close());
     ready = true;
+    const registrationUrl = () => webhook.publicUrl ?? `${url}${config.server.webhookPath}`;
+    const checkWebhook = async () => {
+      webhookState = await readRegistration(webhooks, registrationUrl(), !!webhook.publicUrl, logger);
+    };
     const service: RunningService = {
       url,
       webhookUrl: `${url}${config.server.webhookPath}`,
@@ -183,22 +228,19 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       referrals,
       webhooks,
       server,
+      dashboardUrl: `${url}/`,
+      checkWebhook,
       stop: async () => {
         ready = false;
         await unwind();
       },
     };
-    if (webhook.publicUrl) {
-      const publicUrl = webhook.publicUrl;
-      void reportRegistration(webhooks, publicUrl, logger);
-      // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL.
-      const timer = setInterval(
-        () => void reportRegistration(webhooks, publicUrl, logger),
-        webhook.checkEveryMs,
-      );
-      timer.unref();
-      cleanup.push(async () => clearInterval(timer));
-    }
+    // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL. Without a
+    // public URL the service's own address is compared, for the dashboard only (nothing is logged).
+    void checkWebhook();
+    const timer = setInterval(() => void checkWebhook(), webhook.checkEveryMs);
+    timer.unref();
+    cleanup.push(async () => clearInterval(timer));
     logger.info(
       {
         event: 'started',
@@ -217,23 +259,42 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 }
 
 /** Partner Center keeps one URL per tenant and the latest co-sell configuration wins (R1): say when it is
- *  not ours, never take it over silently. */
-async function reportRegistration(
+ *  not ours, never take it over silently. `warn`: log what is wrong (a public URL is configured). */
+async function readRegistration(
   webhooks: WebhooksClient,
-  publicUrl: string,
+  url: string,
+  warn: boolean,
   logger: Logger,
-): Promise<void> {
+): Promise<WebhookState> {
+  const checkedAt = new Date().toISOString();
   try {
-    const state = await webhooks.checkRegistration(publicUrl);
+    const state = await webhooks.checkRegistration(url);
     if (state.state === 'missing') {
-      logger.warn(
-        { event: 'webhook-not-registered', publicUrl },
-        `No Partner Center webhook is registered: run \`cosell webhooks register --config <file>\` (events arrive only through the reconcile sweep until then).`,
-      );
-    } else if (state.state === 'drift') {
-      logger.warn({ event: 'webhook-drift', publicUrl }, state.message);
+      const message =
+        'No Partner Center webhook is registered: run `cosell webhooks register --config <file>` (events arrive only through the reconcile sweep until then).';
+      if (warn) logger.warn({ event: 'webhook-not-registered', publicUrl: url }, message);
+      return { state: 'missing', url, message, checkedAt };
     }
+    if (state.state === 'drift') {
+      if (warn) logger.warn({ event: 'webhook-drift', publicUrl: url }, state.message);
+      return { state: 'drift', url, message: state.message, checkedAt };
+    }
+    const missing = state.missingEvents.length
+      ? ` It lacks ${state.missingEvents.join(', ')}: run \`cosell webhooks register\` again.`
+      : '';
+    return {
+      state: 'ours',
+      url,
+      message: `Partner Center posts events to this service.${missing}`,
+      checkedAt,
+    };
   } catch (error) {
     logger.warn({ event: 'webhook-check-failed', err: error }, 'Could not read the webhook registration');
+    return {
+      state: 'error',
+      url,
+      message: `Could not read the webhook registration: ${(error as Error).message}`,
+      checkedAt,
+    };
   }
 }

@@ -24,6 +24,8 @@ export const SECRET_ENV = {
   dynamicsClientSecret: 'COSELL_D365_CLIENT_SECRET',
   dynamicsPrivateKey: 'COSELL_D365_PRIVATE_KEY',
   storeUrl: 'COSELL_STORE_URL',
+  /** Required when server.host is not a loopback address: guards the dashboard and the admin API. */
+  adminToken: 'COSELL_ADMIN_TOKEN',
 } as const;
 
 /** Settings that hold secrets, by path in the file: writing one there is an error naming its variable. */

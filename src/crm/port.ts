@@ -130,6 +130,8 @@ export interface CrmAdapter {
   listChangedDeals(cursor: string | null, options?: ChangeFeedOptions): Promise<ChangeFeedPage>;
   /** One cheap read that needs the credentials and changes nothing (no cursor moves): the circuit's probe. */
   probe(): Promise<void>;
+  /** Where a person opens the record in the CRM's own app (the dashboard links to it). */
+  recordUrl(ref: { kind: DealKind; id: string }): string;
   /** Requests sent to the CRM's API so far by this adapter (run history counts calls per run, R25). */
   apiCallCount(): number;
   /** How long each text field the sync writes may be, so values are cut (and the cut audited) before the CRM

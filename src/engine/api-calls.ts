@@ -21,6 +21,28 @@ function add(key: string, n: number): void {
 
 export const PARTNER_CENTER_REFERRALS = 'partner-center.referrals';
 
+/** How a call ended, as `/metrics` and `/readyz` report it (not the raw status: the CRMs' clients differ). */
+export type CallStatus =
+  | 'ok'
+  | 'throttled'
+  | 'unauthorized'
+  | 'client-error'
+  | 'server-error'
+  | 'unreachable';
+
+/** `n` calls made by one client method; when it threw, the last of them ended as `error` says. */
+export type CallOutcome = (n: number, error?: unknown) => void;
+
+export function callStatusOf(error: unknown): CallStatus {
+  const e = error as { status?: unknown; authFailed?: unknown; name?: unknown } | null;
+  if (e?.authFailed === true || e?.name === 'PartnerCenterAuthError') return 'unauthorized';
+  const status = typeof e?.status === 'number' ? e.status : undefined;
+  if (status === undefined) return 'unreachable';
+  if (status === 429) return 'throttled';
+  if (status === 401 || status === 403) return 'unauthorized';
+  return status >= 500 ? 'server-error' : 'client-error';
+}
+
 /**
  * The Referrals client counting one call per request: get, create, update and each page of a list. Other
  * methods (applyChange, findRecent…, listRelated) are built on these and run with `this` = the wrapper,
@@ -29,6 +51,7 @@ export const PARTNER_CENTER_REFERRALS = 'partner-center.referrals';
 export function countReferralCalls(
   client: ReferralsClient,
   onCall: (n: number) => void = () => {},
+  onOutcome: CallOutcome = () => {},
 ): ReferralsClient {
   const single = new Set(['get', 'create', 'update']);
   return new Proxy(client, {
@@ -37,20 +60,34 @@ export function countReferralCalls(
       if (typeof value !== 'function') return value;
       const fn = value as (...args: unknown[]) => unknown;
       if (single.has(String(prop))) {
-        return (...args: unknown[]) => {
+        return async (...args: unknown[]) => {
           add(PARTNER_CENTER_REFERRALS, 1);
           onCall(1);
-          return fn.apply(receiver, args);
+          try {
+            const value = await fn.apply(receiver, args);
+            onOutcome(1);
+            return value;
+          } catch (error) {
+            onOutcome(1, error);
+            throw error;
+          }
         };
       }
       if (prop === 'listPages') {
         return async function* (...args: unknown[]) {
           const pages = fn.apply(target, args) as AsyncGenerator<unknown>;
           for (;;) {
-            const next = await pages.next();
+            let next: IteratorResult<unknown>;
+            try {
+              next = await pages.next();
+            } catch (error) {
+              onOutcome(1, error);
+              throw error;
+            }
             if (next.done) return;
             add(PARTNER_CENTER_REFERRALS, 1);
             onCall(1);
+            onOutcome(1);
             yield next.value;
           }
         };
@@ -69,6 +106,7 @@ export function countCrmCalls(
   adapter: CrmAdapter,
   key: string,
   onCall: (n: number) => void = () => {},
+  onOutcome: CallOutcome = () => {},
 ): CrmAdapter {
   const callCount = () => adapter.apiCallCount();
   return new Proxy(adapter, {
@@ -78,12 +116,18 @@ export function countCrmCalls(
       const fn = value as (...args: unknown[]) => unknown;
       return async (...args: unknown[]) => {
         const before = callCount();
+        let failure: { error: unknown } | undefined;
         try {
           return await fn.apply(target, args);
+        } catch (error) {
+          failure = { error };
+          throw error;
         } finally {
           const n = callCount() - before;
           add(key, n);
           if (n > 0) onCall(n);
+          if (failure) onOutcome(n, failure.error);
+          else if (n > 0) onOutcome(n);
         }
       };
     },

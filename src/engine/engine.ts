@@ -33,6 +33,7 @@ import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { ClaimedJob, Link, ResubmitTarget, Run, RunInput, RunOutcome, Store } from '../store/store.ts';
 import { type CallCounters, countCrmCalls, countReferralCalls, withCallCounters } from './api-calls.ts';
+import { ApiHealth, type ApiHealthReport } from './api-health.ts';
 import {
   type BackfillCounts,
   type BackfillScope,
@@ -44,6 +45,7 @@ import { Circuits, type PausedApi } from './circuits.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
 import { warnExpiringReferrals } from './expiry.ts';
 import type { AttemptState } from './failed-states.ts';
+import { inspectLink, type LinkSides } from './inspect.ts';
 import {
   dedupeKeyOf,
   type IntakeContext,
@@ -107,6 +109,10 @@ export interface Engine {
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
   /** R27: API calls made today (UTC, every call cosell made) against each daily budget. */
   apiUsage(): { api: ApiName; usedToday: number; limit: number | null }[];
+  /** What each API's calls said lately: calls by how they ended, last success, last failure, reachable. */
+  apiHealth(): ApiHealthReport[];
+  /** Both sides of a link as they are now, read live (the dashboard's record detail); null: no such link. */
+  inspect(linkId: number): Promise<LinkSides | null>;
   /** R3: one renewal of the Partner Center refresh token; false when Entra refused it (the API is paused and
    *  `cosell login` is named, as for any refused credentials). */
   renewCredentialsOnce(): Promise<boolean>;
@@ -148,6 +154,7 @@ class SyncEngine implements Engine {
   private readonly intake: IntakeContext;
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly circuits: Circuits;
+  private readonly health: ApiHealth;
   private readonly seenChanges = new SeenChanges();
   private readonly seenMicrosoftSide = new Map<string, string>();
   private running = false;
@@ -173,8 +180,18 @@ class SyncEngine implements Engine {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${this.random().toString(36).slice(2, 8)}`;
     this.renewCredentials = deps.renewCredentials ?? null;
     this.circuits = new Circuits(deps.settings, this.now, deps.logger);
-    const referrals = countReferralCalls(deps.referrals, (n) => this.circuits.spend('partner-center', n));
-    const crm = countCrmCalls(deps.crm, deps.crmKind, (n) => this.circuits.spend('crm', n));
+    this.health = new ApiHealth(this.now);
+    const referrals = countReferralCalls(
+      deps.referrals,
+      (n) => this.circuits.spend('partner-center', n),
+      (n, error) => this.health.record('partner-center', n, error),
+    );
+    const crm = countCrmCalls(
+      deps.crm,
+      deps.crmKind,
+      (n) => this.circuits.spend('crm', n),
+      (n, error) => this.health.record('crm', n, error),
+    );
     this.sync = {
       store: this.store,
       referrals,
@@ -446,6 +463,15 @@ class SyncEngine implements Engine {
     return this.circuits.usage();
   }
 
+  apiHealth(): ApiHealthReport[] {
+    return this.health.report();
+  }
+
+  async inspect(linkId: number): Promise<LinkSides | null> {
+    const link = await this.store.getLink(linkId);
+    return link ? inspectLink(this.sync, link) : null;
+  }
+
   /** When the next job becomes due (a pending job's run time, or a crashed worker's lease end), if any. */
   private async nextDueAt(): Promise<number | null> {
     const jobs = await this.store.listJobs({ state: ['pending', 'running'], limit: 1000 });
@@ -593,6 +619,7 @@ class SyncEngine implements Engine {
       return {
         ...base,
         ...runIds(result.link),
+        ...labelOf(seen),
         outcome: result.outcome,
         direction: result.direction,
         error: result.ignored ?? result.problem ?? null,
@@ -650,7 +677,7 @@ class SyncEngine implements Engine {
         });
         outcome = dead ? 'dead' : 'failed';
       }
-      return { ...base, ...ids, outcome, direction: 'none', error: error_, diff: [] };
+      return { ...base, ...ids, ...labelOf(seen), outcome, direction: 'none', error: error_, diff: [] };
     }
   }
 
@@ -880,4 +907,9 @@ function describeOutcome(result: SyncResult): string {
 
 function runIds(link: Link): Pick<RunInput, 'linkId' | 'referralId' | 'crmId'> {
   return { linkId: link.id, referralId: link.referralId, crmId: link.crmId };
+}
+
+/** What the attempt read of the record's name and customer, for the records list (kept when unknown). */
+function labelOf(seen: AttemptState): { name?: string; customer?: string } {
+  return { ...(seen.name ? { name: seen.name } : {}), ...(seen.customer ? { customer: seen.customer } : {}) };
 }

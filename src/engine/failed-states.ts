@@ -20,6 +20,8 @@ export interface AttemptState {
   referralUpdatedAt?: string | null;
   /** The record's name as the attempt read it (deal, else referral), for the log lines operators search. */
   name?: string;
+  /** The customer (account, else the referral's customer profile), for the dashboard's records list. */
+  customer?: string;
 }
 
 /** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a

@@ -150,6 +150,7 @@ async function syncReferralOnly(
   const referralId = String(referral.id);
   attempt.referralUpdatedAt = referral.updatedDateTime ?? null;
   if (referral.name) attempt.name = referral.name;
+  attempt.customer = referral.customerProfile?.name ?? attempt.customer;
 
   if (isMicrosoftSide(referral)) {
     // Microsoft's referral of one of our engagements: the hint is for our own referral's link (R2, R7).
@@ -300,6 +301,7 @@ async function syncDealOnly(
   const { store, settings } = ctx;
   const deal = await ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! });
   if (deal) attempt.name = deal.name;
+  if (deal?.account?.name) attempt.customer = deal.account.name;
   if (!deal) {
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted (R31).');
@@ -420,6 +422,8 @@ async function syncPair(
   const referral = read.referral;
   const name = deal?.name ?? referral.name;
   if (name) attempt.name = name;
+  const customer = deal?.account?.name ?? referral.customerProfile?.name;
+  if (customer) attempt.customer = customer;
   if (!deal) {
     const orphaned = await store.setLinkState(link.id, 'orphaned');
     return result(orphaned, 'skipped', 'none', [], 'The CRM record was deleted; the referral stays (R31).');

@@ -6,8 +6,10 @@
 // point answers non-2xx, so Partner Center delivers the event again (up to 10 tries).
 import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { ApiHealthReport } from '../engine/api-health.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { HeaderBag, SignatureResult } from '../partner-center/signature.ts';
+import { type AdminOptions, adminRoutes } from './dashboard/routes.ts';
 import type { Metrics } from './metrics.ts';
 import { RefusalLimiter } from './refusals.ts';
 
@@ -27,8 +29,12 @@ export interface ServerDeps {
   isReady?: () => boolean;
   /** APIs whose work is paused now (credentials, budget, throttling), each with its fix (`/readyz`). */
   pausedApis?: () => { api: string; reason: string; until: Date; fix: string }[];
+  /** What each API's recent calls said (`/readyz`): reachable, last success, last failure. */
+  apiHealth?: () => ApiHealthReport[];
   /** `/metrics` (Prometheus text); absent: no such route. */
   metrics?: Metrics;
+  /** The dashboard and the admin JSON API; absent: no such routes. */
+  admin?: AdminOptions;
   logger: Logger;
   webhookPath: string;
   bodyLimit: number;
@@ -153,6 +159,10 @@ export async function buildServer(deps: ServerDeps) {
   // route traffic on /healthz and alert on /readyz: a paused API needs someone (login) or time (budget, 429).
   app.get('/readyz', async (_request, reply) => {
     if (deps.isReady && !deps.isReady()) return reply.code(503).send({ status: 'starting', paused: [] });
+    const store = await deps
+      .checkStore()
+      .then(() => 'ok')
+      .catch((error: Error) => error.message);
     const paused = (deps.pausedApis?.() ?? []).map((p) => ({
       api: p.api,
       reason: p.reason,
@@ -160,9 +170,27 @@ export async function buildServer(deps: ServerDeps) {
       message: pauseMessage(p.api, p.reason),
       fix: p.fix,
     }));
-    if (paused.length > 0) return reply.code(503).send({ status: 'paused', paused });
-    return { status: 'ready', paused: [] };
+    const apis = (deps.apiHealth?.() ?? []).map((h) => ({
+      api: h.api,
+      reachable: h.reachable,
+      circuit: paused.some((p) => p.api === h.api) ? 'open' : 'closed',
+      lastOkAt: h.lastOkAt?.toISOString() ?? null,
+      lastFailure: h.lastFailure
+        ? { at: h.lastFailure.at.toISOString(), status: h.lastFailure.status, message: h.lastFailure.message }
+        : null,
+    }));
+    const status =
+      store !== 'ok'
+        ? 'store-down'
+        : paused.length > 0
+          ? 'paused'
+          : apis.some((a) => !a.reachable)
+            ? 'unreachable'
+            : 'ready';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status, store, apis, paused });
   });
+
+  if (deps.admin) await app.register(adminRoutes(deps.admin));
 
   return app;
 }

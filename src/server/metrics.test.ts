@@ -8,7 +8,7 @@ import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 
 describe('/metrics', () => {
-  it('R27 R2 counts refused deliveries, shows the budget left and a paused API, as Prometheus text', async () => {
+  it('R27 R2 counts refused deliveries and API calls by status, shows the budget left and a paused API, as Prometheus text', async () => {
     const events = new EventEmitter();
     const metrics = createMetrics({
       engine: {
@@ -19,6 +19,16 @@ describe('/metrics', () => {
         ],
         pausedApis: () => [
           { api: 'partner-center', until: new Date(), reason: 'credentials', fix: 'cosell login' },
+        ],
+        apiHealth: () => [
+          {
+            api: 'partner-center',
+            calls: { ok: 12, unauthorized: 2 },
+            lastOkAt: new Date(),
+            lastFailure: null,
+            reachable: true,
+          },
+          { api: 'crm', calls: { ok: 5, throttled: 1 }, lastOkAt: null, lastFailure: null, reachable: true },
         ],
       },
       store: { jobCounts: async () => ({ pending: 2, running: 0, succeeded: 9, failed: 1, dead: 3 }) },
@@ -60,6 +70,9 @@ describe('/metrics', () => {
       expect(text).toContain('cosell_api_paused{api="partner-center",reason="credentials"} 1');
       expect(text).toContain('cosell_sync_duration_seconds_count{direction="toCrm",outcome="changed"} 1');
       expect(text).toContain('cosell_sync_api_calls_total{api="salesforce"} 3');
+      expect(text).toContain('cosell_api_calls_total{api="partner-center",status="unauthorized"} 2');
+      expect(text).toContain('cosell_api_calls_total{api="crm",status="throttled"} 1');
+      expect(text).toContain('# TYPE cosell_api_calls_total counter');
     } finally {
       await server.close();
     }

@@ -1,5 +1,5 @@
 // `/metrics` in Prometheus text format (prom-client): webhook events received, jobs by state (dead letters are
-// state="dead"), sync duration by direction and outcome, API calls made by sync runs, today's calls against each
+// state="dead"), sync duration by direction and outcome, API calls by API and status, API calls made by sync runs, today's calls against each
 // daily budget, paused APIs. Gauges are read when scraped, so they cost nothing between scrapes.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.ts';
@@ -13,7 +13,7 @@ export interface Metrics {
 }
 
 export function createMetrics(deps: {
-  engine: Pick<Engine, 'events' | 'pausedApis' | 'apiUsage'>;
+  engine: Pick<Engine, 'events' | 'pausedApis' | 'apiUsage' | 'apiHealth'>;
   store: Pick<Store, 'jobCounts'>;
 }): Metrics {
   const registry = new Registry();
@@ -43,6 +43,18 @@ export function createMetrics(deps: {
     registers: [registry],
     async collect() {
       for (const [state, n] of Object.entries(await deps.store.jobCounts())) this.set({ state }, n);
+    },
+  });
+  new Counter({
+    name: 'cosell_api_calls_total',
+    help: 'API calls since the service started, by API and how they ended (ok, throttled, unauthorized, client-error, server-error, unreachable).',
+    labelNames: ['api', 'status'],
+    registers: [registry],
+    collect() {
+      // The engine keeps the totals (engine/api-health.ts); they are copied at scrape time.
+      this.reset();
+      for (const h of deps.engine.apiHealth())
+        for (const [status, n] of Object.entries(h.calls)) if (n) this.inc({ api: h.api, status }, n);
     },
   });
   new Gauge({

@@ -26,7 +26,11 @@ describe('SQLite store: opening and migrations', () => {
     const raw = new Database(file, { readonly: true });
     const applied = raw.prepare('select name from kysely_migration').all();
     raw.close();
-    expect(applied).toEqual([{ name: '0001_initial' }, { name: '0002_failed_digest' }]);
+    expect(applied).toEqual([
+      { name: '0001_initial' },
+      { name: '0002_failed_digest' },
+      { name: '0003_record_summary' },
+    ]);
   });
 
   it('R2 commits durably: WAL, synchronous=FULL, foreign keys and a busy timeout on every connection', async () => {

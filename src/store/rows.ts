@@ -15,6 +15,7 @@ import type {
   InboxEvent,
   Job,
   Link,
+  RecordSummary,
   Run,
   RunFieldChange,
   Snapshot,
@@ -123,5 +124,25 @@ export function toRun(row: RunRow): Run {
     durationMs: row.duration_ms,
     diff: JSON.parse(row.diff_json) as RunFieldChange[],
     startedAt: new Date(row.started_at),
+  };
+}
+
+/** A link with its snapshot's values and error, as the records list reads it (sqlite.ts recordSelect). */
+export type RecordRow = LinkRow &
+  Pick<Selectable<SnapshotsTable>, 'error_rule'> & {
+    values_json: string | null;
+    error_message: string | null;
+  };
+
+export function toRecord(row: RecordRow): RecordSummary {
+  return {
+    link: toLink(row),
+    name: row.display_name,
+    customer: row.customer_name,
+    values: row.values_json === null ? null : (JSON.parse(row.values_json) as Values),
+    error: row.error_message === null ? null : { rule: row.error_rule ?? null, message: row.error_message },
+    lastRunAt: dateOrNull(row.last_run_at),
+    lastOutcome: row.last_outcome,
+    lastDirection: row.last_direction,
   };
 }

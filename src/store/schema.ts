@@ -25,6 +25,12 @@ export interface LinksTable {
   state: LinkState;
   created_at: string;
   updated_at: string;
+  /** The record summary the last run left (migration 0003): what the dashboard lists and searches. */
+  display_name: string | null;
+  customer_name: string | null;
+  last_run_at: string | null;
+  last_outcome: RunOutcome | null;
+  last_direction: RunDirection | null;
 }
 
 export interface SnapshotsTable {

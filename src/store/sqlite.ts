@@ -25,6 +25,7 @@ import {
   toIntent,
   toJob,
   toLink,
+  toRecord,
   toRun,
   toSnapshot,
 } from './rows.ts';
@@ -36,6 +37,7 @@ import {
   DEFAULT_TENANT,
   type InboxEvent,
   type InboxEventInput,
+  type InboxSource,
   type Job,
   type JobFilter,
   type JobLease,
@@ -46,6 +48,10 @@ import {
   type LinkState,
   PERSONAL_DATA_FIELDS,
   type PurgeResult,
+  type RecordCounts,
+  type RecordPage,
+  type RecordQuery,
+  type RecordSummary,
   type ResubmitTarget,
   type RetryJobOptions,
   type Run,
@@ -1174,8 +1180,8 @@ export class SqliteStore implements Store {
 
   async recordRun(run: RunInput): Promise<Run> {
     return toRun(
-      this.transaction(() =>
-        this.one(
+      this.transaction(() => {
+        const row = this.one(
           this.db
             .insertInto('runs')
             .values({
@@ -1196,9 +1202,137 @@ export class SqliteStore implements Store {
               personal_data_purged_at: null,
             })
             .returningAll(),
-        ),
-      ),
+        );
+        if (run.linkId !== null) this.summarise(run.linkId, run);
+        return row;
+      }),
     );
+  }
+
+  /** The link's record summary after a run (the dashboard's list): what it read and how it ended. */
+  private summarise(linkId: number, run: RunInput): void {
+    const set: Partial<Selectable<StoreDatabase['links']>> = {
+      last_run_at: iso(run.startedAt),
+      last_outcome: run.outcome,
+    };
+    if (run.direction !== 'none') set.last_direction = run.direction;
+    if (run.name) set.display_name = run.name;
+    if (run.customer) set.customer_name = run.customer;
+    this.run(
+      this.db.updateTable('links').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', linkId),
+    );
+  }
+
+  async listRecords(query: RecordQuery = {}): Promise<RecordPage> {
+    const limit = clampLimit(query.limit, 50, 500);
+    let select = this.recordSelect();
+    const search = query.search?.trim();
+    if (search) {
+      const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      select = select.where((eb) =>
+        eb.or([
+          eb('links.referral_id', '=', search),
+          eb('links.crm_id', '=', search),
+          eb(sql`lower(links.display_name)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(links.customer_name)`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      );
+    }
+    if (query.state === 'unshared' || query.state === 'orphaned') {
+      select = select.where('links.state', '=', query.state);
+    } else if (query.state === 'dead') {
+      select = select.where('links.last_outcome', '=', 'dead');
+    } else if (query.state === 'failing') {
+      select = select.where((eb) =>
+        eb.or([eb('snapshots.error_message', 'is not', null), eb('links.last_outcome', '=', 'failed')]),
+      );
+    } else if (query.state === 'ok') {
+      select = select
+        .where('links.state', '=', 'active')
+        .where('snapshots.error_message', 'is', null)
+        .where((eb) =>
+          eb.or([
+            eb('links.last_outcome', 'is', null),
+            eb('links.last_outcome', 'not in', ['failed', 'dead']),
+          ]),
+        );
+    }
+    if (query.direction) select = select.where('links.last_direction', '=', query.direction);
+    if (query.cursor) select = select.where('links.id', '<', parseRunCursor(query.cursor));
+    const rows = this.all(select.orderBy('links.id', 'desc').limit(limit + 1));
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { records: page.map(toRecord), nextCursor: rows.length > limit && last ? String(last.id) : null };
+  }
+
+  async getRecord(linkId: number): Promise<RecordSummary | null> {
+    const row = this.first(this.recordSelect().where('links.id', '=', linkId));
+    return row ? toRecord(row) : null;
+  }
+
+  private recordSelect() {
+    return this.db
+      .selectFrom('links')
+      .leftJoin('snapshots', 'snapshots.link_id', 'links.id')
+      .selectAll('links')
+      .select(['snapshots.values_json', 'snapshots.error_rule', 'snapshots.error_message'])
+      .where('links.tenant_id', '=', this.tenantId);
+  }
+
+  async recordCounts(): Promise<RecordCounts> {
+    const row = this.one(
+      this.db
+        .selectFrom('links')
+        .leftJoin('snapshots', 'snapshots.link_id', 'links.id')
+        .where('links.tenant_id', '=', this.tenantId)
+        .select((eb) => [
+          eb.fn.countAll<number>().as('linked'),
+          eb.fn
+            .sum<number>(
+              eb
+                .case()
+                .when(
+                  eb.or([
+                    eb('snapshots.error_message', 'is not', null),
+                    eb('links.last_outcome', '=', 'failed'),
+                  ]),
+                )
+                .then(1)
+                .else(0)
+                .end(),
+            )
+            .as('failing'),
+          eb.fn
+            .sum<number>(eb.case().when('links.last_outcome', '=', 'dead').then(1).else(0).end())
+            .as('dead'),
+          eb.fn
+            .sum<number>(eb.case().when('links.state', '=', 'unshared').then(1).else(0).end())
+            .as('unshared'),
+          eb.fn
+            .sum<number>(eb.case().when('links.state', '=', 'orphaned').then(1).else(0).end())
+            .as('orphaned'),
+        ]),
+    );
+    return {
+      linked: Number(row.linked ?? 0),
+      failing: Number(row.failing ?? 0),
+      dead: Number(row.dead ?? 0),
+      unshared: Number(row.unshared ?? 0),
+      orphaned: Number(row.orphaned ?? 0),
+    };
+  }
+
+  async lastEvents(): Promise<Partial<Record<InboxSource, Date>>> {
+    const rows = this.all(
+      this.db
+        .selectFrom('inbox')
+        .select((eb) => ['source', eb.fn.max('received_at').as('at')])
+        .where('tenant_id', '=', this.tenantId)
+        .groupBy('source'),
+    );
+    const last: Partial<Record<InboxSource, Date>> = {};
+    for (const row of rows) if (row.at) last[row.source] = new Date(String(row.at));
+    return last;
   }
 
   async listRuns(query: RunQuery = {}): Promise<RunPage> {

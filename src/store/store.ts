@@ -209,6 +209,9 @@ export interface RunInput {
   durationMs: number;
   diff: readonly RunFieldChange[];
   startedAt: Date;
+  /** The record's name and customer as the run read them; kept on the link for the records list. */
+  name?: string | null;
+  customer?: string | null;
 }
 
 export interface Run extends Omit<RunInput, 'jobId'> {
@@ -236,6 +239,49 @@ export interface RunPage {
   runs: Run[];
   /** Null on the last page. */
   nextCursor: string | null;
+}
+
+// ---- records (the dashboard's list) ---------------------------------------------------------------------
+
+/** failing: shows ✖ (or its last run failed); dead: its last run was dead-lettered; ok: neither. */
+export type RecordState = 'ok' | 'failing' | 'dead' | 'unshared' | 'orphaned';
+
+export interface RecordQuery {
+  /** A referral or CRM id (exact), or part of the record's name or customer (any case). */
+  search?: string;
+  state?: RecordState;
+  /** The direction of the last run that wrote something. */
+  direction?: Exclude<RunDirection, 'none'>;
+  /** Default 50, at most 500. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+
+export interface RecordSummary {
+  link: Link;
+  name: string | null;
+  customer: string | null;
+  /** Mapped values both sides agreed on last (deal value, currency, status…); null before the first success. */
+  values: Values | null;
+  error: SnapshotError | null;
+  lastRunAt: Date | null;
+  lastOutcome: RunOutcome | null;
+  lastDirection: RunDirection | null;
+}
+
+export interface RecordPage {
+  /** Newest link first. */
+  records: RecordSummary[];
+  nextCursor: string | null;
+}
+
+export interface RecordCounts {
+  linked: number;
+  failing: number;
+  dead: number;
+  unshared: number;
+  orphaned: number;
 }
 
 // ---- retention -----------------------------------------------------------------------------------------
@@ -374,6 +420,13 @@ export interface Store {
   // runs
   recordRun(run: RunInput): Promise<Run>;
   listRuns(query?: RunQuery): Promise<RunPage>;
+
+  // records (the dashboard's list, DESIGN.md §2 server/)
+  listRecords(query?: RecordQuery): Promise<RecordPage>;
+  getRecord(linkId: number): Promise<RecordSummary | null>;
+  recordCounts(): Promise<RecordCounts>;
+  /** When the last event of each inbox source arrived. */
+  lastEvents(): Promise<Partial<Record<InboxSource, Date>>>;
 
   // cursors
   getCursor(name: string): Promise<string | null>;

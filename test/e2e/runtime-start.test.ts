@@ -419,4 +419,32 @@ describe('cosell start --config against the emulators', () => {
     expect(cosell!.process.stderr()).toContain('cosell stopped');
     cosell = undefined;
   });
+
+  it('R23 on a non-loopback address start refuses without COSELL_ADMIN_TOKEN; with it, the dashboard and admin API need the token and probes stay open', async () => {
+    const exposed = join(dir, 'exposed.config.yaml');
+    await writeFile(
+      exposed,
+      (await readFile(configFile, 'utf8')).replace('host: 127.0.0.1', 'host: 0.0.0.0'),
+    );
+    const refused = await runCli(['start', '--config', exposed], { env, cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/server\.host.*0\.0\.0\.0.*COSELL_ADMIN_TOKEN.*openssl rand/s);
+    expect(refused.stderr).toContain('Nothing was started');
+
+    const token = 'runtime-admin-token-0123456789abcdef';
+    cosell = await startCosell(exposed, { ...env, COSELL_ADMIN_TOKEN: token }, dir);
+    const base = cosell.line.url.replace('0.0.0.0', '127.0.0.1');
+    expect((await fetch(`${base}/api/overview`)).status).toBe(401);
+    const page = await fetch(`${base}/records`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/login?next=%2Frecords');
+    const overview = await fetch(`${base}/api/overview`, { headers: { authorization: `Bearer ${token}` } });
+    expect(overview.status).toBe(200);
+    expect(((await overview.json()) as { counts: { linked: number } }).counts.linked).toBeGreaterThan(0);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    const code = await cosell.process.stop('SIGTERM');
+    expect(code).toBe(143);
+    cosell = undefined;
+  });
 });

@@ -90,6 +90,7 @@ async function runDemo(kind: (typeof CRMS)[number]): Promise<void> {
     const { startService } = await import('../service.ts');
     service = await startService(config, { logger, tokenKey });
     await service.webhooks.register({ url: service.webhookUrl, force: true });
+    await service.checkWebhook();
     const readyMs = performance.now() - startedAt;
 
     const story = await playStory(service, pc, crm, crmInfo);
@@ -257,10 +258,15 @@ function guide(input: {
   return `
 cosell demo — running on EMULATORS: nothing here talks to Microsoft or ${crm.label}.
 
+  ▶ Open the dashboard: ${service.dashboardUrl}
+    Find the ✖ record under Failures, read why it did not sync, fix the country in the emulator
+    (first command under "Try next"), click Resubmit, and watch ✔ appear.
+
   Partner Center emulator  ${pc['referrals']}/referrals   control: ${pcc}
   ${`${crm.label} emulator`.padEnd(24)} ${crm.apiUrl(crmInfo)}   control: ${crmc}
   (the same story on the other CRM: npm start -- --crm ${other})
   cosell service           ${service.url}   webhook: ${service.webhookUrl}   health: ${service.url}/healthz
+                           admin API: ${service.url}/api/overview (OpenAPI: ${service.url}/api/openapi.json)   metrics: ${service.url}/metrics
   store and log            ${input.workDir} (log: ${input.logFile}; removed when the demo stops)
 
 What happened (cosell ready ${seconds(input.readyMs).trim()}):

@@ -674,6 +674,11 @@ export class DynamicsAdapter implements CrmAdapter {
     });
   }
 
+  recordUrl(ref: { kind: DealKind; id: string }): string {
+    const table = ref.kind === 'lead' ? 'lead' : 'opportunity';
+    return `${this.client.url.replace(/\/$/, '')}/main.aspx?pagetype=entityrecord&etn=${table}&id=${encodeURIComponent(ref.id)}`;
+  }
+
   async probe(): Promise<void> {
     await this.client.run('probe', (api) => api.callFunction({ functionName: 'WhoAmI' }));
   }

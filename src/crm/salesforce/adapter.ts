@@ -599,6 +599,11 @@ export class SalesforceAdapter implements CrmAdapter {
     });
   }
 
+  recordUrl(ref: { kind: DealKind; id: string }): string {
+    const object = ref.kind === 'lead' ? 'Lead' : 'Opportunity';
+    return `${this.client.instanceUrl}/lightning/r/${object}/${encodeURIComponent(ref.id)}/view`;
+  }
+
   async probe(): Promise<void> {
     // An object the integration user must read anyway, so the probe fails only when the credentials do.
     await this.client.query(select({ fields: ['Id'], from: OPPORTUNITY, limit: 1 }), 'probe');

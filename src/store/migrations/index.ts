@@ -3,6 +3,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './0001_initial.ts';
 import { failedDigestMigration } from './0002_failed_digest.ts';
+import { recordSummaryMigration } from './0003_record_summary.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -10,6 +11,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
   return {
     '0001_initial': initialMigration(dialect),
     '0002_failed_digest': failedDigestMigration(dialect),
+    '0003_record_summary': recordSummaryMigration(dialect),
   };
 }
 
