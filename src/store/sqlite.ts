@@ -1226,18 +1226,6 @@ export class SqliteStore implements Store {
   async listRecords(query: RecordQuery = {}): Promise<RecordPage> {
     const limit = clampLimit(query.limit, 50, 500);
     let select = this.recordSelect();
-    const search = query.search?.trim();
-    if (search) {
-      const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      select = select.where((eb) =>
-        eb.or([
-          eb('links.referral_id', '=', search),
-          eb('links.crm_id', '=', search),
-          eb(sql`lower(links.display_name)`, 'like', sql`${pattern} escape '\\'`),
-          eb(sql`lower(links.customer_name)`, 'like', sql`${pattern} escape '\\'`),
-        ]),
-      );
-    }
     if (query.state === 'unshared' || query.state === 'orphaned') {
       select = select.where('links.state', '=', query.state);
     } else if (query.state === 'dead') {
@@ -1259,10 +1247,37 @@ export class SqliteStore implements Store {
     }
     if (query.direction) select = select.where('links.last_direction', '=', query.direction);
     if (query.cursor) select = select.where('links.id', '<', parseRunCursor(query.cursor));
-    const rows = this.all(select.orderBy('links.id', 'desc').limit(limit + 1));
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return { records: page.map(toRecord), nextCursor: rows.length > limit && last ? String(last.id) : null };
+    const page = (filtered: typeof select): RecordPage => {
+      const rows = this.all(filtered.orderBy('links.id', 'desc').limit(limit + 1));
+      const shown = rows.slice(0, limit);
+      const last = shown.at(-1);
+      return {
+        records: shown.map(toRecord),
+        nextCursor: rows.length > limit && last ? String(last.id) : null,
+      };
+    };
+    const search = query.search?.trim();
+    if (!search) return page(select);
+    // An id is found through its index; only text that names no record scans names and customers.
+    // One look-up per id index (the CRM one is keyed by kind first); an id names one record, two at most.
+    const exact = [
+      ...this.all(select.where('links.referral_id', '=', search)),
+      ...this.all(
+        select.where('links.crm_kind', 'in', ['salesforce', 'dynamics']).where('links.crm_id', '=', search),
+      ),
+    ].filter((row, i, rows) => rows.findIndex((other) => other.id === row.id) === i);
+    if (exact.length > 0) {
+      return { records: exact.sort((a, b) => b.id - a.id).map(toRecord), nextCursor: null };
+    }
+    const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return page(
+      select.where((eb) =>
+        eb.or([
+          eb(sql`lower(links.display_name)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(links.customer_name)`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      ),
+    );
   }
 
   async getRecord(linkId: number): Promise<RecordSummary | null> {
