@@ -17,7 +17,7 @@ export interface ApiHealthReport {
 const DOWN: readonly CallStatus[] = ['unreachable', 'server-error'];
 
 export class ApiHealth {
-  private readonly state = new Map<ApiName, Omit<ApiHealthReport, 'api' | 'reachable'>>();
+  private readonly state = new Map<ApiName, Omit<ApiHealthReport, 'api' | 'reachable'> & { down: boolean }>();
 
   constructor(private readonly now: () => Date) {}
 
@@ -28,21 +28,19 @@ export class ApiHealth {
     if (ok > 0) {
       entry.calls.ok = (entry.calls.ok ?? 0) + ok;
       entry.lastOkAt = this.now();
+      entry.down = false;
     }
     if (error === undefined) return;
     const status = callStatusOf(error);
     entry.calls[status] = (entry.calls[status] ?? 0) + 1;
     entry.lastFailure = { at: this.now(), status, message: (error as Error)?.message ?? String(error) };
+    // Only a call that never reached the API (or found it failing) says it is down; a 4xx or 429 answered.
+    entry.down = DOWN.includes(status);
   }
 
   report(): ApiHealthReport[] {
     return (['partner-center', 'crm'] as const).map((api) => {
-      const entry = this.entry(api);
-      const failure = entry.lastFailure;
-      const down =
-        failure !== null &&
-        DOWN.includes(failure.status) &&
-        (entry.lastOkAt === null || entry.lastOkAt < failure.at);
+      const { down, ...entry } = this.entry(api);
       return { api, ...entry, calls: { ...entry.calls }, reachable: !down };
     });
   }
@@ -50,7 +48,7 @@ export class ApiHealth {
   private entry(api: ApiName) {
     let entry = this.state.get(api);
     if (!entry) {
-      entry = { calls: {}, lastOkAt: null, lastFailure: null };
+      entry = { calls: {}, lastOkAt: null, lastFailure: null, down: false };
       this.state.set(api, entry);
     }
     return entry;

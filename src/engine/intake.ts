@@ -23,6 +23,8 @@ export interface IntakeContext {
 export const CURSORS = {
   crmChangeFeed: 'crm-change-feed',
   reconcile: 'reconcile:partner-center',
+  /** When the change feed last brought a new change (the dashboard's "last event" from the CRM). */
+  crmLastChange: 'crm-last-change',
 } as const;
 
 /** A Partner Center event as it arrives (reference §4); keys are read case-insensitively. */
@@ -202,6 +204,7 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
     seen.remember(change);
   }
   await store.setCursor(CURSORS.crmChangeFeed, page.cursor);
+  if (queued > 0) await store.setCursor(CURSORS.crmLastChange, now.toISOString());
   // The cursor is the adapter's own (a timestamp, a delta link): only the adapter says what is re-listed.
   const relisted = page.relistsAfter ? Date.parse(page.relistsAfter) : Number.NaN;
   if (!Number.isNaN(relisted)) seen.forgetBefore(relisted - 1_000);

@@ -138,6 +138,17 @@ describe.each(CASES)('the dashboard of a running demo on $crm (Chromium)', (demo
     await page.goto(dashboard);
     await page.getByRole('link', { name: /0\s*failing/ }).waitFor();
     await page.screenshot({ path: join(OUTPUT, `dashboard-overview-${demoCase.crm}.png`), fullPage: true });
+    const overview = (await (await fetch(`${service}/api/overview`)).json()) as {
+      webhook: { state: string };
+      lastEventAt: { partnerCenter: string | null; crm: string | null };
+      counts: { linked: number; failing: number };
+      connections: { label: string; healthy: boolean }[];
+    };
+    expect(overview.webhook.state).toBe('ours');
+    expect(overview.lastEventAt.partnerCenter).not.toBeNull();
+    expect(overview.lastEventAt.crm).not.toBeNull();
+    expect(overview.counts).toMatchObject({ linked: 3, failing: 0 });
+    expect(overview.connections.every((c) => c.healthy)).toBe(true);
     await page.goto(`${service}/settings`);
     await page.getByRole('heading', { name: 'Field mapping' }).waitFor();
 

@@ -3,6 +3,7 @@
 import type { FieldMapping } from '../../core/mapping.ts';
 import type { CrmKind } from '../../crm/port.ts';
 import type { Engine } from '../../engine/engine.ts';
+import { CURSORS } from '../../engine/intake.ts';
 import type { RecordState, RecordSummary, Run, Store } from '../../store/store.ts';
 import type {
   FailureGroup,
@@ -49,10 +50,11 @@ export class AdminData {
 
   async overview(): Promise<Overview> {
     const { engine, store, crmKind } = this.deps;
-    const [counts, jobs, lastEvents, recent] = await Promise.all([
+    const [counts, jobs, lastEvents, lastCrmChange, recent] = await Promise.all([
       store.recordCounts(),
       store.jobCounts(),
       store.lastEvents(),
+      store.getCursor(CURSORS.crmLastChange),
       store.listRuns({ limit: LATENCY_RUNS }),
     ]);
     const paused = engine.pausedApis();
@@ -108,7 +110,7 @@ export class AdminData {
       webhook: this.deps.webhook(),
       lastEventAt: {
         partnerCenter: lastEvents['partner-center-webhook']?.toISOString() ?? null,
-        crm: lastEvents['crm-poll']?.toISOString() ?? null,
+        crm: lastCrmChange ?? lastEvents['crm-poll']?.toISOString() ?? null,
       },
       latency: (['toCrm', 'toReferral'] as const).map((direction) => latencyOf(recent.runs, direction)),
       budgets: engine.apiUsage().map((u) => ({ api: u.api, usedToday: u.usedToday, limit: u.limit })),
