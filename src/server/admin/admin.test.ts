@@ -29,6 +29,7 @@ describe('admin API and dashboard over HTTP, token required', () => {
     return response;
   };
   const bearer = { authorization: `Bearer ${TOKEN}` };
+  const resubmitted: unknown[] = [];
 
   beforeAll(async () => {
     store = await openSqliteStore({ file: ':memory:' });
@@ -65,7 +66,6 @@ describe('admin API and dashboard over HTTP, token required', () => {
       },
       { file: 'test', baseDir: '/tmp' },
     );
-    const resubmitted: unknown[] = [];
     const data = new AdminData({
       tenantId: 'default',
       crmKind: 'salesforce',
@@ -198,6 +198,27 @@ describe('admin API and dashboard over HTTP, token required', () => {
       body: 'scope=all',
     });
     expect(crossSite.status).toBe(403);
+    expect(resubmitted).toEqual([{ allFailed: true }]);
+
+    // The failures page's form: the ticked records only, then back to the page with how many were queued.
+    const form = new URLSearchParams([
+      ['scope', 'selected'],
+      ['linkId', '1'],
+      ['linkId', '999'],
+    ]);
+    const selected = await get('/failures/resubmit', {
+      method: 'POST',
+      headers: {
+        cookie: `cosell_admin=${sessionValue(TOKEN)}`,
+        origin: url,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: form.toString(),
+    });
+    expect(selected.status).toBe(303);
+    expect(selected.headers.get('location')).toBe('/failures?queued=1');
+    // 999 names no record of this tenant: only the known one is queued.
+    expect(resubmitted.at(-1)).toEqual({ linkIds: [1] });
   });
 
   it('serves an OpenAPI 3 document generated from every admin route', async () => {
