@@ -27,6 +27,10 @@ function issue(options: {
   notBefore?: Date;
   notAfter?: Date;
   ipSan?: string;
+  /** Replaces the default key usage (a CA: keyCertSign, cRLSign, digitalSignature; a leaf: none). */
+  keyUsage?: Record<string, boolean>;
+  extKeyUsage?: Record<string, boolean>;
+  pathLen?: number;
 }): Issued {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const forgeKey = forge.pki.privateKeyFromPem(
@@ -39,9 +43,17 @@ function issue(options: {
   cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + 24 * 3600_000);
   cert.setSubject(options.subject);
   cert.setIssuer(options.issuer ? options.issuer.forgeCert.subject.attributes : options.subject);
-  const extensions: object[] = [{ name: 'basicConstraints', cA: options.ca ?? false }];
-  if (options.ca)
+  const extensions: object[] = [
+    {
+      name: 'basicConstraints',
+      cA: options.ca ?? false,
+      ...(options.pathLen !== undefined ? { pathLenConstraint: options.pathLen } : {}),
+    },
+  ];
+  if (options.keyUsage) extensions.push({ name: 'keyUsage', ...options.keyUsage });
+  else if (options.ca)
     extensions.push({ name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true });
+  if (options.extKeyUsage) extensions.push({ name: 'extKeyUsage', ...options.extKeyUsage });
   if (options.ipSan) extensions.push({ name: 'subjectAltName', altNames: [{ type: 7, ip: options.ipSan }] });
   cert.setExtensions(extensions);
   cert.sign(options.issuer?.forgeKey ?? forgeKey, forge.md.sha256.create());
@@ -101,6 +113,37 @@ const expired = issue({
   notBefore: new Date(Date.now() - 10 * 24 * 3600_000),
   notAfter: new Date(Date.now() - 24 * 3600_000),
 });
+// RFC 5280 path rules (certificate-path.ts): each certificate below would chain by name and signature alone.
+const caWithoutCertSign = issue({
+  subject: microsoft('intermediate that may not sign certificates'),
+  issuer: ca,
+  ca: true,
+  keyUsage: { digitalSignature: true, cRLSign: true },
+});
+const leafUnderNoCertSign = issue({ subject: microsoft('under no keyCertSign'), issuer: caWithoutCertSign });
+const notACa = issue({ subject: microsoft('end entity posing as issuer'), issuer: ca });
+const leafUnderNotACa = issue({ subject: microsoft('under a non-CA'), issuer: notACa });
+const rootNoSubCas = issue({ subject: microsoft('root allowing no sub-CA'), ca: true, pathLen: 0 });
+const subCaTooDeep = issue({ subject: microsoft('sub-CA past the limit'), issuer: rootNoSubCas, ca: true });
+const leafTooDeep = issue({ subject: microsoft('too deep'), issuer: subCaTooDeep });
+const leafKeyEncipherOnly = issue({
+  subject: microsoft('encryption-only key'),
+  issuer: ca,
+  keyUsage: { keyEncipherment: true },
+});
+const leafTimeStamping = issue({
+  subject: microsoft('time-stamping only'),
+  issuer: ca,
+  keyUsage: { digitalSignature: true },
+  extKeyUsage: { timeStamping: true },
+});
+const leafServerAuth = issue({
+  subject: microsoft('signing and TLS'),
+  issuer: ca,
+  keyUsage: { digitalSignature: true, keyEncipherment: true },
+  extKeyUsage: { serverAuth: true, clientAuth: true },
+});
+
 const tlsServer = issue({
   subject: [{ shortName: 'CN', value: '127.0.0.1' }],
   issuer: ca,
@@ -118,6 +161,12 @@ const served: Record<string, Buffer> = {
   '/lookalike.pem': Buffer.from(lookalikeLeaf.pem + lookalikeCa.pem),
   '/expired.cer': expired.der,
   '/garbage.cer': Buffer.from('not a certificate'),
+  '/no-cert-sign.pem': Buffer.from(leafUnderNoCertSign.pem + caWithoutCertSign.pem),
+  '/not-a-ca.pem': Buffer.from(leafUnderNotACa.pem + notACa.pem),
+  '/too-deep.pem': Buffer.from(leafTooDeep.pem + subCaTooDeep.pem),
+  '/key-encipher-only.cer': leafKeyEncipherOnly.der,
+  '/time-stamping.cer': leafTimeStamping.der,
+  '/server-auth.cer': leafServerAuth.der,
 };
 
 let server: Server;
@@ -239,6 +288,54 @@ describe('verifyWebhookSignature', () => {
     );
     expect(result).toMatchObject({ ok: false, code });
     if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
+  });
+
+  it.each([
+    [
+      'an issuing CA whose key usage lacks keyCertSign',
+      '/no-cert-sign.pem',
+      () => leafUnderNoCertSign,
+      /keyCertSign/,
+    ],
+    [
+      'an issuer that is not a CA (basicConstraints)',
+      '/not-a-ca.pem',
+      () => leafUnderNotACa,
+      /is not a CA \(basic constraints\)/,
+    ],
+    [
+      'a sub-CA below a root whose path length limit is 0',
+      '/too-deep.pem',
+      () => leafTooDeep,
+      /path length limit is 0/,
+    ],
+    [
+      'a leaf whose key usage does not allow signatures',
+      '/key-encipher-only.cer',
+      () => leafKeyEncipherOnly,
+      /key usage/,
+    ],
+    [
+      'a leaf whose extended key usage is time stamping only',
+      '/time-stamping.cer',
+      () => leafTimeStamping,
+      /extended key usage/,
+    ],
+  ])('R2 rejects %s (RFC 5280 path validation)', async (_name, path, signer, reason) => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers(path, signWith(signer().key)) },
+      { ...options(), trustAnchorsPem: [ca.pem, rootNoSubCas.pem] },
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-untrusted' });
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it('R2 accepts a leaf whose key usage and extended key usage allow signing (TLS server and client)', async () => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers('/server-auth.cer', signWith(leafServerAuth.key)) },
+      options(),
+    );
+    expect(result).toMatchObject({ ok: true });
   });
 
   it('R2 rejects a Microsoft-named certificate whose issuer is not Microsoft, even when its CA is trusted', async () => {

@@ -7,6 +7,7 @@
 import { verify, X509Certificate } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { validatePath } from './certificate-path.ts';
 import { SIGNATURE_ALGORITHM, SIGNATURE_HEADERS, SIGNING_CERTIFICATE_ORGANIZATION } from './constants.ts';
 
 export type SignatureFailureCode =
@@ -47,7 +48,7 @@ export interface CertificateCache {
   lookup(
     url: URL,
     download: (url: URL) => Promise<Buffer>,
-    trust: (chain: X509Certificate[]) => SignatureResult | undefined,
+    trust: (chain: X509Certificate[]) => Promise<SignatureResult | undefined>,
     options?: { allowDownload?: boolean },
   ): Promise<CertificateLookup>;
   /** Entries held now (bounded by `maxEntries`). */
@@ -150,7 +151,7 @@ export function createCertificateCache(
               reason: 'The certificate URL did not serve a DER or PEM X.509 certificate.',
             };
           } else {
-            const refused = trust(chain);
+            const refused = await trust(chain);
             result = refused && !refused.ok ? refused : { ok: true, chain };
           }
         } catch (error) {
@@ -259,7 +260,7 @@ export async function verifyWebhookSignature(
   const chain = lookup.chain;
   const leaf = chain[0]!;
   // Checked on every use: a cached chain can expire, and the clock moves on.
-  const refused = checkCertificate(chain, anchors, now);
+  const refused = await checkCertificate(chain, anchors, now);
   if (refused) return refused;
 
   // rsa-sha256 is the only documented scheme; an EC key would verify a different algorithm than announced.
@@ -273,11 +274,11 @@ export async function verifyWebhookSignature(
 }
 
 /** The leaf is valid now, issued to Microsoft, and chains to a trust anchor; undefined when all holds. */
-function checkCertificate(
+async function checkCertificate(
   chain: X509Certificate[],
   anchors: X509Certificate[],
   now: Date,
-): SignatureResult | undefined {
+): Promise<SignatureResult | undefined> {
   const leaf = chain[0]!;
   const validity = checkValidity(leaf, now);
   if (validity) return validity;
@@ -384,30 +385,24 @@ function organizations(distinguishedName: string): string[] {
 const MAX_CHAIN_DEPTH = 5;
 
 /** Walks leaf -> served intermediates -> anchor, verifying each signature with the issuer's public key. */
-function checkChain(
+/** The whole path, RFC 5280, by pkijs (certificate-path.ts); a leaf configured as a trust anchor is trusted as is. */
+async function checkChain(
   leaf: X509Certificate,
   intermediates: X509Certificate[],
   anchors: X509Certificate[],
   now: Date,
-): SignatureResult | undefined {
-  let current = leaf;
-  const used = new Set<X509Certificate>();
-  for (let depth = 0; depth <= MAX_CHAIN_DEPTH; depth++) {
-    if (anchors.some((anchor) => anchor.fingerprint256 === current.fingerprint256)) return undefined;
-    const signedByAnchor = anchors.find((anchor) => isIssuedBy(current, anchor));
-    if (signedByAnchor) return checkValidity(signedByAnchor, now);
-    const next = intermediates.find(
-      (candidate) => !used.has(candidate) && candidate.ca && isIssuedBy(current, candidate),
-    );
-    if (!next) break;
-    const validity = checkValidity(next, now);
-    if (validity) return validity;
-    used.add(next);
-    current = next;
-  }
+): Promise<SignatureResult | undefined> {
+  if (anchors.some((anchor) => anchor.fingerprint256 === leaf.fingerprint256)) return undefined;
+  const path = await validatePath(
+    leaf.raw,
+    intermediates.slice(0, MAX_CHAIN_DEPTH).map((c) => c.raw),
+    anchors.map((c) => c.raw),
+    now,
+  );
+  if (path.ok) return undefined;
   return fail(
     'certificate-untrusted',
-    `Certificate (issuer ${leaf.issuer.replaceAll('\n', ', ')}) does not chain to a configured trust anchor.`,
+    `Certificate (issuer ${leaf.issuer.replaceAll('\n', ', ')}) does not chain to a configured trust anchor: ${path.reason}`,
   );
 }
 
