@@ -70,4 +70,21 @@ describe('Salesforce emulator: API allocation, faults and counters', () => {
     await org.control('DELETE', '/calls');
     expect(((await org.control('GET', '/calls')).body as { apiCalls: number }).apiCalls).toBe(0);
   });
+
+  it('a late-committing seller save is stamped (SystemModstamp, LastModifiedDate) behind now; bad lags are refused', async () => {
+    const bad = await org.control('PATCH', '/ui-commit-lag', { ms: -1 });
+    expect(bad.status).toBe(400);
+    expect(await org.control('PATCH', '/ui-commit-lag', { ms: 30_000 })).toMatchObject({ status: 200 });
+    const before = Date.now();
+    const created = await org.control('POST', '/ui/Account', { Name: 'Late Co' });
+    const id = (created.body as Json)['id'] as string;
+    const record = (await org.control('GET', `/ui/Account/${id}`)).body as Json;
+    const stamp = Date.parse(String(record['SystemModstamp']).replace('+0000', 'Z'));
+    expect(before - stamp).toBeGreaterThanOrEqual(29_000);
+    expect(record['LastModifiedDate']).toBe(record['SystemModstamp']);
+    // The API's own writes are not delayed.
+    const api = await org.api('POST', '/sobjects/Account', { Name: 'Prompt Co' });
+    const row = (await org.api('GET', `/sobjects/Account/${(api.body as Json)['id']}`)).body as Json;
+    expect(Date.now() - Date.parse(String(row['SystemModstamp']).replace('+0000', 'Z'))).toBeLessThan(5_000);
+  });
 });

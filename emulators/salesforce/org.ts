@@ -162,6 +162,13 @@ export class SalesforceOrg {
     };
   }
 
+  /**
+   * How long a seller's save takes to commit (control API `PATCH /ui-commit-lag`): Salesforce stamps
+   * SystemModstamp when the transaction starts, so a save slowed by flows and triggers becomes visible with a
+   * stamp already behind a poller's last position. 0: commits are instant.
+   */
+  uiCommitLagMs = 0;
+
   /** A seller in the Salesforce UI (control API): sees every field, same validation and timestamps. */
   uiContext(): DmlContext {
     return {
@@ -169,7 +176,7 @@ export class SalesforceOrg {
       store: this.store,
       view: { kind: 'ui', permissionSetAssigned: true },
       userId: this.sellerUserId,
-      now: () => this.now(),
+      now: () => new Date(this.now().getTime() - this.uiCommitLagMs),
     };
   }
 
@@ -191,6 +198,7 @@ export class SalesforceOrg {
     this.faults.clear();
     this.calls.clear();
     this.apiUsed = 0;
+    this.uiCommitLagMs = 0;
     this.dailyApiLimit = this.config.dailyApiLimit;
     this.permissionSetAssigned = true;
     this.readOnlyFields = new Set();

@@ -71,3 +71,68 @@ async function seed(h: Harness, referrals: Record<string, unknown>[]): Promise<s
   const { ids } = (await response.json()) as { ids: string[] };
   return ids[0]!;
 }
+
+// Salesforce stamps SystemModstamp when a transaction starts, so a seller's save slowed by flows and triggers
+// becomes visible with a stamp already behind the change feed's cursor; the feed re-reads `crmPoll.overlapMs`
+// behind it. (Dataverse's change tracking hands out delta tokens rather than times: nothing lands behind them.)
+describe('salesforce: the change feed overlap', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    // The harness's own engine is not started: the one under test has a wide overlap window.
+    h = await startHarness(undefined, { crm: 'salesforce' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('R10 a seller save that commits 20 s late, stamped behind the feed position, still reaches Partner Center', async () => {
+    const { engine } = await h.newEngine({
+      settings: {
+        ...TEST_ENGINE_SETTINGS,
+        crmPoll: { minIntervalMs: 100, maxIntervalMs: 200, overlapMs: 60_000 },
+      },
+    });
+    try {
+      await engine.start();
+      const feedAt = async () => Date.parse((await h.store.getCursor(CURSORS.crmChangeFeed)) ?? '') || 0;
+      // A first share moves the feed's position to its own stamp.
+      const first = await h.desk.opportunity({});
+      const firstRef = await until(
+        async () => (await h.desk.read(first.opportunityId)).referralId,
+        10_000,
+        'the first referral',
+      );
+      expect(firstRef).toBeTruthy();
+      const position = await feedAt();
+
+      // The next save commits late: visible only now, stamped 20 s ago, behind the position the feed reached.
+      await setCommitLag(h, 20_000);
+      const late = await h.desk.opportunity({});
+      const stamp = Date.parse(String((await h.desk.snapshot())[late.opportunityId]));
+      await setCommitLag(h, 0);
+      expect(stamp).toBeLessThan(position);
+
+      const lateRef = await until(
+        async () => (await h.desk.read(late.opportunityId)).referralId,
+        10_000,
+        'the late-committed share in Partner Center',
+      );
+      expect(
+        (await pcControl(h).all()).filter((r) => r.externalReferenceId === late.opportunityId),
+      ).toHaveLength(1);
+      expect(lateRef).toBeTruthy();
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+async function setCommitLag(h: Harness, ms: number): Promise<void> {
+  const response = await fetch(`${h.crmControl}/ui-commit-lag`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ms }),
+  });
+  if (!response.ok) throw new Error(`ui-commit-lag: ${response.status} ${await response.text()}`);
+}

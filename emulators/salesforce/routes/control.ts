@@ -246,6 +246,15 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
     },
   );
 
+  app.patch(`${p}/ui-commit-lag`, async (request, reply) => {
+    const ms = asBody(request.body)['ms'];
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 600_000) {
+      return reply.code(400).send({ error: 'ms must be a whole number of milliseconds from 0 to 600000' });
+    }
+    org.uiCommitLagMs = ms;
+    return { uiCommitLagMs: ms };
+  });
+
   app.get(`${p}/limits`, async () => ({ dailyApiLimit: org.dailyApiLimit, used: org.apiUsed }));
 
   app.patch(`${p}/limits`, async (request, reply) => {
