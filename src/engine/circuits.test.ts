@@ -24,6 +24,43 @@ const refused = {
 } as const;
 
 describe('Circuits', () => {
+  it('R3 R28 jobs that were already running fail for the same cause: the spell is not doubled or shortened', () => {
+    const { circuits, skip } = setup();
+    const start = Date.parse('2026-12-05T22:00:00Z');
+    expect(circuits.pause(refused) - start).toBe(MINUTE);
+    skip(1_000);
+    expect(circuits.pause(refused) - start).toBe(MINUTE);
+    expect(circuits.paused()[0]?.until.getTime()).toBe(start + MINUTE);
+    // A later Retry-After of the same kind extends the spell; it still is one strike.
+    const throttled = {
+      kind: 'pause',
+      api: 'crm',
+      reason: 'throttled',
+      fix: 'wait',
+      pauseMs: 30_000,
+    } as const;
+    expect(circuits.pause(throttled) - start).toBe(31_000);
+    skip(10_000);
+    expect(circuits.pause({ ...throttled, pauseMs: 40_000 }) - start).toBe(51_000);
+    // Once the spell is over, a refused probe is the next strike: doubled.
+    skip(MINUTE);
+    expect(circuits.pause(refused) - (start + 71_000)).toBe(2 * MINUTE);
+  });
+
+  it('R3 R27 a refusal of another kind starts its own count: a sign-in refused after a throttling spell pauses the base minute', () => {
+    const { circuits, skip } = setup();
+    const start = Date.parse('2026-12-05T22:00:00Z');
+    circuits.pause({
+      kind: 'pause',
+      api: 'partner-center',
+      reason: 'throttled',
+      fix: 'wait',
+      pauseMs: 30_000,
+    });
+    skip(40_000);
+    expect(circuits.pause(refused) - (start + 40_000)).toBe(MINUTE);
+  });
+
   it('R3 a credentials pause doubles while probes are refused, up to 16 times, and stays visible until a probe succeeds', () => {
     const { circuits, skip, warnings } = setup();
     const pauses: number[] = [];

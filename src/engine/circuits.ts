@@ -58,10 +58,21 @@ export class Circuits {
     const now = this.now().getTime();
     if (verdict.kind !== 'pause') return now;
     const previous = this.pauses.get(verdict.api);
-    const strikes = (previous?.strikes ?? 0) + 1;
+    // Jobs already running when the circuit opened fail for the same cause: that is the same spell, not a refused
+    // probe, so it does not double the pause.
+    // Only a refusal of the same kind counts as another strike: a sign-in refused after a throttling spell is the
+    // first strike of its own, not a doubled pause.
+    const sameReason = previous !== undefined && previous.reason === verdict.reason;
+    const sameSpell = sameReason && previous.until > now;
+    const strikes = sameSpell ? previous.strikes : sameReason ? previous.strikes + 1 : 1;
     const base = verdict.reason === 'budget' ? this.settings.budgetPauseMs : this.settings.credentialPauseMs;
     const pauseMs = verdict.pauseMs ?? Math.min(base * 2 ** (strikes - 1), base * 16);
-    const until = now + pauseMs;
+    // Within a spell only a later Retry-After moves the end (further out, never closer).
+    const until = !sameSpell
+      ? now + pauseMs
+      : verdict.pauseMs !== undefined
+        ? Math.max(previous.until, now + pauseMs)
+        : previous.until;
     this.pauses.set(verdict.api, { until, reason: verdict.reason, fix: verdict.fix, strikes });
     if (!previous || previous.until <= now) {
       this.logger.warn({
