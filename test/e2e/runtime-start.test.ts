@@ -19,6 +19,8 @@ import {
   allReferrals,
   control,
   type Emulators,
+  everyAnswer,
+  leakedSecrets,
   metricSum,
   readMetrics,
   type StartLine,
@@ -203,6 +205,25 @@ describe('cosell start --config against the emulators', () => {
       (r) => r.trigger,
     );
     expect(outcomes).toContain('resubmit');
+  });
+
+  it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {
+    const bodies = await everyAnswer(cosell!.line.url);
+    expect(bodies.length).toBeGreaterThan(15);
+    const runs = await runCli(['runs', '--json', '--limit', '500', '--config', configFile], {
+      env,
+      cwd: dir,
+    });
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(JSON.parse(runs.stdout).length).toBeGreaterThan(2);
+    const texts = [...bodies, runs.stdout, cosell!.process.stderr()];
+    expect(texts.join('\n')).toContain('[redacted: from COSELL_SF_CLIENT_SECRET]');
+    expect(
+      leakedSecrets(texts, {
+        COSELL_SF_CLIENT_SECRET: env.COSELL_SF_CLIENT_SECRET,
+        COSELL_TOKEN_KEY: env.COSELL_TOKEN_KEY,
+      }),
+    ).toEqual([]);
   });
 
   it('R2 a webhook with a bad signature is refused with 401 and nothing is stored', async () => {

@@ -188,3 +188,43 @@ export function metricSum(
   }
   return sum;
 }
+
+/** Every page of the dashboard and every admin API answer a user can reach, plus the probes, as text. */
+export async function everyAnswer(base: string, headers: Record<string, string> = {}): Promise<string[]> {
+  const paths = [
+    '/',
+    '/records',
+    '/records?state=failing',
+    '/failures',
+    '/settings',
+    '/api/overview',
+    '/api/records',
+    '/api/failures',
+    '/api/settings',
+    '/api/openapi.json',
+    '/metrics',
+    '/healthz',
+    '/readyz',
+  ];
+  const records = (await (await fetch(`${base}/api/records?limit=20`, { headers })).json()) as {
+    records: { id: number }[];
+  };
+  for (const { id } of records.records) paths.push(`/records/${id}`, `/api/records/${id}`);
+  const bodies: string[] = [];
+  for (const path of paths) {
+    const response = await fetch(`${base}${path}`, { headers });
+    if (response.status >= 500) throw new Error(`${path} answered ${response.status}`);
+    bodies.push(await response.text());
+  }
+  return bodies;
+}
+
+/** The secrets found in any of the texts, by name (empty: none leaked). */
+export function leakedSecrets(
+  texts: readonly string[],
+  secrets: Record<string, string | undefined>,
+): string[] {
+  return Object.entries(secrets)
+    .filter(([, value]) => value && value.length >= 8 && texts.some((text) => text.includes(value)))
+    .map(([name]) => name);
+}
