@@ -167,6 +167,7 @@ const served: Record<string, Buffer> = {
   '/key-encipher-only.cer': leafKeyEncipherOnly.der,
   '/time-stamping.cer': leafTimeStamping.der,
   '/server-auth.cer': leafServerAuth.der,
+  '/redirect-target.cer': leaf.der,
 };
 
 let server: Server;
@@ -178,6 +179,10 @@ beforeAll(async () => {
     { key: tlsServer.key.export({ type: 'pkcs8', format: 'pem' }), cert: tlsServer.pem },
     (req, res) => {
       hits.push(req.url ?? '');
+      if (req.url === '/moved.cer') {
+        res.writeHead(302, { location: `${origin}/redirect-target.cer` }).end();
+        return;
+      }
       // Like blob storage, an unknown query string does not change what is served.
       const body = served[(req.url ?? '').split('?')[0]!];
       if (!body) {
@@ -362,6 +367,8 @@ describe('verifyWebhookSignature', () => {
     ['user-info trick', 'https://127.0.0.1@evil.example/cert.cer', ['127.0.0.1']],
     ['wrong port for a host:port entry', 'https://127.0.0.1:1/cert.cer', ['127.0.0.1:2']],
     ['empty allow-list', 'https://127.0.0.1/cert.cer', []],
+    ['a cloud metadata address', 'https://169.254.169.254/latest/meta-data/', ['127.0.0.1']],
+    ['an internal name', 'https://localhost/cert.cer', ['127.0.0.1']],
   ])('R2 rejects a certificate host not allow-listed: %s (never fetched)', async (_name, url, allowed) => {
     let fetched = false;
     const result = await verifyWebhookSignature(
@@ -377,6 +384,17 @@ describe('verifyWebhookSignature', () => {
     );
     expect(result).toMatchObject({ ok: false, code: 'certificate-host-not-allowed' });
     expect(fetched).toBe(false);
+  });
+
+  it('R2 never follows a redirect from the certificate URL, even to the same origin', async () => {
+    const result = await verifyWebhookSignature(
+      { rawBody: body, headers: headers('/moved.cer') },
+      { ...options(), cache: createCertificateCache() },
+    );
+    expect(result).toMatchObject({ ok: false, code: 'certificate-fetch-failed' });
+    if (!result.ok) expect(result.reason).toContain('HTTP 302');
+    expect(hits).toContain('/moved.cer');
+    expect(hits).not.toContain('/redirect-target.cer');
   });
 
   it('R2 rejects an http certificate URL', async () => {
