@@ -3,9 +3,8 @@
 // spell), and Partner Center work resumes once the sign-in works again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
-import { ManualTime } from '../helpers/manual-time.ts';
 import { until } from '../helpers/until.ts';
-import { CRMS, type Harness, pcControl, startHarness } from './engine-harness.ts';
+import { CRMS, type Harness, pcControl, skippedTimeEngine, startHarness } from './engine-harness.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -23,17 +22,11 @@ describe.each(CRMS)('$crm: API circuits', ({ crm }) => {
   });
 
   it('R27 R28 after a 429 spell ends in a successful sync, a later refused sign-in pauses Partner Center for the base minute, then resumes', async () => {
-    const time = new ManualTime(new Date());
-    const { engine } = await h.newEngine({
-      now: time.now,
-      timers: time,
-      random: () => 0,
-      settings: {
-        worker: { concurrency: 2, leaseMs: 60_000, pollIntervalMs: SECOND },
-        crmPoll: { minIntervalMs: 10 * MINUTE, maxIntervalMs: 10 * MINUTE, overlapMs: 2_000 },
-        reconcile: { intervalMs: 24 * 60 * MINUTE, overlapMs: 2_000 },
-        credentialPauseMs: MINUTE,
-      },
+    const { time, engine } = await skippedTimeEngine(h, {
+      worker: { concurrency: 2, leaseMs: 60_000, pollIntervalMs: SECOND },
+      crmPoll: { minIntervalMs: 10 * MINUTE, maxIntervalMs: 10 * MINUTE, overlapMs: 2_000 },
+      reconcile: { intervalMs: 24 * 60 * MINUTE, overlapMs: 2_000 },
+      credentialPauseMs: MINUTE,
     });
     const pc = pcControl(h);
     const dealOf = (id: string) => h.crm.findDeal({ kind: 'opportunity', referralId: id });

@@ -30,6 +30,7 @@ import { ReferralsClient } from '../../src/partner-center/referrals.ts';
 import { createCertificateCache, verifyWebhookSignature } from '../../src/partner-center/signature.ts';
 import { WebhooksClient } from '../../src/partner-center/webhooks.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import { ManualTime } from '../helpers/manual-time.ts';
 import { type CrmDesk, dynamicsDesk, salesforceDesk } from './crm-desk.ts';
 
 export type PartnerCenterEmulator = Awaited<ReturnType<typeof startPartnerCenterEmulator>>;
@@ -214,6 +215,17 @@ function faultControl(control: string) {
       await call(control, 'DELETE', '/faults');
     },
   };
+}
+
+/** A second engine on the harness's store and clients whose clock and timers move only when the test advances
+ *  them (test/helpers/manual-time.ts): days of schedules in milliseconds. Start and stop it in the test. */
+export async function skippedTimeEngine(
+  h: Harness,
+  settings: EngineSettingsInput,
+): Promise<{ time: ManualTime; engine: Engine }> {
+  const time = new ManualTime(new Date());
+  const { engine } = await h.newEngine({ now: time.now, timers: time, random: () => 0, settings });
+  return { time, engine };
 }
 
 /** Partner Center control API: act as a Microsoft seller, read state, count calls. */

@@ -2,9 +2,8 @@
 // fixed where no change feed or webhook can see it (here Partner Center refused a create for a reason on its own
 // side) heals at the next re-check, and only then. Remove the schedule and this test fails (issue 11 §3b).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualTime } from '../helpers/manual-time.ts';
 import { until } from '../helpers/until.ts';
-import { CRMS, type Harness, pcControl, startHarness } from './engine-harness.ts';
+import { CRMS, type Harness, pcControl, skippedTimeEngine, startHarness } from './engine-harness.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -24,17 +23,11 @@ describe.each(CRMS)('$crm: failed links are checked again on a schedule', ({ crm
   it('R19 R26 a share Partner Center refused stays ✖ while nothing changes, and the hourly re-check creates the referral once the cause is gone: ✔', {
     timeout: 60_000,
   }, async () => {
-    const time = new ManualTime(new Date());
-    const { engine } = await h.newEngine({
-      now: time.now,
-      timers: time,
-      random: () => 0,
-      settings: {
-        worker: { concurrency: 4, leaseMs: 60_000, pollIntervalMs: 10 * MINUTE },
-        crmPoll: { minIntervalMs: 10 * MINUTE, maxIntervalMs: 10 * MINUTE, overlapMs: 2_000 },
-        reconcile: { intervalMs: 24 * HOUR, overlapMs: 2_000 },
-        revalidateFailedEveryMs: HOUR,
-      },
+    const { time, engine } = await skippedTimeEngine(h, {
+      worker: { concurrency: 4, leaseMs: 60_000, pollIntervalMs: 10 * MINUTE },
+      crmPoll: { minIntervalMs: 10 * MINUTE, maxIntervalMs: 10 * MINUTE, overlapMs: 2_000 },
+      reconcile: { intervalMs: 24 * HOUR, overlapMs: 2_000 },
+      revalidateFailedEveryMs: HOUR,
     });
     const pc = pcControl(h);
     try {

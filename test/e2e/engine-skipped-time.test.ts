@@ -2,9 +2,8 @@
 // pass in milliseconds while everything else (the emulators, HTTP, the store) is real. Nothing here sleeps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
-import { ManualTime } from '../helpers/manual-time.ts';
 import { until } from '../helpers/until.ts';
-import { CRMS, type Harness, pcControl, startHarness } from './engine-harness.ts';
+import { CRMS, type Harness, pcControl, skippedTimeEngine, startHarness } from './engine-harness.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,17 +20,11 @@ describe.each(CRMS)('$crm: schedules in skipped time', ({ crm }) => {
   });
 
   it('R30 R26 nobody touches anything for 12 days of engine time: the referral Microsoft sent arrives at the next worker poll, and its one expiry warning lands 3 days before the deadline, by schedule', async () => {
-    const time = new ManualTime(new Date());
-    const { engine } = await h.newEngine({
-      now: time.now,
-      timers: time,
-      random: () => 0,
-      settings: {
-        worker: { concurrency: 4, leaseMs: 60_000, pollIntervalMs: HOUR },
-        crmPoll: { minIntervalMs: HOUR, maxIntervalMs: HOUR, overlapMs: 2_000 },
-        reconcile: { intervalMs: 6 * HOUR, overlapMs: 2_000 },
-        expiry: { checkEveryMs: HOUR },
-      },
+    const { time, engine } = await skippedTimeEngine(h, {
+      worker: { concurrency: 4, leaseMs: 60_000, pollIntervalMs: HOUR },
+      crmPoll: { minIntervalMs: HOUR, maxIntervalMs: HOUR, overlapMs: 2_000 },
+      reconcile: { intervalMs: 6 * HOUR, overlapMs: 2_000 },
+      expiry: { checkEveryMs: HOUR },
     });
     try {
       await engine.start();

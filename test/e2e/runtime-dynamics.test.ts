@@ -12,14 +12,13 @@ import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 import {
   control,
-  everyAnswer,
-  leakedSecrets,
   metricSum,
   type PartnerCenterLine,
   partnerCenterSection,
   readMetrics,
   type StartLine,
   startCosell,
+  sweepForSecrets,
 } from './runtime-support.ts';
 
 interface DynamicsLine {
@@ -181,22 +180,21 @@ describe('cosell on Dynamics 365, as separate processes', () => {
   });
 
   it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {
-    const bodies = await everyAnswer(cosell!.line.url);
-    expect(bodies.length).toBeGreaterThan(15);
-    const runs = await runCli(['runs', '--json', '--limit', '500', '--config', configFile], {
+    const sweep = await sweepForSecrets({
+      url: cosell!.line.url,
+      configFile,
       env,
       cwd: dir,
-    });
-    expect(runs.code, runs.stderr).toBe(0);
-    expect(JSON.parse(runs.stdout).length).toBeGreaterThan(1);
-    const texts = [...bodies, runs.stdout, cosell!.process.stderr()];
-    expect(texts.join('\n')).toContain('[redacted: from COSELL_D365_CLIENT_SECRET]');
-    expect(
-      leakedSecrets(texts, {
+      log: cosell!.process.stderr(),
+      secrets: {
         COSELL_D365_CLIENT_SECRET: env.COSELL_D365_CLIENT_SECRET,
         COSELL_TOKEN_KEY: env.COSELL_TOKEN_KEY,
-      }),
-    ).toEqual([]);
+      },
+    });
+    expect(sweep.answers).toBeGreaterThan(15);
+    expect(sweep.runs).toBeGreaterThan(1);
+    expect(sweep.texts.join('\n')).toContain('[redacted: from COSELL_D365_CLIENT_SECRET]');
+    expect(sweep.leaked).toEqual([]);
   });
 
   it('R23 a second cosell on the same store is refused naming the first one; on a port in use, one line says so', async () => {

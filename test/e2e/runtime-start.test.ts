@@ -19,8 +19,6 @@ import {
   allReferrals,
   control,
   type Emulators,
-  everyAnswer,
-  leakedSecrets,
   metricSum,
   readMetrics,
   type StartLine,
@@ -28,6 +26,7 @@ import {
   sfQuery,
   startCosell,
   startEmulators,
+  sweepForSecrets,
   writeEmulatorConfig,
 } from './runtime-support.ts';
 
@@ -208,22 +207,21 @@ describe('cosell start --config against the emulators', () => {
   });
 
   it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {
-    const bodies = await everyAnswer(cosell!.line.url);
-    expect(bodies.length).toBeGreaterThan(15);
-    const runs = await runCli(['runs', '--json', '--limit', '500', '--config', configFile], {
+    const sweep = await sweepForSecrets({
+      url: cosell!.line.url,
+      configFile,
       env,
       cwd: dir,
-    });
-    expect(runs.code, runs.stderr).toBe(0);
-    expect(JSON.parse(runs.stdout).length).toBeGreaterThan(2);
-    const texts = [...bodies, runs.stdout, cosell!.process.stderr()];
-    expect(texts.join('\n')).toContain('[redacted: from COSELL_SF_CLIENT_SECRET]');
-    expect(
-      leakedSecrets(texts, {
+      log: cosell!.process.stderr(),
+      secrets: {
         COSELL_SF_CLIENT_SECRET: env.COSELL_SF_CLIENT_SECRET,
         COSELL_TOKEN_KEY: env.COSELL_TOKEN_KEY,
-      }),
-    ).toEqual([]);
+      },
+    });
+    expect(sweep.answers).toBeGreaterThan(15);
+    expect(sweep.runs).toBeGreaterThan(2);
+    expect(sweep.texts.join('\n')).toContain('[redacted: from COSELL_SF_CLIENT_SECRET]');
+    expect(sweep.leaked).toEqual([]);
   });
 
   it('R2 a webhook with a bad signature is refused with 401 and nothing is stored', async () => {

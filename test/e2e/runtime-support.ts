@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { control } from '../../src/cli/demo-story.ts';
-import { type LongRunning, startCli } from '../helpers/cli.ts';
+import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 
 /** JSON calls to an emulator's control API: the demo's own helper. */
 export { control };
@@ -227,4 +227,31 @@ export function leakedSecrets(
   return Object.entries(secrets)
     .filter(([, value]) => value && value.length >= 8 && texts.some((text) => text.includes(value)))
     .map(([name]) => name);
+}
+
+/**
+ * Every text a running service shows a user (pages, API answers, probes), its run records (`cosell runs --json`)
+ * and its log so far, searched for the given secrets; returns what `expect` needs to say what leaked.
+ */
+export async function sweepForSecrets(input: {
+  url: string;
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  log: string;
+  secrets: Record<string, string | undefined>;
+}): Promise<{ answers: number; runs: number; texts: string[]; leaked: string[] }> {
+  const bodies = await everyAnswer(input.url);
+  const runs = await runCli(['runs', '--json', '--limit', '500', '--config', input.configFile], {
+    env: input.env,
+    cwd: input.cwd,
+  });
+  if (runs.code !== 0) throw new Error(`cosell runs --json: ${runs.stderr}`);
+  const texts = [...bodies, runs.stdout, input.log];
+  return {
+    answers: bodies.length,
+    runs: (JSON.parse(runs.stdout) as unknown[]).length,
+    texts,
+    leaked: leakedSecrets(texts, input.secrets),
+  };
 }
