@@ -1,6 +1,7 @@
 // The admin surface over real HTTP: the token guard (bearer for scripts, a session cookie for browsers that never
 // holds the token), cross-site writes refused, validation errors that say what to send, the OpenAPI document
 // generated from the routes, and no secret in any answer. The browser suite drives the same pages on both CRMs.
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../config/load.ts';
@@ -305,5 +306,64 @@ describe('admin helpers', () => {
       'postgres://u:redacted@h/db (password from COSELL_STORE_URL)',
     );
     expect(withoutPassword('/var/lib/cosell.db')).toBe('/var/lib/cosell.db');
+  });
+});
+
+describe('admin surface without a token (loopback only)', () => {
+  it('answers requests addressed to 127.0.0.1 and refuses another Host name (DNS rebinding)', async () => {
+    const store = await openSqliteStore({ file: ':memory:' });
+    const data = new AdminData({
+      tenantId: 'default',
+      crmKind: 'dynamics',
+      dryRun: false,
+      store,
+      engine: {
+        pausedApis: () => [],
+        apiUsage: () => [],
+        apiHealth: () => [],
+        inspect: async () => null,
+        resubmit: async () => 0,
+      },
+      mapping: SYNC_MAPPING,
+      redactedConfig: {},
+      webhook: () => ({ state: 'unchecked', url: '', message: 'Not checked yet.', checkedAt: null }),
+      referralUrl: (id) => id,
+      crmUrl: () => null,
+    });
+    const server = await buildServer({
+      engine: { acceptWebhook: async () => ({ duplicate: false }) },
+      verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+      checkStore: async () => {},
+      admin: { access: { token: null, tenantId: 'default' }, dataFor: () => data, version: '0.1.0' },
+      logger: createLogger({
+        level: 'fatal',
+        destination: new Writable({ write: (_c, _e, done) => done() }),
+      }),
+      webhookPath: '/webhooks/partner-center',
+      bodyLimit: 4096,
+    });
+    try {
+      const base = (await server.listen({ port: 0, host: '127.0.0.1' })).replace(/\/$/, '');
+      expect((await fetch(`${base}/api/overview`)).status).toBe(200);
+      expect((await fetch(`${base}/`)).status).toBe(200);
+      const port = new URL(base).port;
+      expect((await fetch(`http://localhost:${port}/api/records`)).status).toBe(200);
+      // fetch() will not set Host itself: node:http does, as a rebinding browser would send its own name.
+      const status = await new Promise<number>((resolve, reject) => {
+        request(
+          { host: '127.0.0.1', port, path: '/api/overview', headers: { host: `evil.example:${port}` } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      expect(status).toBe(403);
+    } finally {
+      await server.close();
+      await store.close();
+    }
   });
 });

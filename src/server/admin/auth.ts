@@ -44,6 +44,15 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+function hostnameOf(host: string | undefined): string {
+  if (!host) return '';
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return '';
+  }
+}
+
 export function cookieOf(request: FastifyRequest, name: string): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const [key, ...rest] = part.trim().split('=');
@@ -52,8 +61,12 @@ export function cookieOf(request: FastifyRequest, name: string): string | undefi
   return undefined;
 }
 
+/**
+ * Without a token the service is bound to loopback, and only a request that names a loopback host gets in: a web
+ * page that rebinds its own domain to 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused.
+ */
 export function isAuthorized(request: FastifyRequest, access: AdminAccess): boolean {
-  if (access.token === null) return true;
+  if (access.token === null) return isLoopback(hostnameOf(request.headers.host));
   const header = request.headers.authorization;
   if (header?.startsWith('Bearer ')) return sameSecret(header.slice(7).trim(), access.token);
   const cookie = cookieOf(request, SESSION_COOKIE);

@@ -58,6 +58,15 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         });
       }
       if (OPEN_PATHS.has(path) || isAuthorized(request, options.access)) return;
+      if (options.access.token === null) {
+        return reply.code(403).send({
+          error: {
+            code: 'not-loopback',
+            message: `Without COSELL_ADMIN_TOKEN the dashboard answers only requests addressed to this machine (127.0.0.1, localhost), not to '${request.headers.host ?? ''}'.`,
+            fix: 'Open it at http://127.0.0.1:<port>/, or set COSELL_ADMIN_TOKEN to reach it through another name.',
+          },
+        });
+      }
       return refuseUnauthorized(request, reply, !path.startsWith('/api/'));
     });
     const data = (request: FastifyRequest) => options.dataFor(tenantOf(request, options.access));
