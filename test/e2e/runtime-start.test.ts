@@ -154,7 +154,10 @@ describe('cosell start --config against the emulators', () => {
     expect(deliveries.filter((d) => d.referralId === referral.id).map((d) => d.state)).toContain('delivered');
   });
 
-  it('R25 a create the CRM refuses is listed by `cosell runs --failed` with its error and fix; `cosell resubmit --all-failed` syncs it', async () => {
+  // Seven `cosell` command runs, each a process start: more than the default 30 s on a busy 2-core machine.
+  it('R25 a create the CRM refuses is listed by `cosell runs --failed` with its error and fix; `cosell resubmit --all-failed` syncs it', {
+    timeout: 90_000,
+  }, async () => {
     await control(emulators.sf.control, 'POST', '/faults', {
       method: 'POST',
       path: '/composite',
