@@ -16,6 +16,19 @@ import { AdminData, groupKeyOf, latencyOf } from './data.ts';
 import { overviewSchema, recordsPageSchema } from './schemas.ts';
 
 const TOKEN = 'admin-token-0123456789-abcdefghij';
+
+/** The service's HTTP server with only the admin surface wired (the webhook refuses everything). */
+function adminServer(data: AdminData, token: string | null): Promise<CosellServer> {
+  return buildServer({
+    engine: { acceptWebhook: async () => ({ duplicate: false }) },
+    verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+    checkStore: async () => {},
+    admin: { access: { token, tenantId: 'default' }, dataFor: () => data, version: '0.1.0' },
+    logger: createLogger({ level: 'fatal', destination: new Writable({ write: (_c, _e, done) => done() }) }),
+    webhookPath: '/webhooks/partner-center',
+    bodyLimit: 4096,
+  });
+}
 const CLIENT_SECRET = 'sf-client-secret-value-4242';
 const STORE_PASSWORD = 'pg-password-9911';
 
@@ -92,18 +105,7 @@ describe('admin API and dashboard over HTTP, token required', () => {
       referralUrl: (id) => `https://partner.example/${id}`,
       crmUrl: (id) => `https://crm.example/${id}`,
     });
-    server = await buildServer({
-      engine: { acceptWebhook: async () => ({ duplicate: false }) },
-      verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
-      checkStore: async () => {},
-      admin: { access: { token: TOKEN, tenantId: 'default' }, dataFor: () => data, version: '0.1.0' },
-      logger: createLogger({
-        level: 'fatal',
-        destination: new Writable({ write: (_c, _e, done) => done() }),
-      }),
-      webhookPath: '/webhooks/partner-center',
-      bodyLimit: 4096,
-    });
+    server = await adminServer(data, TOKEN);
     url = (await server.listen({ port: 0, host: '127.0.0.1' })).replace(/\/$/, '');
   });
   afterAll(async () => {
@@ -330,18 +332,7 @@ describe('admin surface without a token (loopback only)', () => {
       referralUrl: (id) => id,
       crmUrl: () => null,
     });
-    const server = await buildServer({
-      engine: { acceptWebhook: async () => ({ duplicate: false }) },
-      verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
-      checkStore: async () => {},
-      admin: { access: { token: null, tenantId: 'default' }, dataFor: () => data, version: '0.1.0' },
-      logger: createLogger({
-        level: 'fatal',
-        destination: new Writable({ write: (_c, _e, done) => done() }),
-      }),
-      webhookPath: '/webhooks/partner-center',
-      bodyLimit: 4096,
-    });
+    const server = await adminServer(data, null);
     try {
       const base = (await server.listen({ port: 0, host: '127.0.0.1' })).replace(/\/$/, '');
       expect((await fetch(`${base}/api/overview`)).status).toBe(200);
