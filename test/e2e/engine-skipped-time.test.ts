@@ -35,7 +35,13 @@ describe.each(CRMS)('$crm: schedules in skipped time', ({ crm }) => {
       });
       const id = String(referral.id);
       const dealOf = () => h.crm.findDeal({ kind: 'opportunity', referralId: id });
-      // The webhook queued the job; this engine's worker looks again after its poll interval, in skipped time.
+      // The webhook queues the job (over real HTTP, so wait for it); this engine's worker looks again after its
+      // poll interval, in skipped time.
+      await until(
+        async () => (await h.store.listJobs({ state: ['pending'] })).length > 0,
+        10_000,
+        'the webhook to queue the referral',
+      );
       expect(await dealOf()).toBeNull();
       await time.advance(HOUR);
       const deal = (await until(dealOf, 10_000, 'the opportunity at the next worker poll')) as Deal;
