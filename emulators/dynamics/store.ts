@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, CODES, DataverseError, notFound } from './errors.ts';
 import { type Column, navigationNames, type Schema, type Table } from './schema.ts';
 
+const MONEY_MAX = 922_337_203_685_477;
+
 export interface LookupValue {
   table: string;
   id: string;
@@ -390,6 +392,14 @@ export class DataverseStore {
       case 'money':
       case 'decimal':
         if (typeof raw !== 'number' || !Number.isFinite(raw)) throw invalid('Edm.Decimal');
+        // A money column's range in Dataverse (MinValue/MaxValue of MoneyAttributeMetadata).
+        if (column.kind === 'money' && Math.abs(raw) > MONEY_MAX) {
+          throw badRequest(
+            `A validation error occurred. The value ${raw} of '${column.name}' on record of type '${table.name}' ` +
+              `is outside the valid range. Accepted range: -${MONEY_MAX} to ${MONEY_MAX}`,
+            CODES.validation,
+          );
+        }
         return raw;
       case 'date':
         if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(raw)))

@@ -97,6 +97,17 @@ describe('the Dataverse emulator through dynamics-web-api', () => {
     });
   });
 
+  it('refuses a money value beyond its range with 400, as Dataverse does', async () => {
+    await expect(
+      api.create({ collection: 'opportunities', data: { name: 'Too big', estimatedvalue: 1e20 } }),
+    ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('outside the valid range') });
+    const id = await api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'Largest', estimatedvalue: 922_337_203_685_477 },
+    });
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('pages over more than 5,000 rows with maxpagesize and an opaque nextLink; $skip is refused', async () => {
     await control(emulator.info.control, 'POST', '/seed', { generate: { opportunities: 5_200 } });
     const all = await api.retrieveAll({ collection: 'opportunities', select: ['name'], maxPageSize: 2_000 });

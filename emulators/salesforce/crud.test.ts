@@ -104,6 +104,21 @@ describe('Salesforce emulator: sObject CRUD', () => {
     });
   });
 
+  it('NUMBER_OUTSIDE_VALID_RANGE past the digits of a number field (Amount holds 16 before the point)', async () => {
+    const result = await org.api('POST', '/sobjects/Opportunity', opportunityBody({ Amount: 1e20 }));
+    expect(result.status).toBe(400);
+    expect((result.body as ErrorItem[])[0]).toMatchObject({
+      errorCode: 'NUMBER_OUTSIDE_VALID_RANGE',
+      fields: ['Amount'],
+    });
+    const largest = await org.api(
+      'POST',
+      '/sobjects/Opportunity',
+      opportunityBody({ Amount: 9_999_999_999_999_998 }),
+    );
+    expect(largest.status).toBe(201);
+  });
+
   it('INVALID_FIELD for unknown fields, and CurrencyIsoCode in a single-currency org', async () => {
     const unknown = await org.api('POST', '/sobjects/Opportunity', opportunityBody({ Nope__c: 1 }));
     expect(unknown.status).toBe(400);

@@ -90,6 +90,14 @@ function coerceValue(ctx: DmlContext, field: FieldDef, value: unknown): FieldVal
       const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
       if (!Number.isFinite(n) || (field.type === 'int' && !Number.isInteger(n)))
         throw jsonError(field, value);
+      // A number field holds precision - scale digits before the point (Amount: 16), as in Salesforce.
+      if (field.precision > 0 && Math.abs(n) >= 10 ** (field.precision - field.scale)) {
+        return {
+          errorCode: 'NUMBER_OUTSIDE_VALID_RANGE',
+          message: `${labelFor(field)}: value outside of valid range on numeric field: ${n}`,
+          fields: [field.name],
+        };
+      }
       return n;
     }
     case 'date': {
