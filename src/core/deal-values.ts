@@ -11,6 +11,7 @@ import {
   servicesCoSellAttributes,
   withServicesCoSellAttributes,
 } from './cosell-rules.ts';
+import { countryCodeFromName } from './countries.ts';
 import type { CurrencySupport, DealPatch, NewDeal, SyncWrite } from './deal.ts';
 import {
   type ContactInput,
@@ -32,7 +33,7 @@ import {
   resolveCrmFieldNames,
   type Values,
 } from './mapping.ts';
-import { normalizeDate, normalizeText } from './normalize.ts';
+import { normalizeDate, normalizeMoney, normalizeText } from './normalize.ts';
 import { createOnlyFieldOf } from './patchable.ts';
 import {
   ASSISTANCE_REQUEST_CODES,
@@ -48,6 +49,7 @@ import {
   type ServicesTaxonomy,
 } from './services-taxonomy.ts';
 import type { ReferralSubstatus } from './transitions.ts';
+import { isPlausibleDealValue, VALUE_LIMITS } from './value-rules.ts';
 
 /**
  * The default mapping with CRM field placeholders resolved to Deal properties: the adapter has already
@@ -508,17 +510,31 @@ export const CURRENCY_NOT_ENABLED = 'currencyNotEnabled';
 const MONEY_FIELDS = ['dealValue', 'currency'] as const;
 
 /**
- * Why the CRM cannot hold this referral's deal value, or null when it can. A deal without a currency of its own
+ * Why the CRM cannot hold this referral's deal value, or null when it can: not a plausible amount, or in a
+ * currency the CRM has not enabled. A deal without a currency of its own
  * is in the CRM's corporate currency, so writing a EUR value there would turn ¥5,000,000 into $5,000,000 —
  * and the next sync would send that "currency change" back to Microsoft.
  */
-export function currencyProblemOf(
+export function moneyProblemOf(
   referral: Referral,
   support: CurrencySupport,
 ): { rule: string; message: string; fix: string } | null {
   const code = normalizeText(referral.details?.currency)?.toUpperCase();
-  if (!code || support.enabled.includes(code)) return null;
   const value = referral.details?.dealValue;
+  // The plausibility cosell asks of a seller's deal value (R12) holds for Microsoft's too: a typo such as 1e20
+  // or -5 is not written into the CRM (which would refuse 1e20 on every retry, or forecast it).
+  const money = normalizeMoney(value);
+  if (money !== null && !isPlausibleDealValue(Number(money))) {
+    return {
+      rule: 'deal-value-invalid',
+      message:
+        `The referral's deal value ${money}${code ? ` ${code}` : ''} is not a plausible amount (negative, or more than ` +
+        `${VALUE_LIMITS.maxDealValue.toLocaleString('en-US')}). The deal value and currency are not synced until it ` +
+        'is corrected in Partner Center; the CRM keeps its own.',
+      fix: 'Ask the Microsoft seller to correct the deal value in Partner Center; cosell writes it at its next check of this record.',
+    };
+  }
+  if (!code || support.enabled.includes(code)) return null;
   const amount = value === null || value === undefined ? '' : ` (${value} ${code})`;
   return {
     rule: CURRENCY_NOT_ENABLED,
@@ -570,7 +586,18 @@ export function fitNewDeal(input: NewDeal, limits: FieldLimits): { deal: NewDeal
   const deal: NewDeal = { ...input, fields };
   if (input.account) {
     const a = limits.account;
-    const address = input.account.address ?? {};
+    const address = { ...(input.account.address ?? {}) };
+    // Partner Center should send an ISO code; anything else ('usa', 'us') is translated, and what is no
+    // country at all ('XX') is left off the account instead of written into it.
+    if (address.country) {
+      const code = countryCodeFromName(address.country);
+      if (!code) {
+        notes.push(
+          `customer country '${address.country}' is not a country code or name, so it was left off the account: set the account's country here`,
+        );
+      }
+      address.country = code ?? null;
+    }
     deal.account = {
       ...input.account,
       name: fitLabelled(input.account.name, a.name, 'account name', notes),

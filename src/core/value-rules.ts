@@ -18,6 +18,11 @@ export const VALUE_LIMITS = {
   latestCloseYearsAhead: 10,
 } as const;
 
+/** A deal value a person could mean: finite, not negative, not beyond `maxDealValue`. */
+export function isPlausibleDealValue(value: number): boolean {
+  return Number.isFinite(value) && value >= 0 && value <= VALUE_LIMITS.maxDealValue;
+}
+
 /** C0 controls and DEL, except tab, line feed and carriage return, which notes legitimately carry. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;

@@ -21,7 +21,6 @@ import type { Deal, DealFields } from '../core/deal.ts';
 import {
   createBodyOf,
   crmWriteFor,
-  currencyProblemOf,
   dealValues,
   defaultCloseDate,
   describeChange,
@@ -31,6 +30,7 @@ import {
   isAwaitingAnswer,
   isEmptyCrmWrite,
   isMicrosoftSide,
+  moneyProblemOf,
   newDealFromReferral,
   referralFromDeal,
   referralListItems,
@@ -206,7 +206,7 @@ async function syncReferralOnly(
 
   const kind = isLead(referral) ? 'lead' : 'opportunity';
   const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(kind)]);
-  const problem = currencyProblemOf(referral, support);
+  const problem = moneyProblemOf(referral, support);
   // The snapshot is what the CRM will hold: values cut to its fields, and no deal value in a currency it lacks.
   let values = fitReferralValues(referralValues(referral, { dealKind: kind }), limits);
   // Microsoft sends many referrals without a close date, which Salesforce requires: cosell picks one and says so.
@@ -448,7 +448,7 @@ async function syncPair(
     return result(current, 'skipped', 'none', [], UNCHANGED_SINCE_FAILURE);
   }
   const [support, limits] = await Promise.all([ctx.crm.currencies(), ctx.crm.fieldLimits(deal.kind)]);
-  const problem = currencyProblemOf(referral, support);
+  const problem = moneyProblemOf(referral, support);
   const microsoftCrmId = await microsoftSideCrmId(ctx, referral, snapshot, trigger);
   // R7: what Microsoft did with its side of a co-sell, said once on the record.
   const side = isMicrosoftSide(referral) ? null : await readMicrosoftSide(store, referral.engagementId);
