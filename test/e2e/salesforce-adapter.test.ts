@@ -135,6 +135,25 @@ describe('Salesforce adapter over HTTP', () => {
     );
   });
 
+  it('R26 a token endpoint that answers 503 while cosell starts or runs is retried, not taken for bad credentials', async () => {
+    await control('POST', '/faults', { path: '/services/oauth2/token', status: 503, count: 2 });
+    const client = await SalesforceClient.connect(connection('client-credentials'), noSleep);
+    expect(await client.query('SELECT Id FROM User WHERE IsActive = true')).not.toHaveLength(0);
+    const tokenCalls = (await calls()).recent.filter((c) => c.path.includes('/oauth2/token'));
+    expect(tokenCalls.map((c) => c.status)).toEqual([503, 503, 200]);
+
+    // Still unavailable after every retry: the error says so, is retryable, and does not blame the secret.
+    await control('POST', '/faults', { path: '/services/oauth2/token', status: 503, count: 10 });
+    const error = await SalesforceClient.connect(connection('client-credentials'), noSleep).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CrmError);
+    expect(error).toMatchObject({ retryable: true, operation: 'token' });
+    expect((error as CrmError).authFailed).toBeFalsy();
+    expect((error as CrmError).message).toMatch(/token endpoint gave no token .* looks unavailable/);
+    expect((error as CrmError).fix).not.toMatch(/consumer key/);
+  });
+
   it('R4 R5 R15 creates opportunity, account, contact, contact role and solution rows in two API calls', async () => {
     const a = await adapter();
     const result = await a.createDeal(newDeal(), {

@@ -128,7 +128,14 @@ export class SalesforceClient {
     options: SalesforceClientOptions = {},
   ): Promise<SalesforceClient> {
     const client = new SalesforceClient(settings, options);
-    await client.mintToken();
+    // A restart during a short Salesforce blip should not fail: an unavailable token endpoint is retried with the
+    // boundary's backoff; a refusal of the credentials fails at once.
+    await withRetry(() => client.mintToken(), {
+      policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
+      classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
+      sleep: options.sleep ?? realSleep,
+      random: options.random ?? Math.random,
+    });
     return client;
   }
 
@@ -511,6 +518,20 @@ function tokenError(error: unknown, grant: string): CrmError {
         ? e.code
         : undefined;
   const description = typeof e.message === 'string' ? e.message : String(error);
+  // An OAuth refusal names its error (invalid_client, invalid_grant). No name, a 5xx or 429 page, or a network
+  // failure is the endpoint being unavailable (maintenance, an outage, a proxy): worth retrying, and not a reason
+  // to doubt the credentials.
+  if (code === undefined || /^ERROR_HTTP_(5\d\d|429)$/.test(code) || TRANSIENT_NETWORK_CODES.includes(code)) {
+    return new CrmError({
+      crm: 'salesforce',
+      operation: 'token',
+      status: 503,
+      ...(code ? { code } : {}),
+      message: `Salesforce's token endpoint gave no token (${code ?? 'no OAuth error in its answer'}${description ? `: ${description.slice(0, 200)}` : ''}); it looks unavailable, so cosell retries.`,
+      fix: 'Nothing to change if this passes within minutes. Otherwise check status.salesforce.com and that the login URL (crm.salesforce.connection.loginUrl) answers from this machine.',
+      retryable: true,
+    });
+  }
   const fix =
     grant === 'jwt-bearer'
       ? 'Check the consumer key, that the certificate on the External Client App matches the private key, that the integration user is pre-authorised (permission set or profile), and that the login URL is the right one (login / test / My Domain).'
@@ -523,6 +544,7 @@ function tokenError(error: unknown, grant: string): CrmError {
     message: `Salesforce refused the ${grant} token request${code ? ` (${code})` : ''}: ${description}`,
     fix,
     authFailed: true,
-    retryable: code === 'ECONNREFUSED' || code === 'ECONNRESET',
   });
 }
+
+const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'];
