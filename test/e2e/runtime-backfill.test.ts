@@ -183,4 +183,30 @@ describe('cosell backfill --config against the emulators', () => {
     expect(loaded.stdout).toContain('imported 1/1: 1 created, 0 updated, 0 unchanged');
     expect(loaded.stdout).toContain('Done: 1 created, 0 updated, 0 unchanged, 1 invalid rows skipped.');
   });
+
+  it('R34 R27 a record whose first try Salesforce turns away (503 on every attempt) waits for its retry: the backfill says so and exits 0, not "failed"', async () => {
+    const referral = await control<{ id: string }>(emulators.pc.control, 'POST', '/incoming-referrals', {
+      name: 'Throttled at import',
+    });
+    // The client's five attempts at the create all get 503: the job's first try fails with a retry scheduled.
+    await control(emulators.sf.control, 'POST', '/faults', {
+      method: 'POST',
+      path: '/composite',
+      status: 503,
+      count: 5,
+    });
+    const run = await backfill('--direction', 'pc-to-crm');
+    await control(emulators.sf.control, 'DELETE', '/faults');
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(
+      'Backfill done: 0 synced, 0 failed, 1 waiting for a retry (cosell start finishes them).',
+    );
+    expect(run.stdout).not.toContain('cosell runs --failed');
+    expect(
+      await sfQuery(
+        emulators.sf,
+        `SELECT Id FROM Opportunity WHERE Referral_Identifier__c = '${referral.id}'`,
+      ),
+    ).toEqual([]);
+  });
 });

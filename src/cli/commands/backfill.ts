@@ -11,7 +11,7 @@ import {
   describeScope,
   sidesOf,
 } from '../../engine/backfill.ts';
-import type { Run } from '../../store/store.ts';
+import type { Run, Store } from '../../store/store.ts';
 import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
 import { CliError } from '../errors.ts';
 import { parseSince } from './runs.ts';
@@ -163,7 +163,7 @@ export async function runBackfill(
       );
       return summary;
     }
-    if (queuedIds.size > 0) await syncHere(parts.engine, queuedIds, summary, status);
+    if (queuedIds.size > 0) await syncHere(parts.engine, queuedIds, summary, status, parts.store);
     status.end();
     say(
       `Backfill done: ${summary.synced} synced, ${summary.failed} failed${
@@ -183,15 +183,17 @@ async function syncHere(
   queued: ReadonlySet<number>,
   summary: BackfillSummary,
   status: { show(line: string, force?: boolean): void },
+  store: Pick<Store, 'listJobs'>,
 ): Promise<void> {
   const started = Date.now();
   const seen = new Set<number>();
+  const failed = new Set<number>();
   const onRun = (run: Run) => {
     if (run.linkId === null || !queued.has(run.linkId) || seen.has(run.linkId)) return;
     seen.add(run.linkId);
-    if (run.outcome === 'failed' || run.outcome === 'dead') summary.failed++;
+    if (run.outcome === 'failed' || run.outcome === 'dead') failed.add(run.linkId);
     else summary.synced++;
-    summary.left = queued.size - seen.size;
+    summary.failed = failed.size;
     status.show(progressLine(seen.size, queued.size, summary.failed, Date.now() - started));
   };
   engine.events.on('run', onRun);
@@ -201,6 +203,14 @@ async function syncHere(
   } finally {
     engine.events.off('run', onRun);
   }
+  // A first try that failed with a retry scheduled (Dataverse throttling a large import, a 503) is waiting,
+  // not failed: nothing for the admin to fix, and `cosell start` finishes it.
+  let waiting = 0;
+  for (const linkId of failed) {
+    if ((await store.listJobs({ linkId, state: 'pending', limit: 1 })).length > 0) waiting++;
+  }
+  summary.failed = failed.size - waiting;
+  summary.left = queued.size - summary.synced - summary.failed;
   status.show(progressLine(seen.size, queued.size, summary.failed, Date.now() - started), true);
 }
 
