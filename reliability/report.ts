@@ -89,7 +89,7 @@ export function renderTable(f: Figures): string {
         c.crm,
         `${c.killPoints.backfill + c.killPoints.live} (${c.killPoints.backfill} + ${c.killPoints.live})`,
         c.records,
-        c.eventsAcknowledged,
+        `${c.eventsAcknowledged} (${c.verdict.acknowledgedLost})`,
         c.verdict.lost,
         c.verdict.wrongValue,
         c.verdict.duplicated,
