@@ -154,6 +154,9 @@ export interface CrmErrorInit {
   retryable?: boolean;
   /** The CRM's API allocation is used up: stop work until it frees; do not retry in a loop (R27). */
   budgetExhausted?: boolean;
+  /** The CRM throttled the caller and said when to come back (Dataverse's Retry-After): all CRM work waits that
+   *  long, instead of every job retrying into the limit on its own. */
+  retryAfterMs?: number;
   /** The credentials were refused even after minting a fresh token (a circuit, not a retry). */
   authFailed?: boolean;
   /** The record changed state between the read and the write (a lead converted meanwhile): read again and
@@ -172,6 +175,7 @@ export class CrmError extends Error {
   readonly fix: string | undefined;
   readonly retryable: boolean;
   readonly budgetExhausted: boolean;
+  readonly retryAfterMs: number | undefined;
   readonly authFailed: boolean;
   readonly stale: boolean;
 
@@ -187,6 +191,7 @@ export class CrmError extends Error {
     this.fix = init.fix;
     this.retryable = init.retryable ?? false;
     this.budgetExhausted = init.budgetExhausted ?? false;
+    this.retryAfterMs = init.retryAfterMs;
     this.authFailed = init.authFailed ?? false;
     this.stale = init.stale ?? false;
   }

@@ -6,6 +6,8 @@
 import { isLead } from '../core/cosell-rules.ts';
 import { isMicrosoftSide } from '../core/deal-values.ts';
 import type { Referral } from '../core/referral.ts';
+import { CrmError } from '../crm/port.ts';
+import { realSleep } from '../lib/retry.ts';
 import { and, ge, ne } from '../partner-center/filter.ts';
 import type { IntakeContext } from './intake.ts';
 
@@ -174,11 +176,13 @@ export async function scanCrm(
   const now = ctx.now();
   // The change feed read without a cursor lists what changed in the look-back window: the whole history when
   // no --since is given. It never touches the engine's own change-feed position.
-  const page = await ctx.crm.listChangedDeals(null, {
-    overlapMs: 0,
-    initialLookbackMs: scope.since ? Math.max(0, now.getTime() - scope.since.getTime()) : now.getTime(),
-    now,
-  });
+  const page = await waitingOutThrottling(() =>
+    ctx.crm.listChangedDeals(null, {
+      overlapMs: 0,
+      initialLookbackMs: scope.since ? Math.max(0, now.getTime() - scope.since.getTime()) : now.getTime(),
+      now,
+    }),
+  );
   for (const change of page.changes) {
     if (change.deleted || change.reason !== 'deal') continue;
     counts.listed++;
@@ -191,7 +195,7 @@ export async function scanCrm(
       leaveOut(counts, 'a lead (leads are not sent to Partner Center)');
       continue;
     }
-    const deal = await ctx.crm.findDeal({ kind: change.kind, id: change.id });
+    const deal = await waitingOutThrottling(() => ctx.crm.findDeal({ kind: change.kind, id: change.id }));
     if (!deal) continue;
     if (!deal.syncWithPartnerCenter) {
       leaveOut(counts, '"Sync with Partner Center" not ticked');
@@ -214,3 +218,21 @@ export async function scanCrm(
   onPage(counts);
   return counts;
 }
+
+/**
+ * A large import meets the CRM's service protection (Dataverse: 6,000 requests per 5 minutes): the listing
+ * waits as long as the CRM asks and goes on, instead of ending the backfill with the 429.
+ */
+async function waitingOutThrottling<T>(call: () => Promise<T>, sleep = realSleep): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof CrmError) || error.status !== 429 || attempt >= MAX_THROTTLED_WAITS) throw error;
+      await sleep(error.retryAfterMs ?? THROTTLED_WAIT_MS);
+    }
+  }
+}
+
+const MAX_THROTTLED_WAITS = 20;
+const THROTTLED_WAIT_MS = 5_000;

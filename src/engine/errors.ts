@@ -63,6 +63,17 @@ export function classifyError(error: unknown): ErrorVerdict {
   if (error instanceof CrmError) {
     if (error.authFailed) return { kind: 'pause', api: 'crm', reason: 'credentials', fix: error.fix ?? '' };
     if (error.budgetExhausted) return { kind: 'pause', api: 'crm', reason: 'budget', fix: error.fix ?? '' };
+    if (error.status === 429 && error.retryAfterMs !== undefined) {
+      // Service protection counts every caller of the user together: one pause for all CRM work, not a retry
+      // per job into the same limit.
+      return {
+        kind: 'pause',
+        api: 'crm',
+        reason: 'throttled',
+        pauseMs: error.retryAfterMs,
+        fix: error.fix ?? '',
+      };
+    }
     if (error.retryable) return { kind: 'retry' };
     return { kind: 'fail', rule: error.code ?? null, fix: error.fix ?? null };
   }

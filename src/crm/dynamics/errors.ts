@@ -1,5 +1,7 @@
 // Dataverse failures as CrmErrors an operator can act on: the envelope's code and message, the record, and
 // the fix for the codes an integration meets (throttling, privileges, missing columns, duplicate keys).
+
+import { parseRetryAfter } from '../../lib/retry.ts';
 import { CrmError } from '../port.ts';
 import { EXPIRED_VERSION_STAMP } from './fields.ts';
 
@@ -67,6 +69,12 @@ export function headerOf(error: unknown, name: string): string | undefined {
   return undefined;
 }
 
+/** Dataverse's Retry-After (seconds) on a 429, as milliseconds. */
+function retryAfterOf(error: unknown): { retryAfterMs?: number } {
+  const ms = parseRetryAfter(headerOf(error, 'retry-after'));
+  return ms === undefined ? {} : { retryAfterMs: ms };
+}
+
 export function codeOf(error: unknown): string | undefined {
   const code = unwrap(error)?.code;
   return typeof code === 'string' && code !== '' ? code : undefined;
@@ -121,6 +129,7 @@ export function toCrmError(error: unknown, context: ErrorContext): CrmError {
     message: `Dataverse ${context.operation}${on} failed${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : ''}: ${message}`,
     ...(fix ? { fix } : {}),
     retryable: status === 429 || (status !== undefined && status >= 500),
+    ...(status === 429 ? retryAfterOf(error) : {}),
     authFailed: status === 401,
     // The deal was deleted between the read and the write: the engine reads it again and unlinks it (R31).
     stale: status === 404 && context.operation === 'update deal',
