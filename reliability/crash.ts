@@ -179,7 +179,7 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
 
   // Quiescence: the queue empty and the invariants holding, within a deadline.
   const quiet = Date.now();
-  const deadline = quiet + 180_000;
+  const deadline = quiet + 300_000;
   let verdict: Verdict;
   for (;;) {
     await collectDeliveries();

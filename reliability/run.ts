@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     crm: { type: 'string', default: 'both' },
     kills: { type: 'string', default: '30' },
-    backfill: { type: 'string', default: '1000' },
+    backfill: { type: 'string', default: '500' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     json: { type: 'string', default: 'test-output/reliability.json' },
   },
