@@ -176,7 +176,7 @@ export async function scanCrm(
   const now = ctx.now();
   // The change feed read without a cursor lists what changed in the look-back window: the whole history when
   // no --since is given. It never touches the engine's own change-feed position.
-  const page = await waitingOutThrottling(() =>
+  const page = await waitingOutThrottling(ctx, () =>
     ctx.crm.listChangedDeals(null, {
       overlapMs: 0,
       initialLookbackMs: scope.since ? Math.max(0, now.getTime() - scope.since.getTime()) : now.getTime(),
@@ -195,7 +195,9 @@ export async function scanCrm(
       leaveOut(counts, 'a lead (leads are not sent to Partner Center)');
       continue;
     }
-    const deal = await waitingOutThrottling(() => ctx.crm.findDeal({ kind: change.kind, id: change.id }));
+    const deal = await waitingOutThrottling(ctx, () =>
+      ctx.crm.findDeal({ kind: change.kind, id: change.id }),
+    );
     if (!deal) continue;
     if (!deal.syncWithPartnerCenter) {
       leaveOut(counts, '"Sync with Partner Center" not ticked');
@@ -223,13 +225,23 @@ export async function scanCrm(
  * A large import meets the CRM's service protection (Dataverse: 6,000 requests per 5 minutes): the listing
  * waits as long as the CRM asks and goes on, instead of ending the backfill with the 429.
  */
-async function waitingOutThrottling<T>(call: () => Promise<T>, sleep = realSleep): Promise<T> {
+async function waitingOutThrottling<T>(
+  ctx: Pick<IntakeContext, 'logger'>,
+  call: () => Promise<T>,
+  sleep = realSleep,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof CrmError) || error.status !== 429 || attempt >= MAX_THROTTLED_WAITS) throw error;
-      await sleep(error.retryAfterMs ?? THROTTLED_WAIT_MS);
+      const waitMs = error.retryAfterMs ?? THROTTLED_WAIT_MS;
+      // Said once per wait, so an admin watching a long import knows why it stands still.
+      ctx.logger.warn(
+        { event: 'backfill-throttled', waitMs, reason: error.message },
+        `the CRM is throttling cosell; the listing goes on in ${Math.ceil(waitMs / 1000)} s`,
+      );
+      await sleep(waitMs);
     }
   }
 }
