@@ -220,6 +220,9 @@ describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) =
     const deal = (await until(() => dealOf(id), 10_000, 'the opportunity')) as Deal;
     const shown = (await h.desk.read(deal.id)).responseDeadline;
     expect(Math.abs(Date.parse(String(shown)) - deadline.getTime())).toBeLessThan(1_000);
+    // cosell reads it back too (dynamics-web-api hands date-times over as Date objects), so the dashboard shows
+    // both sides equal and no sync mistakes it for a cleared field.
+    expect(Math.abs(Date.parse(String(deal.responseDeadline)) - deadline.getTime())).toBeLessThan(1_000);
 
     // The sweep of a service whose warning window (3 days) holds the deadline, with a notification webhook.
     const notified: unknown[] = [];

@@ -133,6 +133,15 @@ export function effectiveSettings(
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+/**
+ * A date-and-time column as text. dynamics-web-api turns every `2026-12-20T05:31:44Z` in an answer into a Date
+ * (its JSON reviver), so a datetime column arrives as a Date, not the string Dataverse sent.
+ */
+export function dateTimeOf(v: unknown): string | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString().replace(/\.000Z$/, 'Z');
+  return str(v);
+}
+
 /** Two-letter code from a stored country: a code, or an English name such as "United States". */
 export function countryCodeOf(value: unknown): string | null {
   const text = str(value)?.trim();
@@ -323,7 +332,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     referralId: str(row[c.referralId]),
     referralLink: str(row[c.referralLink]),
     microsoftCrmId: str(row[c.microsoftCrmId]),
-    responseDeadline: str(row[c.responseDeadline]),
+    responseDeadline: dateTimeOf(row[c.responseDeadline]),
     partnerRole: str(row[c.partnerRole]),
     solutionArea: str(row[c.solutionArea]),
     solutionPlay: str(row[c.solutionPlay]),
