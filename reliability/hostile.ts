@@ -219,11 +219,13 @@ async function webhookCases(d: Deployment, service: LongRunning, trapPort: numbe
       void error;
     }
     const up = await alive(service, d.url);
+    // A 2 MB upload may see its connection closed right after the early 413, before fetch reads the answer.
+    const cut = status === -1 && input.expect.includes(413);
     cases.push({
       group: 'webhook',
       name: input.name,
-      outcome: !up ? 'crashed' : input.expect.includes(status) ? 'refused' : 'harmless',
-      detail: `HTTP ${status}`,
+      outcome: !up ? 'crashed' : input.expect.includes(status) || cut ? 'refused' : 'harmless',
+      detail: cut ? 'connection closed while uploading (the 413 came first)' : `HTTP ${status}`,
     });
   }
   return cases;
