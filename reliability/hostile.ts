@@ -33,8 +33,8 @@ export interface HostileFigures {
     requests: number;
     refused: number;
     legitimateDelivered: boolean;
-    rssBeforeMb: number;
-    rssAfterMb: number;
+    /** Resident memory before the burst and after each round of it. */
+    rssMb: number[];
   };
   /** Requests that reached the trap server standing on a port of the allowed host that is not allowed. */
   offListRequests: number;
@@ -306,10 +306,13 @@ async function burstCase(d: Deployment, service: LongRunning, rng: Rng): Promise
     const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
     return kb ? Math.round(Number(kb[1]) / 1024) : -1;
   };
-  const rssBeforeMb = await rss();
-  const requests = 3_000;
+  const rssMb = [await rss()];
+  const perRound = 3_000;
+  const rounds = 3;
+  const requests = perRound * rounds;
   let refused = 0;
   let sent = 0;
+  let target = 0;
   const referral = await control<{ id: string }>(
     d.pc.control,
     'POST',
@@ -317,9 +320,9 @@ async function burstCase(d: Deployment, service: LongRunning, rng: Rng): Promise
     microsoftReferral('Burst survivor', 'Burst customer', 777),
   );
   const worker = async () => {
-    while (sent < requests) {
+    while (sent < target) {
       sent++;
-      if (sent === requests / 2) {
+      if (sent === Math.round(requests / 2)) {
         await control(d.pc.control, 'POST', '/webhooks/events', {
           eventName: 'referral-updated',
           referralId: referral.id,
@@ -344,7 +347,12 @@ async function burstCase(d: Deployment, service: LongRunning, rng: Rng): Promise
       }
     }
   };
-  await Promise.all(Array.from({ length: 64 }, worker));
+  // Rounds, with memory read after each: bounded memory levels off instead of growing round after round.
+  for (let round = 1; round <= rounds; round++) {
+    target = perRound * round;
+    await Promise.all(Array.from({ length: 64 }, worker));
+    rssMb.push(await rss());
+  }
   let legitimateDelivered = false;
   for (let i = 0; i < 200 && !legitimateDelivered; i++) {
     const log = await control<{ deliveries: { state: string; eventName: string }[] }>(
@@ -356,7 +364,7 @@ async function burstCase(d: Deployment, service: LongRunning, rng: Rng): Promise
     if (!legitimateDelivered) await sleep(100);
   }
   if (!(await alive(service, d.url))) legitimateDelivered = false;
-  return { requests, refused, legitimateDelivered, rssBeforeMb, rssAfterMb: await rss() };
+  return { requests, refused, legitimateDelivered, rssMb };
 }
 
 /** The parts of a referral the data cases change (the rest is copied as the emulator made it). */

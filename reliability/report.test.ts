@@ -25,7 +25,7 @@ const crash = (over: Partial<CrashFigures['verdict']> = {}): CrashFigures => ({
 const hostile = (outcome: HostileFigures['cases'][number]['outcome'] = 'refused'): HostileFigures => ({
   crm: 'salesforce',
   cases: [{ group: 'webhook', name: 'no signature', outcome, detail: 'HTTP 401' }],
-  burst: { requests: 3_000, refused: 3_000, legitimateDelivered: true, rssBeforeMb: 200, rssAfterMb: 260 },
+  burst: { requests: 9_000, refused: 9_000, legitimateDelivered: true, rssMb: [200, 260, 262, 261] },
   offListRequests: 0,
   unsendable: [],
 });
@@ -34,7 +34,7 @@ describe('the reliability figures', () => {
   it('ends with the summary line the issue names', () => {
     const figures: Figures = { seed: 1, crashes: [crash(), crash()], scenarios: [], hostile: [hostile()] };
     expect(finalLine(figures)).toBe(
-      'reliability: 60 kill points, 800 events acknowledged, 0 lost, 0 duplicated, 3001 hostile inputs, 0 crashes',
+      'reliability: 60 kill points, 800 events acknowledged, 0 lost, 0 duplicated, 9001 hostile inputs, 0 crashes',
     );
     expect(healthy(figures)).toBe(true);
     const table = renderTable(figures);

@@ -149,7 +149,7 @@ export function renderTable(f: Figures): string {
           'burst of forged deliveries',
           ...f.hostile.map(
             (h) =>
-              `${h.burst.requests} / ${h.burst.refused} refused; genuine event ${h.burst.legitimateDelivered ? 'delivered' : 'NOT delivered'}; RSS ${h.burst.rssBeforeMb} -> ${h.burst.rssAfterMb} MB`,
+              `${h.burst.requests} / ${h.burst.refused} refused; genuine event ${h.burst.legitimateDelivered ? 'delivered' : 'NOT delivered'}; RSS ${h.burst.rssMb.join(' -> ')} MB`,
           ),
         ],
         ['requests off the allow-list', ...f.hostile.map((h) => String(h.offListRequests))],
