@@ -19,6 +19,8 @@ const faultSchema = z.object({
   count: z.number().int().min(1).default(1),
   retryAfter: z.number().int().min(0).optional(),
   delayMs: z.number().int().min(0).max(120_000).optional(),
+  /** Close the connection without an answer (after any delay). */
+  reset: z.boolean().optional(),
 });
 
 const limitsSchema = z.object({
@@ -283,13 +285,13 @@ export function registerControlRoutes(
       return reply.code(400).send({
         error: {
           code: '',
-          message: `Fault must be {method?, path?, status?, code?, message?, count, retryAfter?, delayMs?}: ${parsed.error.message}`,
+          message: `Fault must be {method?, path?, status?, code?, message?, count, retryAfter?, delayMs?, reset?}: ${parsed.error.message}`,
         },
       });
-    if (parsed.data.status === undefined && parsed.data.delayMs === undefined) {
+    if (parsed.data.status === undefined && parsed.data.delayMs === undefined && !parsed.data.reset) {
       return reply
         .code(400)
-        .send({ error: { code: '', message: 'A fault needs a status, a delayMs, or both.' } });
+        .send({ error: { code: '', message: 'A fault needs a status, a delayMs or reset.' } });
     }
     const fault = emulator.faults.add(
       Object.fromEntries(

@@ -78,6 +78,8 @@ export interface DataverseFault {
   message?: string;
   retryAfter?: number;
   delayMs?: number;
+  /** Close the connection without an answer (after any delay). */
+  reset?: boolean;
 }
 
 /** The running environment's state: what the control API acts on. */
@@ -364,6 +366,11 @@ export async function startDynamicsEmulator(
     const fault = emulator.faults.take(request.method, path);
     if (fault) {
       if (fault.delayMs) await delay(fault.delayMs);
+      if (fault.reset) {
+        reply.hijack();
+        request.raw.socket.destroy();
+        return;
+      }
       if (fault.status) {
         const headers: Record<string, string> =
           fault.status === 429 ? { 'Retry-After': String(fault.retryAfter ?? 1) } : {};

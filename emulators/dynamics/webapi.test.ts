@@ -302,6 +302,12 @@ describe('the Dataverse emulator refuses what Dataverse refuses', () => {
     expect(again.body.error.message).toMatch(/active records/);
   });
 
+  it('a reset fault closes the connection without an answer, count times', async () => {
+    await control(emulator.info.control, 'POST', '/faults', { path: '/accounts', reset: true, count: 1 });
+    await expect(raw('GET', 'accounts?$select=name')).rejects.toThrow();
+    expect((await raw('GET', 'accounts?$select=name')).status).toBe(200);
+  });
+
   it('answers a throttled client with 429, Retry-After in seconds and the documented code', async () => {
     await control(emulator.info.control, 'POST', '/faults', {
       status: 429,

@@ -217,6 +217,15 @@ describe('faults and counters', () => {
     expect((await emu.api('/referrals')).status).toBe(200);
   });
 
+  it('a reset fault closes the connection without an answer, count times', async () => {
+    await emu.control('/faults', { method: 'POST', body: { method: 'GET', reset: true, count: 1 } });
+    await expect(emu.api('/referrals')).rejects.toThrow();
+    expect((await emu.api('/referrals')).status).toBe(200);
+    const refused = await emu.control<Json>('/faults', { method: 'POST', body: { count: 1 } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe('A fault needs a status, a delayMs or reset.');
+  });
+
   it('a delay fault holds the answer for delayMs', async () => {
     await emu.control('/faults', {
       method: 'POST',

@@ -1,4 +1,4 @@
-// Fault injection (429 with Retry-After, 5xx, latency) and per-route API call counters.
+// Fault injection (429 with Retry-After, 5xx, latency, connection resets) and per-route API call counters.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CallLog } from '../shared/calls.ts';
@@ -14,6 +14,8 @@ export const faultInputSchema = z.object({
   count: z.number().int().min(1).default(1),
   retryAfter: z.number().int().min(0).optional(),
   delayMs: z.number().int().min(0).max(120_000).optional(),
+  /** Close the connection without an answer (after any delay), as a reset or a dropped proxy does. */
+  reset: z.boolean().optional(),
 });
 
 export interface Fault {
@@ -25,6 +27,7 @@ export interface Fault {
   remaining: number;
   retryAfter?: number;
   delayMs?: number;
+  reset?: boolean;
 }
 
 type QueuedFault = Omit<Fault, 'id' | 'remaining'> & { count: number };
@@ -48,6 +51,7 @@ export class FaultsAndCalls {
     if (input.status !== undefined) fault.status = input.status;
     if (input.retryAfter !== undefined) fault.retryAfter = input.retryAfter;
     if (input.delayMs !== undefined) fault.delayMs = input.delayMs;
+    if (input.reset) fault.reset = true;
     return shown(this.faults.add(fault));
   }
 
@@ -94,6 +98,11 @@ export class FaultsAndCalls {
       const fault = this.take(request.method, path);
       if (!fault) return;
       if (fault.delayMs) await delay(fault.delayMs);
+      if (fault.reset) {
+        reply.hijack();
+        request.raw.socket.destroy();
+        return;
+      }
       if (fault.status === undefined) return;
       if (fault.retryAfter !== undefined) reply.header('Retry-After', String(fault.retryAfter));
       if (fault.status === 429) {
@@ -121,15 +130,15 @@ export class FaultsAndCalls {
           .send(
             errorBody(
               'invalidRequest',
-              `Fault must be {method?, path?, status?, count, retryAfter?, delayMs?}: ${parsed.error.message}`,
+              `Fault must be {method?, path?, status?, count, retryAfter?, delayMs?, reset?}: ${parsed.error.message}`,
               'body',
             ),
           );
       }
-      if (parsed.data.status === undefined && parsed.data.delayMs === undefined) {
+      if (parsed.data.status === undefined && parsed.data.delayMs === undefined && !parsed.data.reset) {
         return reply
           .code(400)
-          .send(errorBody('invalidRequest', 'A fault needs a status, a delayMs, or both.', 'body'));
+          .send(errorBody('invalidRequest', 'A fault needs a status, a delayMs or reset.', 'body'));
       }
       return reply.code(201).send(this.add(parsed.data));
     });

@@ -10,10 +10,13 @@ export interface FaultSpec {
   message?: string;
   count: number;
   delayMs?: number;
+  /** Close the connection without an answer (after any delay). */
+  reset?: boolean;
 }
 
 export interface FaultOutcome {
   delayMs: number;
+  reset?: boolean;
   error?: { status: number; body: { message: string; errorCode: string }[] };
 }
 
@@ -43,6 +46,7 @@ export class FaultInjector {
     const fault = this.queue.take(method, path);
     if (!fault) return undefined;
     const delayMs = fault.delayMs ?? 0;
+    if (fault.reset) return { delayMs, reset: true };
     if (fault.status === undefined && fault.errorCode === undefined) return { delayMs };
     // Lock contention is a DML error (400); anything else unspecified is the platform being unavailable.
     const errorCode =

@@ -57,6 +57,12 @@ describe('Salesforce emulator: API allocation, faults and counters', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
   });
 
+  it('a reset fault closes the connection without an answer, count times', async () => {
+    await org.control('POST', '/faults', { path: '/limits', reset: true, count: 1 });
+    await expect(org.api('GET', '/limits')).rejects.toThrow();
+    expect((await org.api('GET', '/limits')).status).toBe(200);
+  });
+
   it('counts calls by endpoint pattern; control calls are free', async () => {
     await org.control('POST', '/ui/Account', { Name: 'UI account' });
     await org.api('POST', '/sobjects/Opportunity', opportunityBody());

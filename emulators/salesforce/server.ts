@@ -172,6 +172,12 @@ export async function startSalesforceEmulator(
     reply.header('sforce-limit-info', org.limitHeader());
     const fault = org.faults.take(request.method, pathOnly);
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.reset) {
+      record('(connection reset)', 0, true);
+      reply.hijack();
+      request.raw.socket.destroy();
+      return;
+    }
     if (fault?.error) {
       record('(injected fault)', fault.error.status, true);
       return reply.code(fault.error.status).send(fault.error.body);

@@ -175,6 +175,7 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
     if (typeof body['errorCode'] === 'string') spec.errorCode = body['errorCode'];
     if (typeof body['message'] === 'string') spec.message = body['message'];
     if (typeof body['delayMs'] === 'number') spec.delayMs = body['delayMs'];
+    if (body['reset'] === true) spec.reset = true;
     org.faults.add(spec);
     return reply.code(201).send({ pending: org.faults.pending() });
   });
