@@ -8,7 +8,10 @@ export const FAULT_KINDS = [
   'partner-center 429 + Retry-After',
   'partner-center 503',
   'partner-center slow answers',
+  'partner-center connection reset',
   'crm 503',
+  'crm slow answers',
+  'crm connection reset',
   'crm throttled / row lock',
   'crm session expired',
   'webhook dropped',
@@ -62,8 +65,14 @@ export async function injectFault(d: Deployment, kind: FaultKind, rng: Rng): Pro
       return fault('pc', { status: 503, count: rng.int(2, 5) });
     case 'partner-center slow answers':
       return fault('pc', { delayMs: rng.int(1_000, 4_000), count: rng.int(1, 3) });
+    case 'partner-center connection reset':
+      return fault('pc', { reset: true, count: rng.int(1, 3) });
     case 'crm 503':
       return fault('crm', { status: 503, count: rng.int(2, 5) });
+    case 'crm slow answers':
+      return fault('crm', { delayMs: rng.int(1_000, 4_000), count: rng.int(1, 3) });
+    case 'crm connection reset':
+      return fault('crm', { reset: true, count: rng.int(1, 3) });
     case 'crm throttled / row lock':
       return sf
         ? fault('crm', { errorCode: 'UNABLE_TO_LOCK_ROW', count: rng.int(1, 3) })
