@@ -260,6 +260,21 @@ async function syncReferralOnly(
     created.kind === link.dealKind
       ? await store.attachCrm(link.id, created.id)
       : await store.replaceCrmId(link.id, created.id, created.kind);
+  // What the CRM record holds is recorded before anything else can fail (the write-back's 412 when Microsoft
+  // edits the referral meanwhile, a crash): the re-run then sees Microsoft's edit as a Partner Center change to
+  // follow, not as two values where the deal value's owner, the CRM, wins. A record an earlier, interrupted run
+  // created holds what that run read, so its own values are the baseline.
+  const existing = created.created ? null : await ctx.crm.findDeal({ kind: created.kind, id: created.id });
+  const baseline = existing
+    ? dealValues(existing, { snapshot: null, defaultCurrency: support.corporate || settings.defaultCurrency })
+    : values;
+  await store.saveSnapshot(current.id, {
+    values: baseline,
+    referralETag: eTag ?? null,
+    referralUpdatedAt: referral.updatedDateTime ?? null,
+    crmVersion: null,
+    error: problem ? { rule: problem.rule, message: problem.message } : null,
+  });
 
   // The referral names its CRM record (R4), so Partner Center users and later syncs can find it.
   let after: { eTag: string | null; updatedAt: string | null } = {
@@ -278,12 +293,16 @@ async function syncReferralOnly(
     current = await store.attachReferral(current.id, referralId, referral.engagementId);
   }
   await store.saveSnapshot(current.id, {
-    values,
+    values: baseline,
     referralETag: after.eTag,
     referralUpdatedAt: after.updatedAt,
     crmVersion: null,
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
+  if (existing) {
+    // The referral may have changed since that earlier run read it: the pair sync brings the record up to date.
+    await store.enqueueJob(current.id, trigger, ctx.now());
+  }
   return {
     ...result(current, created.created ? 'changed' : 'unchanged', 'toCrm', diff),
     ...(problem ? { problem: { message: problem.message, fix: problem.fix } } : {}),
@@ -474,6 +493,9 @@ async function syncPair(
 
   const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
   const conversion = coSellConversionOf(referral, ops, createOnly, deal, settings);
+  // The referral names its CRM record (R4): a write-back lost to a 412 or a crash at the create is made here.
+  if (!referral.externalReferenceId)
+    ops.push({ op: 'replace', path: '/externalReferenceId', value: deal.id });
   const warnings: string[] = [];
   if (ops.length > 0 || createOnly.length > 0) {
     const desired = desiredReferral(referral, ops, createOnly);
