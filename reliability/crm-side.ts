@@ -1,6 +1,6 @@
 // What the harness does as sellers and reads back, per CRM, through the emulators' control APIs (never counted
 // as API calls, so the harness costs cosell no budget).
-import { control } from '../src/cli/demo-story.ts';
+import { control, microsoftReferralBody } from '../src/cli/demo-story.ts';
 import { type CrmKind, DEMO_CRMS } from './deployment.ts';
 
 /** An opportunity as the harness checks it. */
@@ -83,34 +83,5 @@ export function crmSide(crm: CrmKind, controlUrl: string): CrmSide {
   };
 }
 
-/** A co-sell referral a Microsoft seller sends (Partner Center emulator control API). */
-export function microsoftReferral(
-  name: string,
-  customer: string,
-  dealValue: number,
-): Record<string, unknown> {
-  return {
-    name,
-    customerProfile: {
-      name: customer,
-      address: {
-        addressLine1: '1 Main St',
-        city: 'Redmond',
-        state: 'WA',
-        postalCode: '98052',
-        country: 'US',
-      },
-      team: [{ firstName: 'Avery', lastName: 'Howard', email: 'avery.howard@contoso.example' }],
-    },
-    details: {
-      dealValue,
-      currency: 'USD',
-      closingDateTime: new Date(Date.now() + 60 * 86_400_000).toISOString(),
-      requirements: { solutions: [{ id: 'SOL-34104-EBB', name: 'Contoso Data Platform' }] },
-    },
-    inviteContext: {
-      assistanceRequestCode: 'CustomerTechnicalArchitecture',
-      notes: 'Customer asked for help.',
-    },
-  };
-}
+/** A co-sell referral a Microsoft seller sends (Partner Center emulator control API): the demo's. */
+export const microsoftReferral = microsoftReferralBody;

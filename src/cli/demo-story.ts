@@ -32,13 +32,16 @@ export const DEMO_SOLUTION = { id: 'SOL-34104-EBB', name: 'Contoso Data Platform
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
-/** A Microsoft seller sends the partner a co-sell referral (Partner Center emulator control API). */
-export async function sendMicrosoftReferral(pcControl: string): Promise<StoryIds['referral']> {
-  const name = 'Contoso Cloud Migration';
-  const referral = await control<{ id: string }>(pcControl, 'POST', '/incoming-referrals', {
+/** The co-sell referral a Microsoft seller sends: a US customer with a contact, a solution and a request for help. */
+export function microsoftReferralBody(
+  name: string,
+  customer: string,
+  dealValue: number,
+): Record<string, unknown> {
+  return {
     name,
     customerProfile: {
-      name: 'Contoso Ltd',
+      name: customer,
       address: {
         addressLine1: '1 Main St',
         city: 'Redmond',
@@ -49,7 +52,7 @@ export async function sendMicrosoftReferral(pcControl: string): Promise<StoryIds
       team: [{ firstName: 'Avery', lastName: 'Howard', email: 'avery.howard@contoso.example' }],
     },
     details: {
-      dealValue: 250000,
+      dealValue,
       currency: 'USD',
       closingDateTime: inDays(60),
       requirements: { solutions: [DEMO_SOLUTION] },
@@ -58,7 +61,18 @@ export async function sendMicrosoftReferral(pcControl: string): Promise<StoryIds
       assistanceRequestCode: 'CustomerTechnicalArchitecture',
       notes: 'Customer asked for help.',
     },
-  });
+  };
+}
+
+/** A Microsoft seller sends the partner a co-sell referral (Partner Center emulator control API). */
+export async function sendMicrosoftReferral(pcControl: string): Promise<StoryIds['referral']> {
+  const name = 'Contoso Cloud Migration';
+  const referral = await control<{ id: string }>(
+    pcControl,
+    'POST',
+    '/incoming-referrals',
+    microsoftReferralBody(name, 'Contoso Ltd', 250000),
+  );
   return { id: referral.id, name };
 }
 
