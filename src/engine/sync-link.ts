@@ -494,7 +494,8 @@ async function syncPair(
   const { ops, createOnly } = referralPatchFor(toReferral, referralListItems(deal));
   const conversion = coSellConversionOf(referral, ops, createOnly, deal, settings);
   // The referral names its CRM record (R4): a write-back lost to a 412 or a crash at the create is made here.
-  if (!referral.externalReferenceId)
+  // Microsoft's own side of a co-sell never names a partner record.
+  if (!referral.externalReferenceId && !isMicrosoftSide(referral))
     ops.push({ op: 'replace', path: '/externalReferenceId', value: deal.id });
   const warnings: string[] = [];
   if (ops.length > 0 || createOnly.length > 0) {
