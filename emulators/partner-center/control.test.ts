@@ -223,7 +223,35 @@ describe('faults and counters', () => {
     expect((await emu.api('/referrals')).status).toBe(200);
     const refused = await emu.control<Json>('/faults', { method: 'POST', body: { count: 1 } });
     expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toBe('A fault needs a status, a delayMs or reset.');
+    expect(refused.body.error.message).toBe('A fault needs a status, a delayMs, reset or a microsoftEdit.');
+  });
+
+  it('R3 a microsoftEdit fault lands a Microsoft edit between a read and a write: the write gets a genuine 412', async () => {
+    const created = await create(privateReferral());
+    await emu.control('/faults', {
+      method: 'POST',
+      body: {
+        method: 'PATCH',
+        path: '/v1.0/engagements/referrals',
+        microsoftEdit: { details: { notes: 'Microsoft: edited meanwhile' } },
+        count: 1,
+      },
+    });
+    const write = (eTag: string) =>
+      emu.api<Json>(`/referrals/${created.id}`, {
+        method: 'PATCH',
+        body: [{ op: 'replace', path: '/details/dealValue', value: 9_000 }],
+        headers: { 'If-Match': eTag },
+      });
+    const raced = await write(created.eTag);
+    expect(raced.status).toBe(412);
+    expect(raced.body.error.code).toBe('preconditionFailed');
+    const reread = (await emu.api<Json>(`/referrals/${created.id}`)).body;
+    expect(reread.details.notes).toBe('Microsoft: edited meanwhile');
+    expect(reread.eTag).not.toBe(created.eTag);
+    expect(await eventsFor(created.id)).toContain('referral-updated');
+    expect((await write(reread.eTag)).status).toBe(204);
+    expect((await emu.control<Json[]>('/faults')).body).toEqual([]);
   });
 
   it('a delay fault holds the answer for delayMs', async () => {

@@ -1,4 +1,5 @@
-// Fault injection (429 with Retry-After, 5xx, latency, connection resets) and per-route API call counters.
+// Fault injection (429 with Retry-After, 5xx, latency, connection resets, a Microsoft edit racing a write) and
+// per-route API call counters.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CallLog } from '../shared/calls.ts';
@@ -16,6 +17,9 @@ export const faultInputSchema = z.object({
   delayMs: z.number().int().min(0).max(120_000).optional(),
   /** Close the connection without an answer (after any delay), as a reset or a dropped proxy does. */
   reset: z.boolean().optional(),
+  /** A Microsoft seller's edit (as `PATCH /control/referrals/{id}`) made to the referral the call names just before
+   *  the call is handled: its eTag moves, so a write carrying the eTag its caller read gets a genuine 412. */
+  microsoftEdit: z.record(z.string(), z.unknown()).optional(),
 });
 
 export interface Fault {
@@ -28,6 +32,7 @@ export interface Fault {
   retryAfter?: number;
   delayMs?: number;
   reset?: boolean;
+  microsoftEdit?: Record<string, unknown>;
 }
 
 type QueuedFault = Omit<Fault, 'id' | 'remaining'> & { count: number };
@@ -44,6 +49,11 @@ export class FaultsAndCalls {
   private readonly faults = new FaultQueue<QueuedFault>();
   private readonly calls = new CallLog();
 
+  /** `editAsMicrosoft` applies a `microsoftEdit` fault through the same path as the control API's edit. */
+  constructor(
+    private readonly editAsMicrosoft: (id: string, patch: Record<string, unknown>) => void = () => {},
+  ) {}
+
   add(input: z.output<typeof faultInputSchema>): Fault {
     const fault: QueuedFault = { count: input.count };
     if (input.method) fault.method = input.method;
@@ -52,6 +62,7 @@ export class FaultsAndCalls {
     if (input.retryAfter !== undefined) fault.retryAfter = input.retryAfter;
     if (input.delayMs !== undefined) fault.delayMs = input.delayMs;
     if (input.reset) fault.reset = true;
+    if (input.microsoftEdit) fault.microsoftEdit = input.microsoftEdit;
     return shown(this.faults.add(fault));
   }
 
@@ -97,6 +108,14 @@ export class FaultsAndCalls {
       }
       const fault = this.take(request.method, path);
       if (!fault) return;
+      const id = (request.params as { id?: unknown } | undefined)?.id;
+      if (fault.microsoftEdit && typeof id === 'string') {
+        try {
+          this.editAsMicrosoft(id, fault.microsoftEdit);
+        } catch {
+          // An unknown referral: the call itself answers 404.
+        }
+      }
       if (fault.delayMs) await delay(fault.delayMs);
       if (fault.reset) {
         reply.hijack();
@@ -130,15 +149,22 @@ export class FaultsAndCalls {
           .send(
             errorBody(
               'invalidRequest',
-              `Fault must be {method?, path?, status?, count, retryAfter?, delayMs?, reset?}: ${parsed.error.message}`,
+              `Fault must be {method?, path?, status?, count, retryAfter?, delayMs?, reset?, microsoftEdit?}: ${parsed.error.message}`,
               'body',
             ),
           );
       }
-      if (parsed.data.status === undefined && parsed.data.delayMs === undefined && !parsed.data.reset) {
+      const { status, delayMs, reset, microsoftEdit } = parsed.data;
+      if (status === undefined && delayMs === undefined && !reset && !microsoftEdit) {
         return reply
           .code(400)
-          .send(errorBody('invalidRequest', 'A fault needs a status, a delayMs or reset.', 'body'));
+          .send(
+            errorBody(
+              'invalidRequest',
+              'A fault needs a status, a delayMs, reset or a microsoftEdit.',
+              'body',
+            ),
+          );
       }
       return reply.code(201).send(this.add(parsed.data));
     });

@@ -159,7 +159,7 @@ export async function startPartnerCenterEmulator(
     deviceCodeApproval: options.deviceCodeApproval ?? 'auto',
     authorityHost: () => baseUrl,
   });
-  const faults = new FaultsAndCalls();
+  const faults = new FaultsAndCalls((id, patch) => store.editAsMicrosoft(id, patch));
 
   const resetToStart = () => {
     store.clear();
