@@ -8,6 +8,7 @@ import {
   type ServicesTaxonomy,
   servicesTaxonomySchema,
 } from '../core/services-taxonomy.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../lib/deadline.ts';
 import type { RetryPolicy } from '../lib/retry.ts';
 
 const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
@@ -166,6 +167,14 @@ const schema = z.object({
   budgetPauseMs: positiveMs(15 * MINUTE),
   /** Clock skew allowed when looking for a referral created after a create-intent. */
   createLookupMarginMs: ms(5 * MINUTE),
+  /** A call to Partner Center or the CRM with no answer after this is abandoned and retried: a connection that
+   *  hangs must not hold a worker. */
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(10 * MINUTE)
+    .default(DEFAULT_REQUEST_TIMEOUT_MS),
 });
 
 export interface EngineSettings {
@@ -192,6 +201,7 @@ export interface EngineSettings {
   tokenRenewEveryMs: number;
   budgetPauseMs: number;
   createLookupMarginMs: number;
+  requestTimeoutMs: number;
 }
 export type EngineSettingsInput = z.input<typeof schema>;
 

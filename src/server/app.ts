@@ -50,6 +50,15 @@ function errorBody(code: string, message: string): ErrorBody {
 
 export type CosellServer = Awaited<ReturnType<typeof buildServer>>;
 
+/**
+ * How long from the start of a stop until every connection still open is closed. A delivery cut off by it got
+ * no 2xx, so Partner Center delivers it again (R2). Node reaps only
+ * the sockets idle at the moment of close; one that was mid-request then (or had sent half its headers) would
+ * otherwise hold the stop for Fastify's 72 s keep-alive or Node's 60 s header timeout, past most supervisors'
+ * kill deadline.
+ */
+export const STOP_GRACE_MS = 3_000;
+
 export async function buildServer(deps: ServerDeps) {
   const refusals = deps.refusals ?? new RefusalLimiter();
   const app = Fastify({
@@ -58,6 +67,12 @@ export async function buildServer(deps: ServerDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
   });
+  let forceClose: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    forceClose = setTimeout(() => app.server.closeAllConnections(), STOP_GRACE_MS);
+    forceClose.unref();
+  });
+  app.addHook('onClose', async () => clearTimeout(forceClose));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;

@@ -2,10 +2,11 @@
 // at once instead of holding the keep-alive socket open until its timeout (Fastify's is 72 s).
 import type { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { until } from '../../test/helpers/until.ts';
-import { buildServer } from './app.ts';
+import { buildServer, STOP_GRACE_MS } from './app.ts';
 import { createLogger } from './logger.ts';
 
 const quietLogger = () =>
@@ -67,6 +68,35 @@ describe('stopping the webhook server', () => {
       await until(() => closed, 5_000, 'the server closed within 5 s of the last delivery');
     } finally {
       agent.destroy();
+      await closing;
+    }
+  });
+
+  it('R1 a caller that opened a connection and never finished its request does not hold the stop', async () => {
+    const server = await buildServer({
+      engine: { acceptWebhook: async () => ({ duplicate: false }) },
+      verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
+      checkStore: async () => {},
+      logger: quietLogger(),
+      webhookPath: '/webhooks/partner-center',
+      bodyLimit: 4096,
+    });
+    const address = new URL(await server.listen({ port: 0, host: '127.0.0.1' }));
+    // Half a request: Node counts the connection as active, so closing the idle ones leaves it open until its
+    // header timeout (60 s) is swept.
+    const socket = connect({ host: address.hostname, port: Number(address.port), allowHalfOpen: true });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('POST /webhooks/partner-center HTTP/1.1\r\nHost: cosell\r\n');
+    socket.on('error', () => {});
+
+    let closed = false;
+    const closing = server.close().then(() => {
+      closed = true;
+    });
+    try {
+      await until(() => closed, STOP_GRACE_MS + 5_000, 'the server closed soon after its grace');
+    } finally {
+      socket.destroy();
       await closing;
     }
   });
