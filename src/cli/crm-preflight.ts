@@ -48,13 +48,15 @@ export async function crmPreflight(config: Config): Promise<CrmPreflight> {
 
 async function crmDoctorLines(config: Config): Promise<DoctorLine[]> {
   const createDefaults = config.engine.mapping.createDefaults;
+  // The start-up check waits no longer for an answer than the sync would (engine.requestTimeoutMs).
+  const clientOptions = { timeoutMs: config.engine.requestTimeoutMs };
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
     const { connection, settings } = config.crm.salesforce;
-    return (await runSalesforceDoctor(connection, { createDefaults, settings })).lines;
+    return (await runSalesforceDoctor(connection, { createDefaults, settings, clientOptions })).lines;
   }
   if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
     const { connection, settings } = config.crm.dynamics;
-    return (await runDynamicsDoctor(connection, settings, { createDefaults })).lines;
+    return (await runDynamicsDoctor(connection, settings, { createDefaults, clientOptions })).lines;
   }
   return [];
 }

@@ -11,6 +11,8 @@ import { DynamicsAdapter } from '../crm/dynamics/adapter.ts';
 import type { CrmAdapter } from '../crm/port.ts';
 import { SalesforceAdapter } from '../crm/salesforce/adapter.ts';
 import { createEngine, DEFAULT_REFERRAL_LINK, type Engine } from '../engine/engine.ts';
+import { formatSeconds } from '../lib/deadline.ts';
+import type { ApiRetry } from '../lib/retry.ts';
 import { type DelegatedTokenProvider, readTokenKey } from '../partner-center/auth.ts';
 import { ReferralsClient } from '../partner-center/referrals.ts';
 import { createCertificateCache, verifyWebhookSignature } from '../partner-center/signature.ts';
@@ -54,12 +56,27 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function connectCrm(config: Config): Promise<CrmAdapter> {
+export async function connectCrm(
+  config: Config,
+  options: { onRetry?: (event: ApiRetry) => void } = {},
+): Promise<CrmAdapter> {
+  const clientOptions = {
+    timeoutMs: config.engine.requestTimeoutMs,
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+  };
   if (config.crm.kind === 'salesforce' && config.crm.salesforce) {
-    return SalesforceAdapter.connect(config.crm.salesforce.connection, config.crm.salesforce.settings);
+    return SalesforceAdapter.connect(
+      config.crm.salesforce.connection,
+      config.crm.salesforce.settings,
+      clientOptions,
+    );
   }
   if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
-    return DynamicsAdapter.connect(config.crm.dynamics.connection, config.crm.dynamics.settings);
+    return DynamicsAdapter.connect(
+      config.crm.dynamics.connection,
+      config.crm.dynamics.settings,
+      clientOptions,
+    );
   }
   throw new CliError(
     `crm.kind is ${config.crm.kind} but the crm.${config.crm.kind} section is missing.`,
@@ -83,8 +100,20 @@ export async function openEngine(
       `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then ${options.again}.`,
     );
   }
-  const referrals = new ReferralsClient({ tokens, baseUrl: config.partnerCenter.referralsUrl });
-  const crm = await connectCrm(config);
+  // Every retried call leaves one line naming the API, the call and the cause: a sync that is slow or late
+  // says why in the log, not only in /metrics.
+  const onRetry = (event: ApiRetry) =>
+    options.logger.warn(
+      { event: 'api-retry', ...event },
+      `${event.api} ${event.operation}: ${event.cause}; retrying in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed)`,
+    );
+  const referrals = new ReferralsClient({
+    tokens,
+    baseUrl: config.partnerCenter.referralsUrl,
+    timeoutMs: config.engine.requestTimeoutMs,
+    onRetry,
+  });
+  const crm = await connectCrm(config, { onRetry });
   const engine = createEngine({
     tenantId: config.tenantId,
     store,
@@ -150,7 +179,11 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       renewCredentials: true,
       again: 'start again',
     });
-    const webhooks = new WebhooksClient({ tokens, baseUrl: config.partnerCenter.webhooksUrl });
+    const webhooks = new WebhooksClient({
+      tokens,
+      baseUrl: config.partnerCenter.webhooksUrl,
+      timeoutMs: config.engine.requestTimeoutMs,
+    });
 
     let ready = false;
     const { webhook } = config.partnerCenter;

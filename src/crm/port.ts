@@ -3,17 +3,12 @@
 // (R21), so the engine never names a CRM field.
 // The CRM-neutral write shapes live with the Deal (the pure mapping in core/deal-values.ts builds them).
 import type {
-  AccountInput,
-  ContactInput,
   CurrencySupport,
   Deal,
-  DealFields,
   DealKind,
   DealPatch,
   NewDeal,
   SolutionRef,
-  StatusMark,
-  SyncFields,
   SyncWrite,
 } from '../core/deal.ts';
 import type { FieldLimits } from '../core/fit.ts';

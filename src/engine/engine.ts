@@ -690,6 +690,15 @@ class SyncEngine implements Engine {
           (error instanceof PartnerCenterError && error.status === 412) ||
           (error instanceof CrmError && error.stale);
         if (!reread || attempt >= MAX_PRECONDITION_RERUNS) throw error;
+        // Not a failure, but an operator asking why a record took two passes finds the race here.
+        this.logger.info({
+          ...this.logIds(link, seen),
+          event: 'sync-reread',
+          msg:
+            error instanceof PartnerCenterError
+              ? 'Partner Center: the referral changed while cosell wrote it (HTTP 412): read again and recomputed'
+              : 'CRM: the record changed while cosell wrote it: read again and recomputed',
+        });
         link = (await this.store.getLink(link.id)) ?? link;
       }
     }

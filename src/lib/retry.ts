@@ -65,6 +65,19 @@ export interface RetryEvent {
   error: unknown;
 }
 
+/** One retried call, as the service logs it (event `api-retry`): why a sync was slow or late, never a secret. */
+export interface ApiRetry {
+  /** `partner-center referrals`, `salesforce`, `dynamics`. */
+  api: string;
+  /** The call, e.g. `PATCH /v1.0/engagements/referrals/{id}` or `updateDeal`. */
+  operation: string;
+  /** The attempt that just failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  /** What went wrong, as an operator searches for it: `HTTP 503 serviceUnavailable`, `no answer within 3 s`. */
+  cause: string;
+}
+
 export interface WithRetryOptions {
   policy: RetryPolicy;
   classify: (error: unknown) => RetryDecision;

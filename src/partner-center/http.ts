@@ -4,7 +4,14 @@
 // (Partner Center treats MS-RequestId as the idempotency key). Retries follow src/lib/retry.ts on 429
 // (Retry-After), 503, 504 and network failures; a 401 gets exactly one fresh token before it counts.
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, withRetry } from '../lib/retry.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS, formatSeconds } from '../lib/deadline.ts';
+import {
+  type ApiRetry,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  type RetryPolicy,
+  withRetry,
+} from '../lib/retry.ts';
 import type { TokenProvider } from './auth.ts';
 import type { PartnerCenterApi } from './constants.ts';
 import { defaultCodeForStatus, LOGIN_FIX, PartnerCenterAuthError, PartnerCenterError } from './errors.ts';
@@ -27,6 +34,8 @@ export interface PartnerCenterHttpOptions {
     status: number;
     attempt: number;
   }) => void;
+  /** Called for every retried call, with its cause (the service logs it). */
+  onRetry?: (event: ApiRetry) => void;
 }
 
 /** What a Partner Center API client takes: the HTTP options with the base URL defaulting to Microsoft's. */
@@ -75,6 +84,10 @@ export class PartnerCenterHttp {
     this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
   }
 
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
   async request(request: PartnerCenterRequest): Promise<PartnerCenterResponse> {
     const url = this.resolve(request);
     const correlationId = randomUUID();
@@ -108,6 +121,19 @@ export class PartnerCenterHttp {
         policy,
         sleep: this.options.sleep,
         random: this.options.random,
+        onRetry: ({ attempt, delayMs, error }) =>
+          this.options.onRetry?.({
+            api: `partner-center ${this.api}`,
+            operation: `${request.method} ${url.pathname}`,
+            attempt,
+            delayMs,
+            cause:
+              error instanceof PartnerCenterError
+                ? error.status === 0
+                  ? (error.providerMessage ?? error.code)
+                  : `HTTP ${error.status} ${error.code}`
+                : String(error),
+          }),
         classify: (error) => {
           if (!(error instanceof PartnerCenterError)) return 'fail';
           if (error.status === 0) {
@@ -172,7 +198,7 @@ export class PartnerCenterHttp {
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (cause) {
       this.options.onAttempt?.({
@@ -188,7 +214,7 @@ export class PartnerCenterHttp {
         path: url.pathname,
         status: 0,
         code: isConnectionRefused(cause) ? 'connectionRefused' : 'networkError',
-        providerMessage: describeNetworkError(cause),
+        providerMessage: describeNetworkError(cause, this.timeoutMs),
         correlationId: ids.correlationId,
         requestId: ids.requestId,
         attempts: ids.attempt,
@@ -300,9 +326,10 @@ function isConnectionRefused(error: unknown): boolean {
   return typeof cause?.code === 'string' && NOT_SENT_CODES.has(cause.code);
 }
 
-function describeNetworkError(error: unknown): string {
+function describeNetworkError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error) {
-    if (error.name === 'TimeoutError') return 'the request timed out';
+    if (error.name === 'TimeoutError')
+      return `no answer within ${formatSeconds(timeoutMs)}, so cosell gave up waiting`;
     const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
     if (typeof cause?.code === 'string') return `${error.message} (${cause.code})`;
     return error.message;

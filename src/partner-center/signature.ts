@@ -406,14 +406,6 @@ async function checkChain(
   );
 }
 
-function isIssuedBy(subject: X509Certificate, issuer: X509Certificate): boolean {
-  try {
-    return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
 const MAX_CERTIFICATE_BYTES = 64 * 1024;
 
 /** Where a certificate says its issuer can be downloaded (Authority Information Access, caIssuers). */

@@ -83,6 +83,8 @@ export interface HarnessOptions {
   pcPageSize?: number;
   /** The CRM section of the config (R21 field names, the R8 decision field…), per CRM. */
   crmSettings?: { salesforce?: SalesforceSettingsInput; dynamics?: DynamicsSettingsInput };
+  /** Every client gives up on a call with no answer after this (engine.requestTimeoutMs in a config). */
+  requestTimeoutMs?: number;
 }
 
 export async function startHarness(
@@ -97,7 +99,8 @@ export async function startHarness(
   });
   const org = options.crmOrg ?? { multiCurrency: true };
   const crmKind = options.crm ?? 'salesforce';
-  const crmEmulator = await startCrm(crmKind, org, options.crmSettings ?? {});
+  const timeout = options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {};
+  const crmEmulator = await startCrm(crmKind, org, options.crmSettings ?? {}, timeout);
   const dir = await mkdtemp(join(tmpdir(), 'cosell-engine-e2e-'));
   const storeFile = join(dir, 'cosell.db');
   const tokenKey = randomBytes(32);
@@ -114,6 +117,7 @@ export async function startHarness(
     tokens,
     retry: CLIENT_RETRY,
     sleep: noSleep,
+    ...timeout,
   });
   const connectCrm = crmEmulator.connect;
   const crm = await connectCrm();
@@ -174,6 +178,7 @@ export async function startHarness(
     tokens,
     retry: CLIENT_RETRY,
     sleep: noSleep,
+    ...timeout,
   });
   await webhooks.register({ url: receiverUrl });
 
@@ -272,8 +277,9 @@ async function startCrm(
   kind: CrmKind,
   org: { multiCurrency: boolean; currency?: string },
   crmSettings: NonNullable<HarnessOptions['crmSettings']>,
+  timeout: { timeoutMs?: number },
 ): Promise<StartedCrm> {
-  const clientOptions = { sleep: noSleep, random: () => 0, policy: CLIENT_RETRY };
+  const clientOptions = { sleep: noSleep, random: () => 0, policy: CLIENT_RETRY, ...timeout };
   if (kind === 'dynamics') {
     const dv = await startDynamicsEmulator({
       port: 0,
@@ -312,6 +318,7 @@ async function startCrm(
       SalesforceAdapter.connect(connection, crmSettings.salesforce ?? {}, {
         sleep: noSleep,
         random: () => 0,
+        ...timeout,
       }),
     close: () => sf.close(),
   };

@@ -3,6 +3,8 @@
 // The write-back's 412 re-ran the sync with no snapshot, so both sides "had a value" and the deal value's owner,
 // the CRM, won: the old value went back to Partner Center over Microsoft's edit. Now the snapshot is recorded as
 // soon as the record exists, so the re-run sees Microsoft's edit as the change it is.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deal } from '../../src/core/deal.ts';
 import type { PatchOperation } from '../../src/core/patchable.ts';
@@ -21,7 +23,7 @@ describe.each(CRMS)('$crm: a Microsoft edit during the first sync', ({ crm }) =>
     await h?.close();
   });
 
-  it('R4 R6 a deal value Microsoft changes while cosell writes the record id back reaches the CRM, and Partner Center keeps it', async () => {
+  it('R4 R6 R25 a deal value Microsoft changes while cosell writes the record id back reaches the CRM, and Partner Center keeps it; the log says the referral was read again', async () => {
     const pc = pcControl(h);
     let edited = false;
     /** Partner Center as a Microsoft seller edits it right before cosell's write-back lands (its 412). */
@@ -35,7 +37,18 @@ describe.each(CRMS)('$crm: a Microsoft edit during the first sync', ({ crm }) =>
       }
     }
     const referrals = new RacingReferralsClient({ baseUrl: h.pc.info.referrals, tokens: h.tokens });
+    const lines: { event?: string; referralId?: string; msg?: string }[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const text of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(text));
+          done();
+        },
+      }),
+    );
     const { engine } = await h.newEngine({
+      logger,
       referrals,
       settings: { worker: { concurrency: 1, leaseMs: 5_000, pollIntervalMs: 50 } },
     });
@@ -55,6 +68,10 @@ describe.each(CRMS)('$crm: a Microsoft edit during the first sync', ({ crm }) =>
       const after = await pc.referral(id);
       expect(Number(after.details?.dealValue)).toBe(300_000);
       expect(after.externalReferenceId).toBe(deal.id);
+      expect(lines.find((l) => l.event === 'sync-reread')).toMatchObject({
+        referralId: id,
+        msg: expect.stringContaining('changed while cosell wrote it (HTTP 412)'),
+      });
     } finally {
       await engine.stop();
     }

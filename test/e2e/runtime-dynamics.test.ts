@@ -12,6 +12,7 @@ import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 import {
   control,
+  loggedEvents,
   metricSum,
   type PartnerCenterLine,
   partnerCenterSection,
@@ -90,6 +91,23 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     );
     expect(doctor.stdout).toContain('dealValueField = estimatedvalue (environment variable (default value))');
     expect(doctor.stdout).toMatch(/ok {3}dynamics currencies: base USD/);
+  });
+
+  it('R23 R27 doctor --config waits for an answer no longer than engine.requestTimeoutMs, and says which call got none', async () => {
+    const impatient = join(dir, 'impatient.yaml');
+    await writeFile(
+      impatient,
+      (await readFile(configFile, 'utf8')).replace('engine:\n', 'engine:\n  requestTimeoutMs: 1000\n'),
+    );
+    // Every Web API call is held 20 s; the token endpoint answers.
+    await control(dv.control, 'POST', '/faults', { path: '/api/data', delayMs: 20_000, count: 1000 });
+    try {
+      const doctor = await runCli(['doctor', '--config', impatient], { env, cwd: dir, timeoutMs: 15_000 });
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/FAIL dynamics [^:]+: .*no answer within 1 s/);
+    } finally {
+      await control(dv.control, 'DELETE', '/faults');
+    }
   });
 
   it('R21 R8 R23 start checks the environment against the config first: a deal value column and a decision column it lacks are both listed in one run, with fixes, and nothing starts', async () => {
@@ -177,6 +195,41 @@ describe('cosell on Dynamics 365, as separate processes', () => {
       `/referrals/${shared.referralId}`,
     );
     expect(created).toMatchObject({ name: 'Fabrikam on Dynamics', externalReferenceId: opportunityId });
+  });
+
+  it('R25 R26 a call Partner Center or Dynamics 365 answers 503 is retried, and the log names the API, the call and the cause', async () => {
+    const seen = loggedEvents(cosell!.process, 'api-retry').length;
+    await control(pc.control, 'POST', '/faults', { method: 'GET', status: 503, count: 1 });
+    await control(dv.control, 'POST', '/faults', { method: 'GET', path: '/api/data', status: 503, count: 1 });
+    const referral = await sendMicrosoftReferral(pc.control);
+    const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
+    await until(
+      async () =>
+        (await control<{ value: unknown[] }>(dv.control, 'GET', `/ui/opportunities?$filter=${filter}`))
+          .value[0],
+      15_000,
+      'the opportunity in Dynamics 365',
+    );
+    const retries = await until(
+      () => {
+        const lines = loggedEvents(cosell!.process, 'api-retry').slice(seen);
+        const partnerCenter = lines.find((l) => String(l['api']).startsWith('partner-center'));
+        const crm = lines.find((l) => l['api'] === 'dynamics');
+        return partnerCenter && crm ? { partnerCenter, crm } : null;
+      },
+      15_000,
+      'a retry line for each API',
+    );
+    expect(retries.partnerCenter).toMatchObject({
+      level: 40,
+      attempt: 1,
+      cause: expect.stringMatching(/^HTTP 503 /),
+    });
+    expect(retries.partnerCenter['msg']).toMatch(
+      /^partner-center referrals GET \/\S+: HTTP 503 \w+; retrying in [\d.]+ s/,
+    );
+    expect(retries.crm).toMatchObject({ level: 40, attempt: 1, cause: expect.stringMatching(/^HTTP 503/) });
+    expect(retries.crm['msg']).toMatch(/^dynamics [^:]+: HTTP 503.*; retrying in [\d.]+ s/);
   });
 
   it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {

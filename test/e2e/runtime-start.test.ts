@@ -19,6 +19,7 @@ import {
   allReferrals,
   control,
   type Emulators,
+  loggedEvents,
   metricSum,
   readMetrics,
   type StartLine,
@@ -84,6 +85,27 @@ describe('cosell start --config against the emulators', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`cosell login --config ${configFile}`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('R23 R27 doctor --config waits for an answer no longer than engine.requestTimeoutMs, and says which call got none', async () => {
+    const impatient = join(dir, 'impatient.yaml');
+    await writeFile(
+      impatient,
+      (await readFile(configFile, 'utf8')).replace('engine:\n', 'engine:\n  requestTimeoutMs: 1000\n'),
+    );
+    // Every REST call is held 20 s; the token endpoint answers.
+    await control(emulators.sf.control, 'POST', '/faults', {
+      path: '/services/data',
+      delayMs: 20_000,
+      count: 1000,
+    });
+    try {
+      const doctor = await runCli(['doctor', '--config', impatient], { env, cwd: dir, timeoutMs: 15_000 });
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/FAIL salesforce [^:]+: .*no answer within 1 s/);
+    } finally {
+      await control(emulators.sf.control, 'DELETE', '/faults');
+    }
   });
 
   it('R21 R23 start checks the org against the config first: a deal value field and an on-hold stage the org lacks are both listed in one run, with fixes, and nothing starts', async () => {
@@ -152,6 +174,36 @@ describe('cosell start --config against the emulators', () => {
       '/webhooks/deliveries',
     );
     expect(deliveries.filter((d) => d.referralId === referral.id).map((d) => d.state)).toContain('delivered');
+  });
+
+  it('R25 R26 a call Partner Center or Salesforce answers 503 is retried, and the log names the API, the call and the cause', async () => {
+    const seen = loggedEvents(cosell!.process, 'api-retry').length;
+    await control(emulators.pc.control, 'POST', '/faults', { method: 'GET', status: 503, count: 1 });
+    await control(emulators.sf.control, 'POST', '/faults', {
+      method: 'GET',
+      path: '/services/data',
+      status: 503,
+      count: 1,
+    });
+    const referral = await sendMicrosoftReferral(emulators.pc.control);
+    // Read Salesforce only after the retries: the test's own query would take the fault otherwise.
+    const retries = await until(
+      () => {
+        const lines = loggedEvents(cosell!.process, 'api-retry').slice(seen);
+        const pc = lines.find((l) => String(l['api']).startsWith('partner-center'));
+        const crm = lines.find((l) => l['api'] === 'salesforce');
+        return pc && crm ? { pc, crm } : null;
+      },
+      15_000,
+      'a retry line for each API',
+    );
+    expect(retries.pc).toMatchObject({ level: 40, attempt: 1, cause: expect.stringMatching(/^HTTP 503 /) });
+    expect(retries.pc['msg']).toMatch(
+      /^partner-center referrals GET \/\S+: HTTP 503 \w+; retrying in [\d.]+ s/,
+    );
+    expect(retries.crm).toMatchObject({ level: 40, attempt: 1, cause: expect.stringMatching(/^HTTP 503/) });
+    expect(retries.crm['msg']).toMatch(/^salesforce [^:]+: HTTP 503.*; retrying in [\d.]+ s/);
+    await until(async () => (await opportunityOf(referral.id)) !== undefined, 15_000, 'the opportunity');
   });
 
   // Seven `cosell` command runs, each a process start: more than the default 30 s on a busy 2-core machine.

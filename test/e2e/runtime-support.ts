@@ -124,6 +124,16 @@ export async function startCosell(
   return { process: child, line };
 }
 
+/** The service's log lines (pino JSON on stderr) of one `event`, in order. */
+export function loggedEvents(service: LongRunning, event: string): Record<string, unknown>[] {
+  return service
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.endsWith('}'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => entry['event'] === event);
+}
+
 /** SOQL over the Salesforce REST API with the demo connected app (client credentials). */
 export async function sfQuery<T = Record<string, unknown>>(sf: SalesforceLine, soql: string): Promise<T[]> {
   const token = (await (

@@ -138,12 +138,14 @@ export async function runDeploymentDoctor(config: Config, env: NodeJS.ProcessEnv
     const crm = await runSalesforceDoctor(config.crm.salesforce.connection, {
       createDefaults: config.engine.mapping.createDefaults,
       settings: config.crm.salesforce.settings,
+      clientOptions: { timeoutMs: config.engine.requestTimeoutMs },
     });
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'salesforce' })));
   }
   if (config.crm.kind === 'dynamics' && config.crm.dynamics) {
     const crm = await runDynamicsDoctor(config.crm.dynamics.connection, config.crm.dynamics.settings, {
       createDefaults: config.engine.mapping.createDefaults,
+      clientOptions: { timeoutMs: config.engine.requestTimeoutMs },
     });
     lines.push(...crm.lines.map((line) => ({ ...line, system: 'dynamics' })));
   }
@@ -185,6 +187,7 @@ async function checkPartnerCenter(config: Config, env: NodeJS.ProcessEnv): Promi
       tokens,
       baseUrl: config.partnerCenter.referralsUrl,
       retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 },
+      timeoutMs: config.engine.requestTimeoutMs,
     });
     try {
       for await (const _page of referrals.listPages({ top: 1 })) break;
@@ -257,6 +260,7 @@ async function webhookLine(config: Config, tokens: TokenProvider, line: LineOf):
       baseUrl: config.partnerCenter.webhooksUrl,
       tokens,
       retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxRetryAfterMs: 0 },
+      timeoutMs: config.engine.requestTimeoutMs,
     });
     const state = await webhooks.checkRegistration(publicUrl);
     if (state.state === 'missing')

@@ -33,7 +33,11 @@ async function openSession(flags: WebhooksFlags): Promise<Session> {
     const store = await openStore({ url: config.store.url, tenantId: config.tenantId });
     const tokens = storeTokenProvider(config, store, tokenKey);
     return {
-      client: new WebhooksClient({ baseUrl: config.partnerCenter.webhooksUrl, tokens }),
+      client: new WebhooksClient({
+        baseUrl: config.partnerCenter.webhooksUrl,
+        tokens,
+        timeoutMs: config.engine.requestTimeoutMs,
+      }),
       ...(config.partnerCenter.webhook.publicUrl
         ? { publicUrl: config.partnerCenter.webhook.publicUrl }
         : {}),

@@ -6,10 +6,17 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { DynamicsWebApi } from 'dynamics-web-api';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, realSleep, withRetry } from '../../lib/retry.ts';
+import { CallTimeout, DEFAULT_REQUEST_TIMEOUT_MS, isCallTimeout, withDeadline } from '../../lib/deadline.ts';
+import {
+  type ApiRetry,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  realSleep,
+  withRetry,
+} from '../../lib/retry.ts';
 import { AuthorityRewritingNetworkClient } from '../../partner-center/auth.ts';
 import { CrmError } from '../port.ts';
-import { headerOf, isNetworkError, statusOf, toCrmError } from './errors.ts';
+import { codeOf, headerOf, isNetworkError, statusOf, toCrmError, unwrap } from './errors.ts';
 import { API_VERSION, DEFAULT_AUTHORITY_HOST } from './fields.ts';
 import type { DynamicsConnection } from './settings.ts';
 
@@ -17,6 +24,11 @@ export interface DataverseClientOptions {
   policy?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** A request that has not answered within this is abandoned (and retried by the policy): a hung connection
+   *  must not hold a worker. Token requests included. */
+  timeoutMs?: number;
+  /** Called for every retried request, with its cause (the service logs it). */
+  onRetry?: (event: ApiRetry) => void;
 }
 
 /** A small FIFO semaphore: at most `limit` requests in flight. */
@@ -59,6 +71,8 @@ export class DataverseClient {
   private readonly policy: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly timeoutMs: number;
+  private readonly onRetry: ((event: ApiRetry) => void) | undefined;
   private forceRefresh = false;
 
   private constructor(
@@ -71,6 +85,8 @@ export class DataverseClient {
     this.policy = options.policy ?? DEFAULT_RETRY_POLICY;
     this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.onRetry = options.onRetry;
   }
 
   /** Builds the msal app and gets a first token, so bad credentials fail here with a clear error. */
@@ -107,14 +123,28 @@ export class DataverseClient {
     const force = this.forceRefresh;
     this.forceRefresh = false;
     try {
-      const result = await this.msal.acquireTokenByClientCredential({
-        scopes: [`${this.connection.url}/.default`],
-        skipCache: force,
-      });
+      // msal-node takes no timeout for the token request: only the wait is bounded here.
+      const result = await withDeadline(
+        this.msal.acquireTokenByClientCredential({
+          scopes: [`${this.connection.url}/.default`],
+          skipCache: force,
+        }),
+        this.timeoutMs,
+      );
       if (!result?.accessToken) throw new Error('Entra returned no access token');
       return result.accessToken;
     } catch (error) {
       if (error instanceof CrmError) throw error;
+      if (isCallTimeout(error)) {
+        throw new CrmError({
+          crm: 'dynamics',
+          operation: 'token',
+          code: error.code,
+          message: `Entra gave no token for ${this.connection.url}: ${error.message}, so cosell gave up waiting.`,
+          fix: 'cosell retries. If it keeps happening, check that login.microsoftonline.com answers from this machine (proxy, firewall).',
+          retryable: true,
+        });
+      }
       const description = String(
         (error as { errorMessage?: string }).errorMessage ?? (error as Error).message,
       )
@@ -138,7 +168,21 @@ export class DataverseClient {
       dataApi: { version: API_VERSION },
       onTokenRefresh: () => this.token(),
       propagateErrors: true,
+      // The library destroys a request idle this long; `attempt` tells that from a reset by the time it took.
+      timeout: this.timeoutMs,
     });
+  }
+
+  /** One HTTP request; a connection the library destroyed at the timeout surfaces as CallTimeout, not a reset. */
+  private async attempt<T>(call: (api: DynamicsWebApi) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    try {
+      return await call(this.library());
+    } catch (error) {
+      if (isNetworkError(error) && Date.now() - started >= this.timeoutMs)
+        throw new CallTimeout(this.timeoutMs);
+      throw error;
+    }
   }
 
   /**
@@ -152,12 +196,14 @@ export class DataverseClient {
         () =>
           this.gate.run(() => {
             this.apiCalls++;
-            return call(this.library());
+            return this.attempt(call);
           }),
         {
           policy: this.policy,
           sleep: this.sleep,
           random: this.random,
+          onRetry: ({ attempt, delayMs, error }) =>
+            this.onRetry?.({ api: 'dynamics', operation, attempt, delayMs, cause: retryCause(error) }),
           classify: (error) => {
             const status = statusOf(error);
             if (status === 401 && !refreshed) {
@@ -166,6 +212,7 @@ export class DataverseClient {
               return 'retry';
             }
             if (status === 429) return { retryAfter: headerOf(error, 'retry-after') };
+            if (isCallTimeout(error)) return 'retry';
             if ((status !== undefined && status >= 500) || isNetworkError(error)) return 'retry';
             return 'fail';
           },
@@ -188,4 +235,15 @@ export class DataverseClient {
       record,
     );
   }
+}
+
+/** A retried request's cause as an operator searches for it: `HTTP 429 0x80072322`, `no answer within 3 s`. */
+function retryCause(error: unknown): string {
+  if (isCallTimeout(error)) return error.message;
+  const status = statusOf(error);
+  const code = codeOf(error);
+  if (status !== undefined) return `HTTP ${status}${code ? ` ${code}` : ''}`;
+  const cause = unwrap(error)?.cause as { code?: unknown } | undefined;
+  const detail = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+  return `${String(unwrap(error)?.message ?? error).slice(0, 160)}${detail}`;
 }

@@ -1,6 +1,7 @@
 // Dataverse failures as CrmErrors an operator can act on: the envelope's code and message, the record, and
 // the fix for the codes an integration meets (throttling, privileges, missing columns, duplicate keys).
 
+import { CallTimeout } from '../../lib/deadline.ts';
 import { parseRetryAfter } from '../../lib/retry.ts';
 import { CrmError } from '../port.ts';
 import { EXPIRED_VERSION_STAMP } from './fields.ts';
@@ -99,6 +100,17 @@ export function isExpiredChangeToken(error: unknown): boolean {
 export function toCrmError(error: unknown, context: ErrorContext): CrmError {
   if (error instanceof CrmError) return error;
   const on = context.record ? ` on ${context.record}` : '';
+  if (error instanceof CallTimeout) {
+    return new CrmError({
+      crm: 'dynamics',
+      operation: context.operation,
+      record: context.record,
+      code: error.code,
+      message: `Dataverse ${context.operation}: ${error.message}, so cosell gave up waiting.`,
+      fix: 'cosell retries. If it keeps happening, check the environment in the Power Platform admin center and the network path to it, or raise engine.requestTimeoutMs.',
+      retryable: true,
+    });
+  }
   if (isNetworkError(error)) {
     return new CrmError({
       crm: 'dynamics',

@@ -9,8 +9,15 @@
 // returns a refresh token, so the connection is built without a client id and we re-mint exactly once.
 import { createSign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Connection } from 'jsforce';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, realSleep, withRetry } from '../../lib/retry.ts';
+import { Connection, type HttpRequest } from 'jsforce';
+import { CallTimeout, DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from '../../lib/deadline.ts';
+import {
+  type ApiRetry,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  realSleep,
+  withRetry,
+} from '../../lib/retry.ts';
 import { CrmError } from '../port.ts';
 import {
   codeOf,
@@ -62,15 +69,13 @@ export interface SaveResult {
 
 export interface SalesforceClientOptions {
   retryPolicy?: RetryPolicy;
+  /** A call that has not answered within this is abandoned (and retried by the policy): a hung connection must
+   *  not hold a worker. Token requests included. */
+  timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Called for every retried call (logging, metrics). */
-  onRetry?: (event: {
-    operation: string;
-    attempt: number;
-    delayMs: number;
-    code: string | undefined;
-  }) => void;
+  /** Called for every retried call, with its cause (the service logs it). */
+  onRetry?: (event: ApiRetry & { code: string | undefined }) => void;
 }
 
 /** Builds the RS256 JWT bearer assertion: iss = consumer key, sub = username, aud = login URL. */
@@ -173,13 +178,20 @@ export class SalesforceClient {
           audience: audienceOf(this.settings.loginUrl),
           privateKeyPem,
         });
-        await this.connection.authorize({ grant_type: JWT_BEARER_GRANT, assertion });
+        // jsforce's OAuth2 takes no timeout: only the wait is bounded here.
+        await withDeadline(
+          this.connection.authorize({ grant_type: JWT_BEARER_GRANT, assertion }),
+          this.timeoutMs,
+        );
       } else {
-        await this.connection.authorize({
-          grant_type: 'client_credentials',
-          client_id: auth.clientId,
-          client_secret: auth.clientSecret,
-        });
+        await withDeadline(
+          this.connection.authorize({
+            grant_type: 'client_credentials',
+            client_id: auth.clientId,
+            client_secret: auth.clientSecret,
+          }),
+          this.timeoutMs,
+        );
       }
     } catch (error) {
       throw tokenError(error, auth.grant);
@@ -245,13 +257,42 @@ export class SalesforceClient {
         random: this.options.random ?? Math.random,
         onRetry: (event) =>
           this.options.onRetry?.({
+            api: 'salesforce',
             operation: context.operation,
             attempt: event.attempt,
             delayMs: event.delayMs,
             code: codeOf(event.error),
+            cause: retryCause(event.error),
           }),
       },
     );
+  }
+
+  /**
+   * Every REST call goes out here, with the timeout and without jsforce's own retries: it repeats 5xx, 429 and
+   * resets of GET/PUT/DELETE up to five times, ignoring Retry-After and unseen by the call counter and budgets.
+   * The boundary's policy in `call` is the one retry policy.
+   */
+  private async send<T>(
+    request: string | HttpRequest,
+    options: { noContentResponse?: unknown } = {},
+  ): Promise<T> {
+    const timeoutMs = this.timeoutMs;
+    try {
+      return await this.connection.request<T>(request, {
+        ...options,
+        timeout: timeoutMs,
+        retry: { maxRetries: 0 },
+      });
+    } catch (error) {
+      // jsforce aborts the request at the timeout; its message would say "10 minutes" whatever the timeout was.
+      if ((error as Error | undefined)?.name === 'AbortError') throw new CallTimeout(timeoutMs);
+      throw error;
+    }
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   private async counted<T>(run: () => Promise<T>): Promise<T> {
@@ -284,14 +325,15 @@ export class SalesforceClient {
 
   private async queryPaged<T>(soql: string, operation: string, includeDeleted: boolean): Promise<T[]> {
     const first = await this.call({ operation }, async () => {
-      const page = await this.connection.query(soql, { autoFetch: false, scanAll: includeDeleted });
-      return page as unknown as QueryPage<T>;
+      return this.send<QueryPage<T>>(
+        `/${includeDeleted ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`,
+      );
     });
     const records = [...first.records];
     let page = first;
     while (!page.done && page.nextRecordsUrl) {
       const locator = page.nextRecordsUrl;
-      page = await this.call({ operation }, () => this.connection.request<QueryPage<T>>(locator));
+      page = await this.call({ operation }, () => this.send<QueryPage<T>>(locator));
       records.push(...page.records);
     }
     return records;
@@ -303,7 +345,7 @@ export class SalesforceClient {
     let current = page;
     while (!current.done && current.nextRecordsUrl) {
       const locator = current.nextRecordsUrl;
-      current = await this.call({ operation }, () => this.connection.request<QueryPage<T>>(locator));
+      current = await this.call({ operation }, () => this.send<QueryPage<T>>(locator));
       records.push(...current.records);
     }
     return records;
@@ -311,29 +353,37 @@ export class SalesforceClient {
 
   async retrieve(type: string, id: string, fields: string[]): Promise<SObjectRecord> {
     const url = `/sobjects/${type}/${encodeURIComponent(id)}?fields=${fields.map(encodeURIComponent).join(',')}`;
-    return this.call({ operation: `read ${type}`, record: id }, () =>
-      this.connection.request<SObjectRecord>(url),
-    );
+    return this.call({ operation: `read ${type}`, record: id }, () => this.send<SObjectRecord>(url));
   }
 
   async create(type: string, record: Record<string, unknown>): Promise<string> {
     return this.call({ operation: `create ${type}` }, async () => {
-      const result = (await this.connection.sobject(type).create(record)) as SaveResult;
+      const result = await this.send<SaveResult>({
+        method: 'POST',
+        url: `/sobjects/${type}`,
+        body: JSON.stringify(record),
+        headers: { 'content-type': 'application/json' },
+      });
       if (!result.success || !result.id) throw this.saveFailure(result, `create ${type}`);
       return result.id;
     });
   }
 
   async update(type: string, id: string, record: Record<string, unknown>): Promise<void> {
-    await this.call({ operation: `update ${type}`, record: id }, async () => {
-      const result = (await this.connection.sobject(type).update({ ...record, Id: id })) as SaveResult;
-      if (!result.success) throw this.saveFailure(result, `update ${type}`, id);
-    });
+    // 204 No Content on success; a refusal is an error answer.
+    await this.call({ operation: `update ${type}`, record: id }, () =>
+      this.send({
+        method: 'PATCH',
+        url: `/sobjects/${type}/${encodeURIComponent(id)}`,
+        body: JSON.stringify(record),
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
   }
 
   async destroy(type: string, id: string): Promise<void> {
     await this.call({ operation: `delete ${type}`, record: id }, () =>
-      this.connection.request({ method: 'DELETE', url: `/sobjects/${type}/${encodeURIComponent(id)}` }),
+      this.send({ method: 'DELETE', url: `/sobjects/${type}/${encodeURIComponent(id)}` }),
     );
   }
 
@@ -351,7 +401,7 @@ export class SalesforceClient {
     return this.call(
       { operation: `upsert ${type}`, record: `${externalIdField}=${externalId}` },
       async () => {
-        const result = await this.connection.request<SaveResult | undefined>(
+        const result = await this.send<SaveResult | undefined>(
           {
             method: 'PATCH',
             url,
@@ -364,7 +414,7 @@ export class SalesforceClient {
         const id = result?.id;
         if (!id) {
           // 204 carries no id; read it back by the key.
-          const found = await this.connection.request<SObjectRecord>(`${url}?fields=Id`);
+          const found = await this.send<SObjectRecord>(`${url}?fields=Id`);
           return { id: String(found.Id), created: false };
         }
         return { id, created: result.created === true };
@@ -374,22 +424,20 @@ export class SalesforceClient {
 
   async describe(type: string): Promise<DescribeResult> {
     return this.call({ operation: `describe ${type}` }, () =>
-      this.connection.request<DescribeResult>(`/sobjects/${type}/describe`),
+      this.send<DescribeResult>(`/sobjects/${type}/describe`),
     );
   }
 
   /** `GET /services/data/`: the versions the org serves (free of the API allocation). */
   async versions(): Promise<{ version: string; label: string; url: string }[]> {
     return this.call({ operation: 'versions' }, () =>
-      this.connection.request<{ version: string; label: string; url: string }[]>(
-        `${this.instanceUrl}/services/data/`,
-      ),
+      this.send<{ version: string; label: string; url: string }[]>(`${this.instanceUrl}/services/data/`),
     );
   }
 
   async limits(): Promise<Record<string, { Max: number; Remaining: number }>> {
     return this.call({ operation: 'limits' }, () =>
-      this.connection.request<Record<string, { Max: number; Remaining: number }>>('/limits'),
+      this.send<Record<string, { Max: number; Remaining: number }>>('/limits'),
     );
   }
 
@@ -404,7 +452,7 @@ export class SalesforceClient {
   ): Promise<Map<string, CompositeSubresponse>> {
     const context: ErrorContext = { operation, ...(options.record ? { record: options.record } : {}) };
     return this.call(context, async () => {
-      const response = await this.connection.request<{ compositeResponse: CompositeSubresponse[] }>({
+      const response = await this.send<{ compositeResponse: CompositeSubresponse[] }>({
         method: 'POST',
         url: '/composite',
         body: JSON.stringify({
@@ -448,7 +496,7 @@ export class SalesforceClient {
       const slice = records.slice(i, i + COLLECTION_MAX_RECORDS);
       const results = await this.call({ operation: `create ${type} (collection)` }, async () => {
         const body = { allOrNone, records: slice.map((r) => ({ attributes: { type }, ...r })) };
-        const res = await this.connection.request<SaveResult[]>({
+        const res = await this.send<SaveResult[]>({
           method: 'POST',
           url: '/composite/sobjects',
           body: JSON.stringify(body),
@@ -468,7 +516,7 @@ export class SalesforceClient {
     for (let i = 0; i < ids.length; i += COLLECTION_MAX_RECORDS) {
       const slice = ids.slice(i, i + COLLECTION_MAX_RECORDS);
       await this.call({ operation: 'delete (collection)' }, async () => {
-        const res = await this.connection.request<SaveResult[]>({
+        const res = await this.send<SaveResult[]>({
           method: 'DELETE',
           url: `/composite/sobjects?ids=${slice.map(encodeURIComponent).join(',')}&allOrNone=${allOrNone}`,
         });
@@ -547,4 +595,13 @@ function tokenError(error: unknown, grant: string): CrmError {
   });
 }
 
-const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'];
+const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'TIMEOUT'];
+
+/** A retried call's cause as an operator searches for it: `HTTP 503 SERVER_UNAVAILABLE`, `no answer within 3 s`. */
+function retryCause(error: unknown): string {
+  const code = codeOf(error);
+  const status = error instanceof CrmError ? error.status : undefined;
+  if (status !== undefined) return `HTTP ${status}${code ? ` ${code}` : ''}`;
+  if (error instanceof CrmError && code === 'TIMEOUT') return error.message.slice(0, 160);
+  return code ?? (error instanceof Error ? error.message.slice(0, 160) : String(error));
+}

@@ -1,6 +1,7 @@
 // Salesforce error bodies -> CrmError, in one place (reference/crm.md §B.7). jsforce turns the error array
 // into an Error whose `name`/`errorCode` is the Salesforce code and whose `data` is the first item; it does not
 // keep the HTTP status, so the status comes from the code (the codes below each come with one status).
+import { CallTimeout } from '../../lib/deadline.ts';
 import { CrmError } from '../port.ts';
 import { assignPermissionSetCommand, deployCommand } from './fields.ts';
 
@@ -136,6 +137,17 @@ export function toCrmError(error: unknown, context: ErrorContext): CrmError {
     ? data.fields.filter((f): f is string => typeof f === 'string')
     : [];
   const providerMessage = typeof e.message === 'string' ? e.message : String(error);
+  if (error instanceof CallTimeout) {
+    return new CrmError({
+      crm: 'salesforce',
+      operation: context.operation,
+      record: context.record,
+      code: error.code,
+      message: `Salesforce ${context.operation}: ${error.message}, so cosell gave up waiting.`,
+      fix: 'cosell retries. If it keeps happening, check status.salesforce.com and the network path to the instance, or raise engine.requestTimeoutMs.',
+      retryable: true,
+    });
+  }
   if (code && NETWORK_CODES.has(code)) {
     return new CrmError({
       crm: 'salesforce',
