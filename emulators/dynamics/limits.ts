@@ -26,6 +26,8 @@ export class ServiceProtection {
   private dayCount = 0;
   /** Highest number of requests seen in flight at once (tests assert a client's concurrency cap with it). */
   peakConcurrency = 0;
+  /** Requests answered 429 since the last reset, by error code: what a client met, not what it logged. */
+  private refused: Record<string, number> = {};
 
   constructor(config: Partial<LimitConfig> = {}) {
     this.config = { ...DEFAULT_LIMITS, ...config };
@@ -39,6 +41,25 @@ export class ServiceProtection {
 
   /** Admits one HTTP request carrying `count` API requests, or throws the 429. Call `finish` when done. */
   admit(now: number, count = 1): void {
+    try {
+      this.check(now, count);
+    } catch (error) {
+      const code = (error as DataverseError).code;
+      this.refused[code] = (this.refused[code] ?? 0) + 1;
+      throw error;
+    }
+    for (let i = 0; i < count; i++) this.requests.push(now);
+    const today = new Date(now).toISOString().slice(0, 10);
+    if (today !== this.day) {
+      this.day = today;
+      this.dayCount = 0;
+    }
+    this.dayCount += count;
+    this.inFlight++;
+    this.peakConcurrency = Math.max(this.peakConcurrency, this.inFlight);
+  }
+
+  private check(now: number, count: number): void {
     this.prune(now);
     if (this.inFlight >= this.config.concurrent) {
       throw new DataverseError(
@@ -72,15 +93,6 @@ export class ServiceProtection {
         { 'Retry-After': String(wait) },
       );
     }
-    for (let i = 0; i < count; i++) this.requests.push(now);
-    const today = new Date(now).toISOString().slice(0, 10);
-    if (today !== this.day) {
-      this.day = today;
-      this.dayCount = 0;
-    }
-    this.dayCount += count;
-    this.inFlight++;
-    this.peakConcurrency = Math.max(this.peakConcurrency, this.inFlight);
   }
 
   finish(now: number, startedAt: number): void {
@@ -97,6 +109,7 @@ export class ServiceProtection {
       inFlight: this.inFlight,
       peakConcurrency: this.peakConcurrency,
       requestsToday: this.dayCount,
+      refused: { ...this.refused },
     };
   }
 
@@ -105,5 +118,6 @@ export class ServiceProtection {
     this.execution = [];
     this.peakConcurrency = this.inFlight;
     this.dayCount = 0;
+    this.refused = {};
   }
 }

@@ -321,7 +321,7 @@ describe('the Dataverse emulator refuses what Dataverse refuses', () => {
     expect(throttled.body.error.code).toBe('0x80072322');
   });
 
-  it('counts requests against the service protection limit: over it, 429 with Retry-After in seconds and 0x80072322', async () => {
+  it('counts requests against the service protection limit: over it, 429 with Retry-After in seconds and 0x80072322, counted as refused', async () => {
     await control(emulator.info.control, 'PUT', '/limits', { requestsPerWindow: 3, windowMs: 60_000 });
     try {
       for (let i = 0; i < 3; i++) expect((await raw('GET', 'accounts?$select=name&$top=1')).status).toBe(200);
@@ -332,6 +332,12 @@ describe('the Dataverse emulator refuses what Dataverse refuses', () => {
         code: '0x80072322',
         message: expect.stringMatching(/limit of 3/),
       });
+      const status = await control<{ refused: Record<string, number> }>(
+        emulator.info.control,
+        'GET',
+        '/limits',
+      );
+      expect(status.refused).toEqual({ '0x80072322': 1 });
     } finally {
       await control(emulator.info.control, 'PUT', '/limits', { requestsPerWindow: 6000, windowMs: 300_000 });
     }
