@@ -84,6 +84,16 @@ export async function connectCrm(
   );
 }
 
+/** Every retried call leaves one line naming the API, the call and the cause: a sync that is slow or late says
+ *  why in the log, not only in /metrics. */
+function logRetries(logger: Logger): (event: ApiRetry) => void {
+  return (event) =>
+    logger.warn(
+      { event: 'api-retry', ...event },
+      `${event.api} ${event.operation}: ${event.cause}; retrying in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed)`,
+    );
+}
+
 /**
  * The engine of a deployment on its open store, as the service and the one-off commands (backfill, reconcile)
  * run it: a signed-in Partner Center user, the Referrals client, the CRM adapter.
@@ -100,13 +110,7 @@ export async function openEngine(
       `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then ${options.again}.`,
     );
   }
-  // Every retried call leaves one line naming the API, the call and the cause: a sync that is slow or late
-  // says why in the log, not only in /metrics.
-  const onRetry = (event: ApiRetry) =>
-    options.logger.warn(
-      { event: 'api-retry', ...event },
-      `${event.api} ${event.operation}: ${event.cause}; retrying in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed)`,
-    );
+  const onRetry = logRetries(options.logger);
   const referrals = new ReferralsClient({
     tokens,
     baseUrl: config.partnerCenter.referralsUrl,

@@ -232,6 +232,32 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(retries.crm['msg']).toMatch(/^dynamics [^:]+: HTTP 503.*; retrying in [\d.]+ s/);
   });
 
+  it("R25 R26 a request Dataverse's service protection throttles (429 with Retry-After) is retried after the asked wait, and the log names the limit's code", async () => {
+    const seen = loggedEvents(cosell!.process, 'api-retry').length;
+    await control(dv.control, 'POST', '/faults', {
+      path: '/api/data',
+      status: 429,
+      code: '0x80072322',
+      message: 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.',
+      retryAfter: 1,
+      count: 2,
+    });
+    const referral = await sendMicrosoftReferral(pc.control);
+    const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
+    await until(
+      async () =>
+        (await control<{ value: unknown[] }>(dv.control, 'GET', `/ui/opportunities?$filter=${filter}`))
+          .value[0],
+      20_000,
+      'the opportunity in Dynamics 365 after the throttling',
+    );
+    const throttled = loggedEvents(cosell!.process, 'api-retry')
+      .slice(seen)
+      .filter((l) => l['api'] === 'dynamics' && l['cause'] === 'HTTP 429 0x80072322');
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(throttled[0]!['msg']).toMatch(/^dynamics [^:]+: HTTP 429 0x80072322; retrying in 1 s/);
+  });
+
   it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {
     const sweep = await sweepForSecrets({
       url: cosell!.line.url,
