@@ -3,13 +3,23 @@
 // retries after injected faults; each time it restarts on the same store. At the end the emulators' own state is
 // checked: every referral has exactly one CRM record and vice versa, each deal value is the last one a user
 // wrote, no acknowledged webhook was lost, no job is stuck, no link half-moved.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { control } from '../src/cli/demo-story.ts';
 import { openStore } from '../src/store/index.ts';
 import type { LongRunning } from '../test/helpers/cli.ts';
 import { crmSide, microsoftReferral } from './crm-side.ts';
-import { type Deployment, spawnCosell, startService } from './deployment.ts';
-import { type FaultTally, faultKindsFor, injectFault, settleFault } from './faults.ts';
+import { type Deployment, pausedNow, spawnCosell, startService } from './deployment.ts';
+import {
+  type FaultKind,
+  type FaultTally,
+  faultKindsFor,
+  injectFault,
+  logSayings,
+  logSignOf,
+  operatorSawFaults,
+  settleFault,
+} from './faults.ts';
 import { checkInvariants, type Expectation, type PcReferral, type Verdict } from './invariants.ts';
 import type { Rng } from './rng.ts';
 
@@ -19,8 +29,9 @@ export interface CrashOptions {
   backfill: number;
   /** Kill points in all; about a third land in the backfill. */
   kills: number;
-  /** How long the live phase runs after the last kill, with work still arriving. */
   say: (line: string) => void;
+  /** Where the live phase's cosell logs go, every process's in turn (for a problem's post-mortem). */
+  logFile?: string;
 }
 
 export interface CrashFigures {
@@ -30,6 +41,11 @@ export interface CrashFigures {
   eventsAcknowledged: number;
   verdict: Verdict;
   faults: FaultTally;
+  /** Fault kinds that failed calls while no kill interfered, with no log line naming the API and the cause. */
+  logUnseen: string[];
+  /** Each injection that hit something: when it was on, and whether a kill fell inside it (for a post-mortem
+   *  against the log file). */
+  injections: { kind: string; from: string; to: string; killed: boolean }[];
   /** Jobs pending, running or dead-lettered, inbox events not processed, create intents left open. */
   stuck: { jobs: number; deadLettered: number; inbox: number; openIntents: number; halfMoved: number };
   quiescentAfterMs: number;
@@ -84,6 +100,8 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
 
   // (b, c) Live: the service, webhooks and CRM edits arriving, faults injected, killed and restarted.
   let service: LongRunning = await startService(d);
+  const services = [service];
+  const killedAt: number[] = [];
   const register = await d.cli(['webhooks', 'register', d.webhookUrl]);
   if (register.code !== 0) throw new Error(`cosell webhooks register failed: ${register.stderr}`);
   const acknowledged = new Map<string, string>();
@@ -98,7 +116,10 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
   };
 
   const kinds = faultKindsFor(d.crm);
-  const faults: FaultTally = Object.fromEntries(kinds.map((k) => [k, { injected: 0, callsFaulted: 0 }]));
+  const faults: FaultTally = Object.fromEntries(
+    kinds.map((k) => [k, { injected: 0, callsFaulted: 0, seenInLog: logSignOf(k, d.crm) ? 0 : null }]),
+  );
+  const injections: { kind: FaultKind; from: number; to: number }[] = [];
   let live = true;
   const workload = (async () => {
     let n = 0;
@@ -143,18 +164,21 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
       await sleep(o.rng.int(50, 300));
     }
   })();
-  const faulting = (async () => {
-    while (live) {
-      const kind = o.rng.pick(kinds);
-      const injected = await injectFault(d, kind, o.rng);
-      await sleep(o.rng.int(1_500, 4_000));
-      const hits = await settleFault(d, injected);
-      if (hits > 0) {
-        faults[kind]!.injected++;
-        faults[kind]!.callsFaulted += hits;
-      }
-      await collectDeliveries();
+  const inject = async (kind: FaultKind, onMs: number) => {
+    const from = Date.now();
+    const injected = await injectFault(d, kind, o.rng);
+    await sleep(onMs);
+    const hits = await settleFault(d, injected);
+    if (hits > 0) {
+      faults[kind]!.injected++;
+      faults[kind]!.callsFaulted += hits;
+      injections.push({ kind, from, to: Date.now() });
     }
+    await collectDeliveries();
+  };
+  let faultsOn = true;
+  const faulting = (async () => {
+    while (live && faultsOn) await inject(o.rng.pick(kinds), o.rng.int(1_500, 4_000));
   })();
 
   let killedLive = 0;
@@ -163,10 +187,19 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     while (killedLive < liveKills) {
       await sleep(o.rng.int(1_000, 5_000));
       await service.stop('SIGKILL');
+      killedAt.push(Date.now());
       killedLive++;
       if (killedLive % 5 === 0) o.say(`${d.crm}: ${killedInBackfill + killedLive} kill points`);
       service = await startService(d);
+      services.push(service);
     }
+    // One round of every fault that fails calls, with work still arriving and no kill: each must leave a log
+    // line naming the API and the cause (a kill inside a fault takes its lines with it, so the rounds above
+    // rarely prove that).
+    faultsOn = false;
+    await faulting;
+    o.say(`${d.crm}: each fault once more, without kills, for the log check`);
+    for (const kind of kinds.filter((k) => logSignOf(k, d.crm))) await inject(kind, 3_000);
     await sleep(3_000);
   } finally {
     live = false;
@@ -177,10 +210,15 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
   await control(d.crmInfo['control']!, 'DELETE', '/faults');
   await control(d.pc.control, 'POST', '/webhooks/behaviour', { mode: 'normal' });
 
-  // Quiescence: the queue empty and the invariants holding, within a deadline.
+  // Quiescence: the queue empty and the invariants holding, within a deadline. An API cosell has paused on the
+  // API's own word (Dataverse's Retry-After runs to minutes once its 5-minute request window is spent) holds
+  // the work as it should: the deadline moves past the pause, up to 15 minutes in all. So does a queue that is
+  // still draining (the soak's 100 restarts leave thousands of jobs): slow is not stuck.
   const quiet = Date.now();
-  const deadline = quiet + 300_000;
+  let deadline = quiet + 300_000;
   let verdict: Verdict;
+  let lastSaid = quiet;
+  let queuedBefore = Number.POSITIVE_INFINITY;
   for (;;) {
     await collectDeliveries();
     verdict = checkInvariants({
@@ -197,10 +235,30 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     });
     const queued = await queuedJobs(d.url);
     if ((verdict.problems.length === 0 && queued === 0) || Date.now() > deadline) break;
+    const paused = await pausedNow(d.url);
+    if (paused.until !== null)
+      deadline = Math.max(deadline, Math.min(paused.until + 120_000, quiet + 900_000));
+    if (Date.now() - lastSaid >= 30_000) {
+      lastSaid = Date.now();
+      if (queued < queuedBefore)
+        deadline = Math.max(deadline, Math.min(Date.now() + 60_000, quiet + 900_000));
+      queuedBefore = queued;
+      o.say(
+        `${d.crm}: waiting for quiet: ${queued} queued, ${verdict.problems.length} problems; ${paused.text}`,
+      );
+    }
     await sleep(1_000);
   }
   const quiescentAfterMs = Date.now() - quiet;
   await service.stop('SIGINT');
+  if (o.logFile) await writeFile(o.logFile, services.map((s) => s.stderr()).join(''));
+  const logUnseen = operatorSawFaults(
+    faults,
+    injections,
+    killedAt,
+    services.flatMap((s) => logSayings(s.stderr())),
+    d.crm,
+  );
   const stuck = await storeLeftovers(d, await crm.opportunities());
   return {
     crm: d.crm,
@@ -209,6 +267,13 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     eventsAcknowledged: acknowledged.size,
     verdict,
     faults,
+    logUnseen,
+    injections: injections.map(({ kind, from, to }) => ({
+      kind,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      killed: killedAt.some((t) => t >= from && t <= to + 10_000),
+    })),
     stuck,
     quiescentAfterMs,
     durationMs: Date.now() - started,

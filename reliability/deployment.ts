@@ -41,7 +41,11 @@ async function freePort(): Promise<number> {
 }
 
 /** Engine timings of the harness: short leases and sweeps, so a killed process's work is taken over quickly. */
+/** Short, so the fault catalogue can hold calls past it without stalling the run. */
+export const REQUEST_TIMEOUT_MS = 3_000;
+
 const ENGINE = {
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
   worker: { pollIntervalMs: 200, leaseMs: 3_000, concurrency: 4 },
   crmPoll: { minIntervalMs: 500, maxIntervalMs: 1_000 },
   reconcile: { intervalMs: 5_000 },
@@ -67,7 +71,8 @@ export async function startDeployment(crm: CrmKind): Promise<Deployment> {
       crm: demo.crm,
       engine: ENGINE,
       server: { host: '127.0.0.1', port },
-      log: { level: 'warn' },
+      // The level operators run (the default): a 412 re-read is an info line.
+      log: { level: 'info' },
     })}`,
   );
   const url = `http://127.0.0.1:${port}`;
@@ -125,4 +130,21 @@ export function spawnCosell(d: Deployment, args: string[]): Spawned {
     ([code, signal]) => ({ code, signal, stdout, stderr }),
   );
   return { child, done };
+}
+
+/** The APIs cosell has paused, and why, from its admin API: what a long wait is waiting on. */
+export async function pausedNow(url: string): Promise<{ text: string; until: number | null }> {
+  try {
+    const overview = (await (await fetch(`${url}/api/overview`)).json()) as {
+      paused?: { api: string; reason: string; until: string }[];
+    };
+    const paused = overview.paused ?? [];
+    if (paused.length === 0) return { text: 'nothing paused', until: null };
+    return {
+      text: paused.map((p) => `${p.api} paused (${p.reason}) until ${p.until.slice(11, 19)}`).join(', '),
+      until: Math.max(...paused.map((p) => Date.parse(p.until))),
+    };
+  } catch (error) {
+    return { text: `no overview (${(error as Error).message})`, until: null };
+  }
 }

@@ -17,7 +17,12 @@ const crash = (over: Partial<CrashFigures['verdict']> = {}): CrashFigures => ({
     problems: [],
     ...over,
   },
-  faults: { 'crm 503': { injected: 3, callsFaulted: 9 } },
+  faults: {
+    'crm 503': { injected: 3, callsFaulted: 9, seenInLog: 2 },
+    'webhook delayed': { injected: 1, callsFaulted: 2, seenInLog: null },
+  },
+  logUnseen: [],
+  injections: [],
   stuck: { jobs: 0, deadLettered: 0, inbox: 0, openIntents: 0, halfMoved: 0 },
   quiescentAfterMs: 2_000,
   durationMs: 200_000,
@@ -40,6 +45,21 @@ describe('the reliability figures', () => {
     const table = renderTable(figures);
     expect(table).toContain('| salesforce | 30 (10 + 20)');
     expect(table).toContain('| crm 503 ');
+    expect(table).toContain('| 3 (9), 2 of 3 ');
+    expect(table).toContain('| 1 (2), no call failed ');
+  });
+
+  it('a fault whose failed calls no log line explained fails the run and is named', () => {
+    const figures: Figures = {
+      seed: 1,
+      crashes: [{ ...crash(), logUnseen: ['crm 503'] }],
+      scenarios: [],
+      hostile: [hostile()],
+    };
+    expect(healthy(figures)).toBe(false);
+    expect(renderTable(figures)).toContain(
+      "- salesforce: fault 'crm 503' failed calls, and no log line named the API and the cause",
+    );
   });
 
   it('counts stale values as lost updates, and a failed run is not healthy', () => {

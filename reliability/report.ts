@@ -43,6 +43,7 @@ export function totals(f: Figures): Totals {
       ) +
       cases.filter((c) => c.outcome === 'silent' || c.outcome === 'leaked').length +
       f.scenarios.filter((s) => !s.recovered || !s.causeShown).length +
+      sum(f.crashes, (c) => c.logUnseen.length) +
       sum(f.hostile, (h) => h.offListRequests),
   };
 }
@@ -103,10 +104,20 @@ export function renderTable(f: Figures): string {
   parts.push(
     '',
     table(
-      ['fault', ...f.crashes.map((c) => `${c.crm}: injected (calls or events hit)`), 'recovered'],
+      [
+        'fault',
+        ...f.crashes.map((c) => `${c.crm}: injected (calls or events hit), cause in the log`),
+        'recovered',
+      ],
       kinds.map((k) => [
         k,
-        ...f.crashes.map((c) => `${c.faults[k]?.injected ?? 0} (${c.faults[k]?.callsFaulted ?? 0})`),
+        ...f.crashes.map((c) => {
+          const tally = c.faults[k];
+          if (!tally) return 'not on this CRM';
+          const logged =
+            tally.seenInLog === null ? 'no call failed' : `${tally.seenInLog} of ${tally.injected}`;
+          return `${tally.injected} (${tally.callsFaulted}), ${logged}`;
+        }),
         f.crashes.every((c) => c.verdict.problems.length === 0) ? 'yes' : 'NO',
       ]),
     ),
@@ -158,6 +169,11 @@ export function renderTable(f: Figures): string {
   );
   const problems = [
     ...f.crashes.flatMap((c) => c.verdict.problems.slice(0, 20).map((p) => `${c.crm}: ${p}`)),
+    ...f.crashes.flatMap((c) =>
+      c.logUnseen.map(
+        (k) => `${c.crm}: fault '${k}' failed calls, and no log line named the API and the cause`,
+      ),
+    ),
     ...f.hostile.flatMap((h) =>
       h.cases
         .filter((c) => ['crashed', 'silent', 'leaked'].includes(c.outcome))

@@ -2,7 +2,7 @@
 // figures as JSON, and ends with one summary line. Exit 1 when anything was lost, duplicated or crashed.
 //   --crm salesforce|dynamics|both   --kills N (per CRM)   --backfill N (per CRM)   --seed S   --json file
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type CrashFigures, crashRun } from './crash.ts';
 import { type CrmKind, startDeployment } from './deployment.ts';
@@ -31,6 +31,7 @@ say(
   `reliability: seed ${seed} (replay with --seed ${seed}), ${values.kills} kills and ${values.backfill} backfill referrals per CRM`,
 );
 
+await mkdir(dirname(values.json), { recursive: true });
 const crashes: CrashFigures[] = [];
 const hostile: HostileFigures[] = [];
 const scenarios: (ScenarioResult & { crm: CrmKind })[] = [];
@@ -44,6 +45,7 @@ for (const crm of crms) {
         backfill: Number(values.backfill),
         kills: Number(values.kills),
         say,
+        logFile: join(dirname(values.json), `reliability-${crm}-cosell.log`),
       }),
     );
     say(`${crm}: the Partner Center sign-in revoked mid-run`);
@@ -55,7 +57,6 @@ for (const crm of crms) {
 }
 const figures: Figures = { seed, crashes, scenarios, hostile };
 process.stdout.write(`${renderTable(figures)}\n`);
-await mkdir(dirname(values.json), { recursive: true });
 await writeFile(values.json, `${JSON.stringify(figures, null, 2)}\n`);
 process.stdout.write(`figures written to ${values.json}\n${finalLine(figures)}\n`);
 process.exitCode = healthy(figures) ? 0 : 1;
