@@ -156,7 +156,6 @@ class SyncEngine implements Engine {
   private readonly circuits: Circuits;
   private readonly health: ApiHealth;
   private readonly seenChanges = new SeenChanges();
-  private readonly seenMicrosoftSide = new Map<string, string>();
   private running = false;
   private workerTimer: TimerHandle | null = null;
   private workerBusy = false;
@@ -285,8 +284,7 @@ class SyncEngine implements Engine {
 
   async reconcileOnce(): Promise<number> {
     let queued = 0;
-    if (!this.isPaused('partner-center'))
-      queued += await reconcileReferrals(this.intake, this.seenMicrosoftSide);
+    if (!this.isPaused('partner-center')) queued += await reconcileReferrals(this.intake);
     queued += await requeueFailedLinks(this.intake);
     if (queued > 0) this.wake();
     return queued;
@@ -396,7 +394,7 @@ class SyncEngine implements Engine {
       ),
       // A sweep at start catches up on whatever happened while cosell was down (R26).
       schedule('reconcile', 0, async () => {
-        if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake, this.seenMicrosoftSide);
+        if (!this.isPaused('partner-center')) await reconcileReferrals(this.intake);
         return s.reconcile.intervalMs;
       }),
       ...(this.renewCredentials

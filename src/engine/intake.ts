@@ -7,7 +7,7 @@ import { camelCaseKeys, type Referral } from '../core/referral.ts';
 import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
-import { rememberMicrosoftSide } from './microsoft-side.ts';
+import { readMicrosoftSide, rememberMicrosoftSide } from './microsoft-side.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface IntakeContext {
@@ -227,10 +227,7 @@ export function nextPollInterval(
  * Partner Center referrals by updatedDateTime, newest first, back to the watermark minus the overlap: what
  * a dropped webhook missed. Referrals whose snapshot already has that updatedDateTime cost nothing.
  */
-export async function reconcileReferrals(
-  ctx: IntakeContext,
-  seenMicrosoftSide: Map<string, string>,
-): Promise<number> {
+export async function reconcileReferrals(ctx: IntakeContext): Promise<number> {
   const { store, settings } = ctx;
   const now = ctx.now();
   const stored = await store.getCursor(CURSORS.reconcile);
@@ -245,26 +242,30 @@ export async function reconcileReferrals(
       const updated = referral.updatedDateTime ? Date.parse(referral.updatedDateTime) : Number.NaN;
       if (Number.isNaN(updated) || updated < since) break pages;
       newest = Math.max(newest, updated);
-      queued += await reconcileOne(ctx, referral, seenMicrosoftSide);
+      queued += await reconcileOne(ctx, referral);
     }
   }
   await store.setCursor(CURSORS.reconcile, new Date(newest).toISOString());
   return queued;
 }
 
-async function reconcileOne(
-  ctx: IntakeContext,
-  referral: Referral,
-  seenMicrosoftSide: Map<string, string>,
-): Promise<number> {
+async function reconcileOne(ctx: IntakeContext, referral: Referral): Promise<number> {
   const { store } = ctx;
   const id = String(referral.id);
   const stamp = referral.updatedDateTime ?? '';
   if (isMicrosoftSide(referral)) {
-    if (!referral.engagementId || seenMicrosoftSide.get(id) === stamp) return 0;
-    seenMicrosoftSide.set(id, stamp);
+    if (!referral.engagementId) return 0;
+    // Every place that stores this version of Microsoft's side (a webhook, a sync, this sweep) queued our links
+    // for it first or right after, durably: the same version in the sweep's overlap, or found again after a
+    // restart, costs no job.
+    if (
+      (await readMicrosoftSide(store, referral.engagementId))?.updatedAt ===
+      (referral.updatedDateTime ?? null)
+    )
+      return 0;
     const links = await store.linksByEngagement(referral.engagementId);
     for (const link of links) await store.enqueueJob(link.id, 'reconcile', ctx.now());
+    await rememberMicrosoftSide(store, referral);
     return links.length;
   }
   const link = await store.linkByReferral(id);

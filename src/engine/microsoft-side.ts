@@ -7,6 +7,9 @@ import type { Store } from '../store/store.ts';
 export interface MicrosoftSideState {
   substatus: string | null;
   statusReason: string | null;
+  /** The referral's `updatedDateTime` when read: the reconcile sweep skips a version already handled, also
+   *  after a restart (absent in states stored before it was kept). */
+  updatedAt?: string | null;
 }
 
 const keyOf = (engagementId: string) => `microsoft-side:${engagementId.toLowerCase()}`;
@@ -17,6 +20,7 @@ export async function rememberMicrosoftSide(store: Store, referral: Referral): P
   const state: MicrosoftSideState = {
     substatus: referral.substatus ?? null,
     statusReason: referral.statusReason ?? null,
+    updatedAt: referral.updatedDateTime ?? null,
   };
   await store.setCursor(keyOf(referral.engagementId), JSON.stringify(state));
 }

@@ -376,6 +376,25 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     expect((await opportunity(opportunityId)).name).toMatch(/✔$/);
   });
 
+  it("R7 R26 after a restart, the reconcile sweep queues no job for a version of Microsoft's side already handled", async () => {
+    const { opportunityId } = await seller.opportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const microsoftSide = await microsoftSideOf(referral);
+    const msx = (await pc.accept(String(microsoftSide.id))).trackingInfo?.microsoftMsxId;
+    await until(
+      async () => (await opportunity(opportunityId)).microsoftCrmId === msx,
+      10_000,
+      'the accept synced',
+    );
+    await h.engine.drain();
+    const link = (await h.store.linkByReferral(String(referral.id)))!;
+    const jobsBefore = (await h.store.listJobs({ linkId: link.id, limit: 1_000 })).length;
+    // A new process on the same store: nothing in memory. Microsoft's side is inside the sweep's overlap window.
+    const restarted = await h.newEngine();
+    await restarted.engine.reconcileOnce();
+    expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBe(jobsBefore);
+  });
+
   it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {
     const pcBefore = await pc.calls();
     const { opportunityId, accountId, contactId } = await seller.opportunity({
