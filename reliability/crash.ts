@@ -199,7 +199,12 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     faultsOn = false;
     await faulting;
     o.say(`${d.crm}: each fault once more, without kills, for the log check`);
-    for (const kind of kinds.filter((k) => logSignOf(k, d.crm))) await inject(kind, 3_000);
+    for (const kind of kinds.filter((k) => logSignOf(k, d.crm))) {
+      // A fault injected while cosell waits out a pause the API asked for (Dataverse's Retry-After after the
+      // backfill) meets no call and proves nothing: wait the pause out first, within reason.
+      await untilUnpaused(d.url, 360_000, (text) => o.say(`${d.crm}: log check waits: ${text}`));
+      await inject(kind, 3_000);
+    }
     await sleep(3_000);
   } finally {
     live = false;
@@ -328,5 +333,20 @@ async function storeLeftovers(
     };
   } finally {
     await store.close();
+  }
+}
+
+/** Waits until cosell has no API paused, or `maxMs` has passed; says what it waits on once a minute. */
+async function untilUnpaused(url: string, maxMs: number, say: (text: string) => void): Promise<void> {
+  const end = Date.now() + maxMs;
+  let said = 0;
+  for (;;) {
+    const paused = await pausedNow(url);
+    if (paused.until === null || Date.now() > end) return;
+    if (Date.now() - said >= 60_000) {
+      say(paused.text);
+      said = Date.now();
+    }
+    await sleep(1_000);
   }
 }
