@@ -188,12 +188,13 @@ describe('cosell backfill --config against the emulators', () => {
     const referral = await control<{ id: string }>(emulators.pc.control, 'POST', '/incoming-referrals', {
       name: 'Throttled at import',
     });
-    // The client's five attempts at the create all get 503: the job's first try fails with a retry scheduled.
+    // Every attempt at the create gets 503 until the backfill has ended: the job's first try fails with a retry
+    // scheduled (and a retry that falls due while the backfill still drains fails the same way).
     await control(emulators.sf.control, 'POST', '/faults', {
       method: 'POST',
       path: '/composite',
       status: 503,
-      count: 5,
+      count: 1_000,
     });
     const run = await backfill('--direction', 'pc-to-crm');
     await control(emulators.sf.control, 'DELETE', '/faults');
