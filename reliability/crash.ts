@@ -217,13 +217,16 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
 
   // Quiescence: the queue empty and the invariants holding, within a deadline. An API cosell has paused on the
   // API's own word (Dataverse's Retry-After runs to minutes once its 5-minute request window is spent) holds
-  // the work as it should: the deadline moves past the pause, up to 15 minutes in all. So does a queue that is
-  // still draining (the soak's 100 restarts leave thousands of jobs): slow is not stuck.
+  // the work as it should, and a queue that is still draining is slow, not stuck (the soak leaves thousands of
+  // jobs that Dataverse's 6,000 requests per 5 minutes let through at their pace): the deadline moves past the
+  // pause, and on while the queue shrinks. It stops moving after 15 minutes without progress, or an hour in all.
   const quiet = Date.now();
   let deadline = quiet + 300_000;
   let verdict: Verdict;
   let lastSaid = quiet;
   let queuedBefore = Number.POSITIVE_INFINITY;
+  let progressedAt = quiet;
+  const bound = (until: number) => Math.min(until, progressedAt + 900_000, quiet + 3_600_000);
   for (;;) {
     await collectDeliveries();
     verdict = checkInvariants({
@@ -241,12 +244,13 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     const queued = await queuedJobs(d.url);
     if ((verdict.problems.length === 0 && queued === 0) || Date.now() > deadline) break;
     const paused = await pausedNow(d.url);
-    if (paused.until !== null)
-      deadline = Math.max(deadline, Math.min(paused.until + 120_000, quiet + 900_000));
+    if (paused.until !== null) deadline = Math.max(deadline, bound(paused.until + 120_000));
     if (Date.now() - lastSaid >= 30_000) {
       lastSaid = Date.now();
-      if (queued < queuedBefore)
-        deadline = Math.max(deadline, Math.min(Date.now() + 60_000, quiet + 900_000));
+      if (queued < queuedBefore) {
+        progressedAt = Date.now();
+        deadline = Math.max(deadline, bound(Date.now() + 60_000));
+      }
       queuedBefore = queued;
       o.say(
         `${d.crm}: waiting for quiet: ${queued} queued, ${verdict.problems.length} problems; ${paused.text}`,
