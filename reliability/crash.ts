@@ -219,12 +219,13 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
   // API's own word (Dataverse's Retry-After runs to minutes once its 5-minute request window is spent) holds
   // the work as it should, and a queue that is still draining is slow, not stuck (the soak leaves thousands of
   // jobs that Dataverse's 6,000 requests per 5 minutes let through at their pace): the deadline moves past the
-  // pause, and on while the queue shrinks. It stops moving after 15 minutes without progress, or an hour in all.
+  // pause, and on while the work progresses. It stops moving after 15 minutes without progress, or an hour in all.
   const quiet = Date.now();
   let deadline = quiet + 300_000;
   let verdict: Verdict;
   let lastSaid = quiet;
   let queuedBefore = Number.POSITIVE_INFINITY;
+  let problemsBefore = Number.POSITIVE_INFINITY;
   let progressedAt = quiet;
   const bound = (until: number) => Math.min(until, progressedAt + 900_000, quiet + 3_600_000);
   for (;;) {
@@ -247,11 +248,14 @@ export async function crashRun(d: Deployment, o: CrashOptions): Promise<CrashFig
     if (paused.until !== null) deadline = Math.max(deadline, bound(paused.until + 120_000));
     if (Date.now() - lastSaid >= 30_000) {
       lastSaid = Date.now();
-      if (queued < queuedBefore) {
+      // Progress is fewer jobs, or fewer problems: while records still arrive, each sync's own write comes back
+      // through the change feed as one more (echo) job, so the queue can hold level as the work gets done.
+      if (queued < queuedBefore || verdict.problems.length < problemsBefore) {
         progressedAt = Date.now();
         deadline = Math.max(deadline, bound(Date.now() + 60_000));
       }
       queuedBefore = queued;
+      problemsBefore = verdict.problems.length;
       o.say(
         `${d.crm}: waiting for quiet: ${queued} queued, ${verdict.problems.length} problems; ${paused.text}`,
       );
