@@ -46,7 +46,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function hostileRun(
   d: Deployment,
-  o: { rng: Rng; say: (line: string) => void; configCases?: boolean },
+  o: { rng: Rng; say: (line: string) => void; configCases?: boolean; logFile?: string },
 ): Promise<HostileFigures> {
   const service = await startService(d);
   const trap = await trapServer();
@@ -67,6 +67,7 @@ export async function hostileRun(
     return { crm: d.crm, cases, burst, offListRequests: trap.hits(), unsendable };
   } finally {
     await service.stop('SIGINT');
+    if (o.logFile) await writeFile(o.logFile, service.stderr());
     await new Promise<void>((resolve) => trap.server.close(() => resolve()));
   }
 }

@@ -49,8 +49,11 @@ for (const crm of crms) {
       }),
     );
     say(`${crm}: the Partner Center sign-in revoked mid-run`);
-    scenarios.push({ crm, ...(await credentialsRevoked(deployment)) });
-    hostile.push(await hostileRun(deployment, { rng, say, configCases: crm === crms[0] }));
+    const logOf = (phase: string) => join(dirname(values.json), `reliability-${crm}-${phase}.log`);
+    scenarios.push({ crm, ...(await credentialsRevoked(deployment, logOf('scenario'))) });
+    hostile.push(
+      await hostileRun(deployment, { rng, say, configCases: crm === crms[0], logFile: logOf('hostile') }),
+    );
   } finally {
     await deployment.close();
   }

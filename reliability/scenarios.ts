@@ -1,6 +1,7 @@
 // Faults that need an operator (issue 11 §2): the Partner Center sign-in revoked while cosell runs. The work must
 // pause without losing anything, the dashboard must say what happened and what to run, and after that fix the
 // waiting referral must arrive.
+import { writeFile } from 'node:fs/promises';
 import { control } from '../src/cli/demo-story.ts';
 import { crmSide, microsoftReferral } from './crm-side.ts';
 import { type Deployment, startService } from './deployment.ts';
@@ -25,7 +26,7 @@ async function waitFor<T>(deadlineMs: number, probe: () => Promise<T | null | un
   return null;
 }
 
-export async function credentialsRevoked(d: Deployment): Promise<ScenarioResult> {
+export async function credentialsRevoked(d: Deployment, logFile?: string): Promise<ScenarioResult> {
   const service = await startService(d);
   const crm = crmSide(d.crm, d.crmInfo['control']!);
   try {
@@ -57,5 +58,6 @@ export async function credentialsRevoked(d: Deployment): Promise<ScenarioResult>
     };
   } finally {
     await service.stop('SIGINT');
+    if (logFile) await writeFile(logFile, service.stderr());
   }
 }
