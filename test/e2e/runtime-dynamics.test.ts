@@ -197,19 +197,24 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(created).toMatchObject({ name: 'Fabrikam on Dynamics', externalReferenceId: opportunityId });
   });
 
-  it('R25 R26 a call Partner Center or Dynamics 365 answers 503 is retried, and the log names the API, the call and the cause', async () => {
-    const seen = loggedEvents(cosell!.process, 'api-retry').length;
-    await control(pc.control, 'POST', '/faults', { method: 'GET', status: 503, count: 1 });
-    await control(dv.control, 'POST', '/faults', { method: 'GET', path: '/api/data', status: 503, count: 1 });
+  /** Microsoft sends a referral; resolves once its opportunity is in Dynamics 365. */
+  async function referralArrives(timeoutMs: number, what: string): Promise<void> {
     const referral = await sendMicrosoftReferral(pc.control);
     const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
     await until(
       async () =>
         (await control<{ value: unknown[] }>(dv.control, 'GET', `/ui/opportunities?$filter=${filter}`))
           .value[0],
-      15_000,
-      'the opportunity in Dynamics 365',
+      timeoutMs,
+      what,
     );
+  }
+
+  it('R25 R26 a call Partner Center or Dynamics 365 answers 503 is retried, and the log names the API, the call and the cause', async () => {
+    const seen = loggedEvents(cosell!.process, 'api-retry').length;
+    await control(pc.control, 'POST', '/faults', { method: 'GET', status: 503, count: 1 });
+    await control(dv.control, 'POST', '/faults', { method: 'GET', path: '/api/data', status: 503, count: 1 });
+    await referralArrives(15_000, 'the opportunity in Dynamics 365');
     const retries = await until(
       () => {
         const lines = loggedEvents(cosell!.process, 'api-retry').slice(seen);
@@ -242,15 +247,7 @@ describe('cosell on Dynamics 365, as separate processes', () => {
       retryAfter: 1,
       count: 2,
     });
-    const referral = await sendMicrosoftReferral(pc.control);
-    const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
-    await until(
-      async () =>
-        (await control<{ value: unknown[] }>(dv.control, 'GET', `/ui/opportunities?$filter=${filter}`))
-          .value[0],
-      20_000,
-      'the opportunity in Dynamics 365 after the throttling',
-    );
+    await referralArrives(20_000, 'the opportunity in Dynamics 365 after the throttling');
     const throttled = loggedEvents(cosell!.process, 'api-retry')
       .slice(seen)
       .filter((l) => l['api'] === 'dynamics' && l['cause'] === 'HTTP 429 0x80072322');
