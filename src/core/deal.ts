@@ -118,6 +118,9 @@ export const dealSchema = dealFieldsSchema.extend({
   ownerId: opt(z.string()),
   /** The CRM's own change stamp, for logs and cursors. */
   modifiedAt: opt(z.string()),
+  /** The CRM's row version when it has one finer than `modifiedAt` (Dataverse `versionnumber`, in the row's
+   *  ETag): what the change feed lists as `version`. */
+  version: opt(z.string()),
 });
 export type Deal = z.infer<typeof dealSchema>;
 

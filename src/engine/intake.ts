@@ -7,6 +7,7 @@ import { camelCaseKeys, type Referral } from '../core/referral.ts';
 import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
+import { crmVersionOf } from './crm-version.ts';
 import { readMicrosoftSide, rememberMicrosoftSide } from './microsoft-side.ts';
 import type { EngineSettings } from './settings.ts';
 
@@ -191,6 +192,10 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
   let queued = 0;
   for (const change of page.changes) {
     if (!seen.isNew(change)) continue;
+    if (await alreadySynced(ctx, change)) {
+      seen.remember(change);
+      continue;
+    }
     let link: Link | null;
     if (change.deleted) {
       link = await store.linkByCrm(ctx.crmKind, change.id);
@@ -209,6 +214,19 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
   const relisted = page.relistsAfter ? Date.parse(page.relistsAfter) : Number.NaN;
   if (!Number.isNaN(relisted)) seen.forgetBefore(relisted - 1_000);
   return queued;
+}
+
+/**
+ * The last sync of this deal read exactly this version of it: nothing to do. A change of a related record (account,
+ * contact role, solution row) is stamped with that record's version, so only the deal's own change can match.
+ */
+async function alreadySynced(ctx: IntakeContext, change: DealChange): Promise<boolean> {
+  if (change.deleted || change.reason !== 'deal') return false;
+  const version = crmVersionOf(change);
+  if (version === null) return false;
+  const link = await ctx.store.linkByCrm(ctx.crmKind, change.id);
+  if (!link) return false;
+  return (await ctx.store.getSnapshot(link.id))?.crmVersion === version;
 }
 
 /** Fast after activity, doubling while idle, within the configured bounds. */

@@ -66,6 +66,7 @@ import type {
   Snapshot,
   Store,
 } from '../store/store.ts';
+import { crmVersionOf } from './crm-version.ts';
 import { SyncRefusal } from './errors.ts';
 import {
   type AttemptState,
@@ -406,7 +407,7 @@ async function syncDealOnly(
     values: crmValues,
     referralETag: null,
     referralUpdatedAt: null,
-    crmVersion: deal.modifiedAt ?? null,
+    crmVersion: crmVersionOf(deal),
   });
   try {
     referral = await ctx.referrals.create(createBodyOf(desired));
@@ -632,7 +633,7 @@ async function syncPair(
     values: side?.substatus ? { ...after, [MICROSOFT_SIDE]: side.substatus } : after,
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
-    crmVersion: deal.modifiedAt ?? null,
+    crmVersion: crmVersionOf(deal),
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
   return {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importSolutionsCsv } from '../../src/cli/commands/solutions.ts';
 import type { NewDeal } from '../../src/crm/port.ts';
+import { crmVersionOf } from '../../src/engine/crm-version.ts';
 import { until } from '../helpers/until.ts';
 import { CRM_ORGS, type TestOrg } from './crm-orgs.ts';
 
@@ -118,6 +119,29 @@ describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
       'the edit and the deletion in the change feed',
     );
     expect(seen.changes.find((c) => c.id === id)).toMatchObject({ kind: 'opportunity', reason: 'deal' });
+  });
+
+  it("R10 R26 the change feed lists a deal's own change with the version a read of the deal gives, and a second edit with a new one", async () => {
+    const { id } = await org.adapter.createDeal(newDeal());
+    const start = await org.adapter.listChangedDeals(null, { overlapMs: 0 });
+    const listed = async (notes: string) => {
+      await org.seller.editDeal(id, { notes });
+      const deal = (await org.adapter.findDeal({ kind: 'opportunity', id }))!;
+      const change = await until(
+        async () =>
+          (await org.adapter.listChangedDeals(start.cursor, { overlapMs: 0 })).changes.find(
+            (c) => c.id === id && crmVersionOf(c) === crmVersionOf(deal),
+          ),
+        5_000,
+        `the edit '${notes}' in the change feed with the deal's version`,
+      );
+      return crmVersionOf(change);
+    };
+    const first = await listed('first edit');
+    // Dataverse stamps modifiedon in whole seconds: two edits in one second differ by their row version.
+    const second = await listed('second edit');
+    expect(first).not.toBeNull();
+    expect(second).not.toBe(first);
   });
 
   it('R9 a lead is created idempotently by referral id and reads back with its contact and country', async () => {

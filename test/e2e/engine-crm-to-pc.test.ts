@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { control } from '../../src/cli/demo-story.ts';
 import type { Referral } from '../../src/core/referral.ts';
+import { CURSORS } from '../../src/engine/intake.ts';
 import type { Run } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
 import type { CrmDesk, SellerFields } from './crm-desk.ts';
@@ -393,6 +394,38 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     const restarted = await h.newEngine();
     await restarted.engine.reconcileOnce();
     expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBe(jobsBefore);
+  });
+
+  it('R10 R26 after a restart, a change the CRM feed lists again queues no job once synced; a new edit still does', async () => {
+    const { opportunityId } = await seller.opportunity({});
+    const referral = await sharedReferral(opportunityId);
+    const link = (await h.store.linkByReferral(String(referral.id)))!;
+    // Let the sync's own write to the opportunity come back through the feed and settle.
+    await until(
+      async () => {
+        await h.engine.drain();
+        return (await h.engine.pollCrmOnce()) === 0;
+      },
+      10_000,
+      'the feed quiet',
+    );
+    await h.engine.drain();
+    const jobsBefore = (await h.store.listJobs({ linkId: link.id, limit: 1_000 })).length;
+
+    // A new process on the same store: nothing in memory. The feed lists the opportunity again (Salesforce's
+    // overlap window after any restart; Dataverse's full read after an expired delta token, forced here).
+    const restarted = await h.newEngine();
+    await restarted.store.setCursor(CURSORS.crmChangeFeed, '');
+    await restarted.engine.pollCrmOnce();
+    expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBe(jobsBefore);
+
+    await seller.edit(opportunityId, { notes: 'Edited after the restart.' });
+    await until(
+      async () => (await restarted.engine.pollCrmOnce()) > 0,
+      10_000,
+      'the edit listed by the feed',
+    );
+    expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBe(jobsBefore + 1);
   });
 
   it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {

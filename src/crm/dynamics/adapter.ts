@@ -53,6 +53,7 @@ import {
   quote,
   type Row,
   storedName,
+  versionOf,
 } from './mapping.ts';
 import {
   type DynamicsConnection,
@@ -734,10 +735,7 @@ export class DynamicsAdapter implements CrmAdapter {
           typeof row['@odata.context'] === 'string' &&
           String(row['@odata.context']).includes('$deletedEntity');
         const modifiedAt = typeof row.modifiedon === 'string' ? row.modifiedon : undefined;
-        const version =
-          row.versionnumber !== undefined && row.versionnumber !== null
-            ? String(row.versionnumber)
-            : undefined;
+        const version = versionOf(row) ?? undefined;
         const stamp = { ...(modifiedAt ? { modifiedAt } : {}), ...(version ? { version } : {}) };
         if (table === 'opportunities' || table === 'leads') {
           const kind: DealKind = table === 'leads' ? 'lead' : 'opportunity';

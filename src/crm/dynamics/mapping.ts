@@ -131,6 +131,14 @@ export function effectiveSettings(
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/** A row's `versionnumber`: selected, or from the `@odata.etag` (`W/"1234"`) every row carries. */
+export function versionOf(row: Row): string | null {
+  if (row.versionnumber !== undefined && row.versionnumber !== null) return String(row.versionnumber);
+  const etag = row['@odata.etag'];
+  const match = typeof etag === 'string' ? /^W\/"(\d+)"$/.exec(etag) : null;
+  return match ? match[1]! : null;
+}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**
@@ -350,6 +358,7 @@ export function opportunityToDeal(row: Row, parts: DealParts, e: Effective): Dea
     ),
     ownerId: str(row._ownerid_value),
     modifiedAt: str(row.modifiedon),
+    version: versionOf(row),
   };
 }
 
@@ -407,6 +416,7 @@ export function leadToDeal(row: Row, e: Effective): Deal {
     mergedInto: str(row._masterid_value) ? { id: String(row._masterid_value), recordKept: true } : null,
     ownerId: str(row._ownerid_value),
     modifiedAt: str(row.modifiedon),
+    version: versionOf(row),
   };
 }
 
