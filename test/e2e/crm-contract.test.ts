@@ -144,6 +144,25 @@ describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
     expect(second).not.toBe(first);
   });
 
+  it("R13 R26 an account edit after the deal's own change, listed with it, carries a newer version than the deal read", async () => {
+    const { id, accountId } = await org.adapter.createDeal(newDeal());
+    const start = await org.adapter.listChangedDeals(null, { overlapMs: 0 });
+    await org.seller.editDeal(id, { notes: 'edited before the account' });
+    const deal = (await org.adapter.findDeal({ kind: 'opportunity', id }))!;
+    await org.seller.renameAccount(accountId!, 'Renamed after the deal was read');
+    // Both changes in one listing: a sync that read the deal has not seen the account's edit, and the hint must
+    // not look like the version it read.
+    const change = await until(
+      async () => {
+        const page = await org.adapter.listChangedDeals(start.cursor, { overlapMs: 0 });
+        return page.changes.find((c) => c.id === id && crmVersionOf(c) !== null);
+      },
+      5_000,
+      'the deal in the change feed',
+    );
+    expect(crmVersionOf(change)).not.toBe(crmVersionOf(deal));
+  });
+
   it('R9 a lead is created idempotently by referral id and reads back with its contact and country', async () => {
     const input = newDeal({ kind: 'lead' });
     const lead = await org.adapter.createDeal(input, { auditLine: 'from PC' });

@@ -15,6 +15,8 @@ export interface CrmSeller {
   /** Edits a deal as a seller would (notes, value), bumping its modified stamp. */
   editDeal(id: string, fields: { notes?: string; value?: number }): Promise<void>;
   deleteDeal(id: string): Promise<void>;
+  /** Renames an account (a change of a record related to its deals). */
+  renameAccount(id: string, name: string): Promise<void>;
   /** Converts (Salesforce) or qualifies (Dynamics 365) a lead into a new opportunity; returns its id. */
   convertLead(id: string): Promise<string>;
 }
@@ -63,6 +65,9 @@ async function salesforceOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
       async deleteDeal(id) {
         await ui('DELETE', `/ui/Opportunity/${id}`);
       },
+      async renameAccount(id, name) {
+        await ui('PATCH', `/ui/Account/${id}`, { Name: name });
+      },
       async convertLead(id) {
         return ((await ui('POST', `/ui/Lead/${id}/convert`, {})) as { opportunityId: string }).opportunityId;
       },
@@ -102,6 +107,9 @@ async function dynamicsOrg(options: TestOrgOptions = {}): Promise<TestOrg> {
       },
       async deleteDeal(id) {
         await ui('DELETE', `/ui/opportunities/${id}`);
+      },
+      async renameAccount(id, name) {
+        await ui('PATCH', `/ui/accounts/${id}`, { name });
       },
       async convertLead(id) {
         const created = (await ui('POST', `/ui/leads/${id}/qualify`, {})) as {

@@ -400,17 +400,23 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
     const { opportunityId } = await seller.opportunity({});
     const referral = await sharedReferral(opportunityId);
     const link = (await h.store.linkByReferral(String(referral.id)))!;
-    // Let the sync's own write to the opportunity come back through the feed and settle.
-    await until(
+    // Let the webhooks of the new co-sell and the sync's own writes (back through the feed) settle: the link's
+    // jobs all finished and no new one for a round.
+    const jobsOfLink = () => h.store.listJobs({ linkId: link.id, limit: 1_000 });
+    let seen = -1;
+    const jobsBefore = await until(
       async () => {
         await h.engine.drain();
-        return (await h.engine.pollCrmOnce()) === 0;
+        await h.engine.pollCrmOnce();
+        await h.engine.drain();
+        const jobs = await jobsOfLink();
+        const settled = jobs.length === seen && jobs.every((j) => j.state === 'succeeded');
+        seen = jobs.length;
+        return settled ? jobs.length : null;
       },
       10_000,
-      'the feed quiet',
+      "the co-sell's jobs settled",
     );
-    await h.engine.drain();
-    const jobsBefore = (await h.store.listJobs({ linkId: link.id, limit: 1_000 })).length;
 
     // A new process on the same store: nothing in memory. The feed lists the opportunity again (Salesforce's
     // overlap window after any restart; Dataverse's full read after an expired delta token, forced here).
@@ -425,7 +431,10 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
       10_000,
       'the edit listed by the feed',
     );
-    expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBe(jobsBefore + 1);
+    // (The first engine, still running on the same store, may queue the edit too.)
+    expect((await restarted.store.listJobs({ linkId: link.id, limit: 1_000 })).length).toBeGreaterThan(
+      jobsBefore,
+    );
   });
 
   it('R12 R20 a co-sell without contact, solution or two-letter country is never sent: ✖ and one audit line naming the fix; fixing only the account country flips it to ✔', async () => {

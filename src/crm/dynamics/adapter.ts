@@ -722,8 +722,20 @@ export class DynamicsAdapter implements CrmAdapter {
     const changes = new Map<string, DealChange>();
     const add = (change: DealChange) => {
       const previous = changes.get(change.id);
-      if (!previous || (previous.reason !== 'deal' && change.reason === 'deal'))
+      if (!previous) {
         changes.set(change.id, change);
+        return;
+      }
+      const kept = previous.reason !== 'deal' && change.reason === 'deal' ? change : previous;
+      // The newest row version of everything that changed for this deal (row versions are one sequence per
+      // environment), so a related edit is never hidden behind an older change of the deal itself: a hint is
+      // skipped when the last sync read exactly its version.
+      const newer = Number(change.version ?? -1) > Number(previous.version ?? -1) ? change : previous;
+      changes.set(change.id, {
+        ...kept,
+        ...(newer.version ? { version: newer.version } : {}),
+        ...(newer.modifiedAt ? { modifiedAt: newer.modifiedAt } : {}),
+      });
     };
     const relatedDeals = new Map<string, { reason: DealChange['reason']; at?: string; version?: string }>();
     const changedAccounts = new Map<string, { at?: string; version?: string }>();

@@ -769,10 +769,15 @@ export class SalesforceAdapter implements CrmAdapter {
     for (const row of await this.syncedDealsAmong([...relatedDealIds.keys()], accountIds, syncedOrLinked)) {
       const id = String(row.Id);
       const reason = relatedDealIds.get(id) ?? 'account';
-      const stamp =
-        relatedStamps.get(id) ??
-        (typeof row.AccountId === 'string' ? relatedStamps.get(row.AccountId) : undefined) ??
-        String(row.SystemModstamp);
+      // The newest of the deal's related changes: a role listed again by the overlap must not hide a newer edit
+      // of the account.
+      const stamps = [
+        relatedStamps.get(id),
+        typeof row.AccountId === 'string' ? relatedStamps.get(row.AccountId) : undefined,
+      ]
+        .filter((t): t is string => t !== undefined)
+        .sort((a, b) => Date.parse(b) - Date.parse(a));
+      const stamp = stamps[0] ?? String(row.SystemModstamp);
       add({ kind: 'opportunity', id, reason, modifiedAt: stamp });
     }
     // The next poll starts `overlap` before this cursor: changes stamped earlier are never listed again.
