@@ -262,6 +262,7 @@ export async function startDynamicsEmulator(
     const form = (request.body ?? {}) as Record<string, string>;
     const fault = emulator.faults.take('POST', request.url.split('?')[0]!, () => false);
     if (fault?.delayMs) await delay(fault.delayMs);
+    if (fault?.retryAfter !== undefined) reply.header('Retry-After', String(fault.retryAfter));
     if (fault?.status)
       return entraError(
         reply,

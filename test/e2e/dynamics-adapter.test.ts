@@ -19,7 +19,7 @@ import {
   dynamicsConnectionSchema,
   parseDynamicsSettings,
 } from '../../src/crm/dynamics/settings.ts';
-import type { NewDeal } from '../../src/crm/port.ts';
+import { CrmError, type NewDeal } from '../../src/crm/port.ts';
 
 const noWait = { sleep: async () => {}, random: () => 0 };
 
@@ -303,6 +303,22 @@ describe('the Dynamics 365 adapter', () => {
       `/ui/accounts?$filter=${encodeURIComponent(`name eq '${input.account!.name}'`)}`,
     )) as { value: unknown[] };
     expect(accounts.value).toEqual([]);
+  });
+
+  it('R26 Entra answering 503 for the Dataverse token is not taken for bad credentials: the client is still made, and its calls say Entra is unavailable', async () => {
+    const { control: controlUrl } = packaged.info;
+    await control(controlUrl, 'POST', '/faults', { path: '/oauth2/v2.0/token', status: 503, count: 10_000 });
+    try {
+      const unavailable = await connect(packaged);
+      const error = await unavailable.probe().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CrmError);
+      expect(error).toMatchObject({ retryable: true, operation: 'token' });
+      expect((error as CrmError).authFailed).toBeFalsy();
+      expect((error as CrmError).message).toMatch(/Entra gave no token .* looks unavailable/);
+      expect((error as CrmError).fix).not.toMatch(/secret or certificate/);
+    } finally {
+      await control(controlUrl, 'DELETE', '/faults');
+    }
   });
 
   it('R3 signs in with a certificate registered on the app registration (client assertion), and is refused with a clear error without one', async () => {

@@ -255,6 +255,50 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(throttled[0]!['msg']).toMatch(/^dynamics [^:]+: HTTP 429 0x80072322; retrying in 1 s/);
   });
 
+  it('R25 R26 a restart while Entra gives no token for Dataverse (503) keeps the service up, says why, and the referral sent meanwhile arrives once it answers', async () => {
+    await cosell!.process.stop('SIGTERM');
+    cosell = undefined;
+    // Longer than the start-up check's one try and the connection's retries. (Without Retry-After, msal holds
+    // back every token request for 60 s after an unavailable answer.)
+    await control(dv.control, 'POST', '/faults', {
+      path: '/oauth2/v2.0/token',
+      status: 503,
+      retryAfter: 1,
+      count: 10_000,
+    });
+    let referral: { id: string };
+    try {
+      cosell = await startCosell(configFile, env, dir);
+      const tokenRetries = loggedEvents(cosell.process, 'api-retry').filter(
+        (l) => l['api'] === 'dynamics' && l['operation'] === 'token',
+      );
+      expect(tokenRetries.length).toBeGreaterThan(0);
+      expect(tokenRetries[0]!['msg']).toMatch(/^dynamics token: HTTP 503.*; retrying in/);
+      referral = await sendMicrosoftReferral(pc.control);
+      // The sync of the new referral meets the outage too: its warning names the referral and the cause.
+      await until(
+        () =>
+          cosell!.process
+            .stderr()
+            .split('\n')
+            .some((l) => l.includes(referral.id) && l.includes('Entra gave no token')),
+        20_000,
+        "the referral's sync waiting for Entra",
+      );
+    } finally {
+      await control(dv.control, 'DELETE', '/faults');
+    }
+    expect(cosell!.process.child.exitCode).toBeNull();
+    const filter = encodeURIComponent(`cosell_referralidentifier eq '${referral.id}'`);
+    await until(
+      async () =>
+        (await control<{ value: unknown[] }>(dv.control, 'GET', `/ui/opportunities?$filter=${filter}`))
+          .value[0],
+      60_000,
+      'the opportunity in Dynamics 365',
+    );
+  });
+
   it('R25 R23 no secret reaches a log line, a run record, a dashboard page or an admin API answer', async () => {
     const sweep = await sweepForSecrets({
       url: cosell!.line.url,

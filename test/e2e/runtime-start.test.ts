@@ -376,6 +376,41 @@ describe('cosell start --config against the emulators', () => {
     expect(String(row['Name'])).toMatch(/✔$/);
   });
 
+  it('R25 R26 a restart while Salesforce gives no token keeps the service up, says why, and the referral sent meanwhile arrives once it answers', async () => {
+    await cosell!.process.stop('SIGTERM');
+    cosell = undefined;
+    // Longer than the start-up check's one try and the connection's retries.
+    await control(emulators.sf.control, 'POST', '/faults', {
+      path: '/services/oauth2/token',
+      status: 503,
+      count: 10_000,
+    });
+    let referral: { id: string };
+    try {
+      cosell = await startCosell(configFile, env, dir);
+      const tokenRetries = loggedEvents(cosell.process, 'api-retry').filter(
+        (l) => l['api'] === 'salesforce' && l['operation'] === 'token',
+      );
+      expect(tokenRetries.length).toBeGreaterThan(0);
+      expect(tokenRetries[0]!['msg']).toMatch(/^salesforce token: HTTP 503.*; retrying in/);
+      referral = await sendMicrosoftReferral(emulators.pc.control);
+      // The sync of the new referral meets the outage too: its warning names the referral and the cause.
+      await until(
+        () =>
+          cosell!.process
+            .stderr()
+            .split('\n')
+            .some((l) => l.includes(referral.id) && l.includes("Salesforce's token endpoint gave no token")),
+        20_000,
+        "the referral's sync waiting for Salesforce",
+      );
+    } finally {
+      await control(emulators.sf.control, 'DELETE', '/faults');
+    }
+    expect(cosell!.process.child.exitCode).toBeNull();
+    await until(async () => (await opportunityOf(referral.id)) !== undefined, 60_000, 'the opportunity');
+  });
+
   it('R3 R28 R23 revoked credentials: /readyz and doctor say Partner Center is paused and how to fix it; a login without any CRM secret resumes it', async () => {
     // The same deployment on a known port, so doctor can ask the running service.
     await cosell!.process.stop('SIGTERM');

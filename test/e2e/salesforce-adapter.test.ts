@@ -142,11 +142,12 @@ describe('Salesforce adapter over HTTP', () => {
     const tokenCalls = (await calls()).recent.filter((c) => c.path.includes('/oauth2/token'));
     expect(tokenCalls.map((c) => c.status)).toEqual([503, 503, 200]);
 
-    // Still unavailable after every retry: the error says so, is retryable, and does not blame the secret.
-    await control('POST', '/faults', { path: '/services/oauth2/token', status: 503, count: 10 });
-    const error = await SalesforceClient.connect(connection('client-credentials'), noSleep).catch(
-      (e: unknown) => e,
-    );
+    // Still unavailable after every retry: the client is still made (a restart during an outage keeps the
+    // service up), and its calls fail with an error that says so, is retryable, and does not blame the secret.
+    await control('POST', '/faults', { path: '/services/oauth2/token', status: 503, count: 10_000 });
+    const unavailable = await SalesforceClient.connect(connection('client-credentials'), noSleep);
+    const error = await unavailable.query('SELECT Id FROM User').catch((e: unknown) => e);
+    await control('DELETE', '/faults');
     expect(error).toBeInstanceOf(CrmError);
     expect(error).toMatchObject({ retryable: true, operation: 'token' });
     expect((error as CrmError).authFailed).toBeFalsy();

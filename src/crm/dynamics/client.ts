@@ -115,7 +115,27 @@ export class DataverseClient {
       system: rewrite ? { networkClient: new AuthorityRewritingNetworkClient(connection.authorityHost) } : {},
     });
     const client = new DataverseClient(connection, msal, options);
-    await client.token();
+    try {
+      await withRetry(() => client.token(), {
+        policy: client.policy,
+        sleep: client.sleep,
+        random: client.random,
+        classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
+        onRetry: ({ attempt, delayMs, error }) =>
+          client.onRetry?.({
+            api: 'dynamics',
+            operation: 'token',
+            attempt,
+            delayMs,
+            cause: retryCause(error),
+          }),
+      });
+    } catch (error) {
+      // Entra still unavailable after the retries: a restart during an outage must not stop the service. Each call
+      // asks for the token again, and fails retryably, pausing the sync, until Entra answers. A refusal of the
+      // credentials fails at once.
+      if (!(error instanceof CrmError && error.retryable)) throw error;
+    }
     return client;
   }
 
@@ -150,6 +170,22 @@ export class DataverseClient {
       )
         .split('\n')[0]!
         .slice(0, 300);
+      // Entra answering 429 or 5xx is Entra unavailable, not a refusal of the credentials. msal's ServerError
+      // carries the HTTP status; after such an answer msal itself turns requests away for a while (its throttling
+      // cache, Retry-After or 60 s), with a ServerError without a status.
+      const raw = error as { name?: unknown; status?: unknown };
+      const status = typeof raw.status === 'number' ? raw.status : undefined;
+      const throttledByMsal = raw.name === 'ServerError' && status === undefined;
+      if (throttledByMsal || (status !== undefined && (status === 429 || status >= 500))) {
+        throw new CrmError({
+          crm: 'dynamics',
+          operation: 'token',
+          ...(status !== undefined ? { status } : {}),
+          message: `Entra gave no token for ${this.connection.url} (${status !== undefined ? `HTTP ${status}` : 'held back after an unavailable answer'}: ${description}); it looks unavailable, so cosell retries.`,
+          fix: 'Nothing to change if this passes within minutes. Otherwise check the Azure status page and that login.microsoftonline.com answers from this machine (proxy, firewall).',
+          retryable: true,
+        });
+      }
       throw new CrmError({
         crm: 'dynamics',
         operation: 'token',
@@ -212,6 +248,7 @@ export class DataverseClient {
               return 'retry';
             }
             if (status === 429) return { retryAfter: headerOf(error, 'retry-after') };
+            if (error instanceof CrmError && error.retryable) return 'retry';
             if (isCallTimeout(error)) return 'retry';
             if ((status !== undefined && status >= 500) || isNetworkError(error)) return 'retry';
             return 'fail';

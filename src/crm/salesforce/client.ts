@@ -127,20 +127,28 @@ export class SalesforceClient {
     });
   }
 
-  /** Mints a token and returns a ready client. */
+  /**
+   * Mints a token and returns a ready client. A refusal of the credentials fails at once. An unavailable token
+   * endpoint is retried with the boundary's backoff, and if it stays unavailable the client is returned without a
+   * token: a restart during a Salesforce outage must not stop the service (the first call mints the token, and
+   * fails retryably, pausing the sync, until Salesforce answers).
+   */
   static async connect(
     settings: SalesforceConnection,
     options: SalesforceClientOptions = {},
   ): Promise<SalesforceClient> {
     const client = new SalesforceClient(settings, options);
-    // A restart during a short Salesforce blip should not fail: an unavailable token endpoint is retried with the
-    // boundary's backoff; a refusal of the credentials fails at once.
-    await withRetry(() => client.mintToken(), {
-      policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
-      classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
-      sleep: options.sleep ?? realSleep,
-      random: options.random ?? Math.random,
-    });
+    try {
+      await withRetry(() => client.mintToken(), {
+        policy: options.retryPolicy ?? DEFAULT_RETRY_POLICY,
+        classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
+        sleep: options.sleep ?? realSleep,
+        random: options.random ?? Math.random,
+        onRetry: (event) => client.reportRetry({ operation: 'token' }, event),
+      });
+    } catch (error) {
+      if (!(error instanceof CrmError && error.retryable)) throw error;
+    }
     return client;
   }
 
@@ -227,6 +235,8 @@ export class SalesforceClient {
     const policy = this.options.retryPolicy ?? DEFAULT_RETRY_POLICY;
     return withRetry(
       async () => {
+        // No token yet: Salesforce was unavailable when the client was created.
+        if (!this.connection.accessToken) await this.mintToken();
         try {
           return await this.counted(run);
         } catch (error) {
@@ -255,17 +265,23 @@ export class SalesforceClient {
         classify: (error) => (error instanceof CrmError && error.retryable ? 'retry' : 'fail'),
         sleep: this.options.sleep ?? realSleep,
         random: this.options.random ?? Math.random,
-        onRetry: (event) =>
-          this.options.onRetry?.({
-            api: 'salesforce',
-            operation: context.operation,
-            attempt: event.attempt,
-            delayMs: event.delayMs,
-            code: codeOf(event.error),
-            cause: retryCause(event.error),
-          }),
+        onRetry: (event) => this.reportRetry(context, event),
       },
     );
+  }
+
+  private reportRetry(
+    context: { operation: string },
+    event: { attempt: number; delayMs: number; error: unknown },
+  ): void {
+    this.options.onRetry?.({
+      api: 'salesforce',
+      operation: context.operation,
+      attempt: event.attempt,
+      delayMs: event.delayMs,
+      code: codeOf(event.error),
+      cause: retryCause(event.error),
+    });
   }
 
   /**
