@@ -727,10 +727,9 @@ export class DynamicsAdapter implements CrmAdapter {
         return;
       }
       const kept = previous.reason !== 'deal' && change.reason === 'deal' ? change : previous;
-      // The newest row version of everything that changed for this deal (row versions are one sequence per
-      // environment), so a related edit is never hidden behind an older change of the deal itself: a hint is
-      // skipped when the last sync read exactly its version.
-      const newer = Number(change.version ?? -1) > Number(previous.version ?? -1) ? change : previous;
+      // The newest row version of everything that changed for this deal, so a related edit is never hidden
+      // behind an older change of the deal itself: a hint is skipped when the last sync read exactly its version.
+      const newer = newestOf(previous, change);
       changes.set(change.id, {
         ...kept,
         ...(newer.version ? { version: newer.version } : {}),
@@ -779,11 +778,14 @@ export class DynamicsAdapter implements CrmAdapter {
               ? row[`_${e.names.junction.deal}_value`]
               : undefined;
         if (typeof dealId === 'string') {
-          relatedDeals.set(guid(dealId), {
-            reason: table === 'connections' ? 'contact' : 'solution',
-            ...(modifiedAt ? { at: modifiedAt } : {}),
-            ...(version ? { version } : {}),
-          });
+          relatedDeals.set(
+            guid(dealId),
+            newestOf(relatedDeals.get(guid(dealId)), {
+              reason: table === 'connections' ? 'contact' : 'solution',
+              ...(modifiedAt ? { at: modifiedAt } : {}),
+              ...(version ? { version } : {}),
+            }),
+          );
         }
       }
     }
@@ -799,9 +801,11 @@ export class DynamicsAdapter implements CrmAdapter {
           typeof row._parentaccountid_value === 'string'
             ? changedAccounts.get(guid(row._parentaccountid_value))
             : undefined;
-        const at =
-          related?.at ?? account?.at ?? (typeof row.modifiedon === 'string' ? row.modifiedon : undefined);
-        const version = related?.version ?? account?.version;
+        // The newest of the deal's related changes: an older role or solution row must not hide a newer edit of
+        // the account.
+        const stamp = newestOf<{ at?: string; version?: string }>(related, account);
+        const at = stamp?.at ?? (typeof row.modifiedon === 'string' ? row.modifiedon : undefined);
+        const version = stamp?.version;
         add({
           kind: 'opportunity',
           id: String(row.opportunityid),
@@ -1189,6 +1193,14 @@ class ChangeSet {
       record,
     );
   }
+}
+
+/** Of two changes, the one with the higher row version (row versions are one sequence per environment). */
+function newestOf<T extends { version?: string }>(a: T | undefined, b: T): T;
+function newestOf<T extends { version?: string }>(a: T | undefined, b: T | undefined): T | undefined;
+function newestOf<T extends { version?: string }>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a || !b) return a ?? b;
+  return Number(b.version ?? -1) > Number(a.version ?? -1) ? b : a;
 }
 
 function parseCursor(cursor: string | null): Cursor | null {
