@@ -457,6 +457,31 @@ describe('Salesforce adapter over HTTP', () => {
     expect((await calls()).apiCalls).toBeGreaterThanOrEqual(2);
   });
 
+  it('R26 a page whose locator Salesforce no longer knows (INVALID_QUERY_LOCATOR: a lost answer asked again, an idle cursor) runs the query again, alone and among composite queries', async () => {
+    await control('POST', '/seed', {
+      generate: { type: 'Account', count: 2100, template: { Name: 'Locator {n}' } },
+    });
+    const a = await adapter();
+    const lostLocator = {
+      method: 'GET',
+      path: '/01g',
+      status: 400,
+      errorCode: 'INVALID_QUERY_LOCATOR',
+      message: 'invalid query locator',
+      count: 1,
+    };
+    await control('POST', '/faults', lostLocator);
+    const rows = await a.client.query("SELECT Id FROM Account WHERE Name LIKE 'Locator %'");
+    expect(rows).toHaveLength(2100);
+    expect(new Set(rows.map((r) => r.Id)).size).toBe(2100);
+
+    // The change feed's queries go out together in one composite call; the accounts page on.
+    await control('POST', '/faults', lostLocator);
+    const page = await a.listChangedDeals(null, { overlapMs: 0 });
+    expect(page.cursor).toEqual(expect.any(String));
+    expect(await control('GET', '/faults')).toEqual([]);
+  });
+
   it('R27 REQUEST_LIMIT_EXCEEDED stops with a clear message and is not retried', async () => {
     const a = await adapter();
     await control('PATCH', '/limits', { dailyApiLimit: 100, used: 100 });

@@ -858,14 +858,17 @@ export class SalesforceAdapter implements CrmAdapter {
         })),
         { allOrNone: false },
       );
-      for (const [key] of group) {
+      for (const [key, soql] of group) {
         const page = responses.get(key)?.body as QueryPage<SfRecord> | undefined;
         if (!page || !Array.isArray(page.records))
           throw unexpected(operation, `query ${key} returned no records`);
-        out[key] = [
-          ...page.records,
-          ...(page.done ? [] : await this.client.nextPages<SfRecord>(page, operation)),
-        ];
+        out[key] = page.done
+          ? page.records
+          : await this.client.allPages<SfRecord>(
+              page,
+              { soql, includeDeleted: options.includeDeleted ?? false },
+              operation,
+            );
       }
     }
     return out as QueryResults<Q>;

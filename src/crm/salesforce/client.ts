@@ -340,23 +340,42 @@ export class SalesforceClient {
   }
 
   private async queryPaged<T>(soql: string, operation: string, includeDeleted: boolean): Promise<T[]> {
-    const first = await this.call({ operation }, async () => {
-      return this.send<QueryPage<T>>(
-        `/${includeDeleted ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`,
-      );
-    });
-    const records = [...first.records];
-    let page = first;
-    while (!page.done && page.nextRecordsUrl) {
-      const locator = page.nextRecordsUrl;
-      page = await this.call({ operation }, () => this.send<QueryPage<T>>(locator));
-      records.push(...page.records);
+    for (let restart = 0; ; restart++) {
+      try {
+        const first = await this.call({ operation }, async () => {
+          return this.send<QueryPage<T>>(
+            `/${includeDeleted ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`,
+          );
+        });
+        return [...first.records, ...(await this.nextPages(first, operation))];
+      } catch (error) {
+        if (restart < LOST_LOCATOR_RESTARTS && lostLocator(error)) continue;
+        throw error;
+      }
     }
-    return records;
   }
 
-  /** Follows `nextRecordsUrl` of a page got elsewhere (e.g. a composite query subresponse). */
-  async nextPages<T>(page: QueryPage<T>, operation = 'query'): Promise<T[]> {
+  /**
+   * Every record of a query whose first page was got elsewhere (a composite query subresponse): the rest of the
+   * pages, or, when Salesforce no longer knows the locator, the whole query again.
+   */
+  async allPages<T>(
+    first: QueryPage<T>,
+    query: { soql: string; includeDeleted: boolean },
+    operation = 'query',
+  ): Promise<T[]> {
+    try {
+      return [...first.records, ...(await this.nextPages(first, operation))];
+    } catch (error) {
+      if (!lostLocator(error)) throw error;
+      return this.queryPaged<T>(query.soql, operation, query.includeDeleted);
+    }
+  }
+
+  /** Follows `nextRecordsUrl`. A page whose answer was lost (a reset, a timeout) and asked again may find its
+   *  locator gone (Salesforce drops a cursor once read to the end, and after 15 idle minutes): INVALID_QUERY_LOCATOR,
+   *  which the callers answer by running the query again. */
+  private async nextPages<T>(page: QueryPage<T>, operation: string): Promise<T[]> {
     const records: T[] = [];
     let current = page;
     while (!current.done && current.nextRecordsUrl) {
@@ -610,6 +629,11 @@ function tokenError(error: unknown, grant: string): CrmError {
     authFailed: true,
   });
 }
+
+/** How many times a query starts over after its locator was lost, before the error stands. */
+const LOST_LOCATOR_RESTARTS = 2;
+
+const lostLocator = (error: unknown) => error instanceof CrmError && error.code === 'INVALID_QUERY_LOCATOR';
 
 const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'TIMEOUT'];
 
