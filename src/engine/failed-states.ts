@@ -39,9 +39,9 @@ export function unchangedSinceFailure(
 }
 
 /** Digest of both sides as a sync attempt read them (the referral by its eTag, null before it exists); the deal's
- *  mark, audit trail and stamp are left out, since the failure's own ✖ write changes exactly those. */
+ *  mark, audit trail, stamp and row version are left out, since the failure's own ✖ write changes exactly those. */
 export function stateDigest(deal: Deal, referralETag: string | null): string {
-  const { mark: _mark, audit: _audit, modifiedAt: _modifiedAt, ...values } = deal;
+  const { mark: _mark, audit: _audit, modifiedAt: _modifiedAt, version: _version, ...values } = deal;
   return createHash('sha256')
     .update(stableJson({ deal: values, referralETag }))
     .digest('base64url');
