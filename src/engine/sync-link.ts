@@ -257,25 +257,27 @@ async function syncReferralOnly(
     }),
     ...markOf(settings, problem),
   });
-  let current =
-    created.kind === link.dealKind
-      ? await store.attachCrm(link.id, created.id)
-      : await store.replaceCrmId(link.id, created.id, created.kind);
-  // What the CRM record holds is recorded before anything else can fail (the write-back's 412 when Microsoft
-  // edits the referral meanwhile, a crash): the re-run then sees Microsoft's edit as a Partner Center change to
-  // follow, not as two values where the deal value's owner, the CRM, wins. A record an earlier, interrupted run
-  // created holds what that run read, so its own values are the baseline.
+  // What the CRM record holds is recorded before the link names the record, and before anything else can fail
+  // (the write-back's 412 when Microsoft edits the referral meanwhile, a crash): the re-run then sees Microsoft's
+  // edit as a Partner Center change to follow, not as two values where a field's owner wins. A crash between the
+  // two commits leaves a link without a CRM id, whose re-run finds the record and adopts it, never a linked
+  // record without a base. A record an earlier, interrupted run created holds what that run read, so its own
+  // values are the baseline.
   const existing = created.created ? null : await ctx.crm.findDeal({ kind: created.kind, id: created.id });
   const baseline = existing
     ? dealValues(existing, { snapshot: null, defaultCurrency: support.corporate || settings.defaultCurrency })
     : values;
-  await store.saveSnapshot(current.id, {
+  await store.saveSnapshot(link.id, {
     values: baseline,
     referralETag: eTag ?? null,
     referralUpdatedAt: referral.updatedDateTime ?? null,
     crmVersion: null,
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
+  let current =
+    created.kind === link.dealKind
+      ? await store.attachCrm(link.id, created.id)
+      : await store.replaceCrmId(link.id, created.id, created.kind);
 
   // The referral names its CRM record (R4), so Partner Center users and later syncs can find it.
   let after: { eTag: string | null; updatedAt: string | null } = {

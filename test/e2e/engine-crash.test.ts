@@ -122,3 +122,60 @@ describe.each(CRMS)('crash between the Partner Center POST and the link commit o
     expect((await pc.all()).filter((r) => r.externalReferenceId === opportunityId)).toHaveLength(1);
   });
 });
+
+/** A store whose owner dies right after it linked a new CRM record: that commit lands, nothing after it does. */
+function diesAfterLinkingCrm(store: Store): { store: Store; died: () => boolean } {
+  let dead = false;
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (dead) return new Promise(() => {});
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (prop === 'attachCrm' || prop === 'replaceCrmId') {
+          dead = true;
+          return new Promise(() => {});
+        }
+        return result;
+      };
+    },
+  });
+  return { store: proxy, died: () => dead };
+}
+
+describe.each(CRMS)('crash between the CRM record create and the link commit on $crm', ({ crm }) => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness(undefined, { crm });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('R4 R13 a Microsoft edit made before the restart wins: the CRM record takes it and Partner Center keeps it', async () => {
+    const pc = pcControl(h);
+    const referral = await pc.sendIncoming({
+      name: 'Crash after the CRM create',
+      details: { dealValue: 10_000 },
+    });
+    const id = String(referral.id);
+    const settings = { worker: { concurrency: 1, leaseMs: 1_500, pollIntervalMs: 50 } };
+    const doomed = diesAfterLinkingCrm(await openStore({ url: h.storeFile }));
+    const first = await h.newEngine({ store: doomed.store, settings });
+    await first.engine.reconcileOnce();
+    void first.engine.drain({ timeoutMs: 30_000 });
+    await until(() => doomed.died(), 10_000, 'the CRM record created and linked');
+    expect((await h.crm.findDeal({ kind: 'opportunity', referralId: id }))?.value).toBe(10_000);
+
+    // Meanwhile a Microsoft seller changes the deal value; then a new process on the same store.
+    await pc.editAsMicrosoft(id, { details: { dealValue: 77_000 } });
+    const restarted = await h.newEngine({ settings });
+    await restarted.engine.reconcileOnce();
+    await restarted.engine.drain({ timeoutMs: 10_000 });
+
+    expect((await h.crm.findDeal({ kind: 'opportunity', referralId: id }))?.value).toBe(77_000);
+    expect((await pc.referral(id)).details?.dealValue).toBe(77_000);
+  });
+});
