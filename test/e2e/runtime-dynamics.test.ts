@@ -255,7 +255,10 @@ describe('cosell on Dynamics 365, as separate processes', () => {
     expect(throttled[0]!['msg']).toMatch(/^dynamics [^:]+: HTTP 429 0x80072322; retrying in 1 s/);
   });
 
-  it('R25 R26 a restart while Entra gives no token for Dataverse (503) keeps the service up, says why, and the referral sent meanwhile arrives once it answers', async () => {
+  // A start that waits out the connection's token retries, then two waits: more than 30 s on a busy machine.
+  it('R25 R26 a restart while Entra gives no token for Dataverse (503) keeps the service up, says why, and the referral sent meanwhile arrives once it answers', {
+    timeout: 120_000,
+  }, async () => {
     await cosell!.process.stop('SIGTERM');
     cosell = undefined;
     // Longer than the start-up check's one try and the connection's retries. (Without Retry-After, msal holds

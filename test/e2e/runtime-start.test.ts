@@ -376,7 +376,10 @@ describe('cosell start --config against the emulators', () => {
     expect(String(row['Name'])).toMatch(/✔$/);
   });
 
-  it('R25 R26 a restart while Salesforce gives no token keeps the service up, says why, and the referral sent meanwhile arrives once it answers', async () => {
+  // A start that waits out the connection's token retries, then two waits: more than 30 s on a busy machine.
+  it('R25 R26 a restart while Salesforce gives no token keeps the service up, says why, and the referral sent meanwhile arrives once it answers', {
+    timeout: 120_000,
+  }, async () => {
     await cosell!.process.stop('SIGTERM');
     cosell = undefined;
     // Longer than the start-up check's one try and the connection's retries.
@@ -411,7 +414,10 @@ describe('cosell start --config against the emulators', () => {
     await until(async () => (await opportunityOf(referral.id)) !== undefined, 60_000, 'the opportunity');
   });
 
-  it('R3 R28 R23 revoked credentials: /readyz and doctor say Partner Center is paused and how to fix it; a login without any CRM secret resumes it', async () => {
+  // Four `cosell` process runs and two waits: more than the default 30 s on a busy 2-core machine.
+  it('R3 R28 R23 revoked credentials: /readyz and doctor say Partner Center is paused and how to fix it; a login without any CRM secret resumes it', {
+    timeout: 90_000,
+  }, async () => {
     // The same deployment on a known port, so doctor can ask the running service.
     await cosell!.process.stop('SIGTERM');
     const port = await freePort();
