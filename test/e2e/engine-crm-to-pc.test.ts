@@ -387,9 +387,20 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
       10_000,
       'the accept synced',
     );
-    await h.engine.drain();
     const link = (await h.store.linkByReferral(String(referral.id)))!;
-    const jobsBefore = (await h.store.listJobs({ linkId: link.id, limit: 1_000 })).length;
+    // The co-sell's webhooks and echoes settled: the link's jobs all finished and no new one for a round.
+    let seen = -1;
+    const jobsBefore = await until(
+      async () => {
+        await h.engine.drain();
+        const jobs = await h.store.listJobs({ linkId: link.id, limit: 1_000 });
+        const settled = jobs.length === seen && jobs.every((j) => j.state === 'succeeded');
+        seen = jobs.length;
+        return settled ? jobs.length : null;
+      },
+      10_000,
+      "the co-sell's jobs settled",
+    );
     // A new process on the same store: nothing in memory. Microsoft's side is inside the sweep's overlap window.
     const restarted = await h.newEngine();
     await restarted.engine.reconcileOnce();
