@@ -306,6 +306,12 @@ export function registerControlRoutes(
     return reply.code(204).send();
   });
 
+  // One counter shape on all three emulators (emulators/shared/calls.ts); `/calls` is the older view.
+  app.get(`${prefix}/counters`, async () => emulator.calls.counters());
+  app.delete(`${prefix}/counters`, async (_request, reply) => {
+    emulator.calls.clear();
+    return reply.code(204).send();
+  });
   app.get(`${prefix}/calls`, async () => {
     const summary = emulator.calls.summary();
     return { apiCalls: summary.apiCalls, byEndpoint: summary.byEndpoint };

@@ -86,7 +86,7 @@ export interface DataverseFault {
 export class DynamicsEmulator {
   store!: DataverseStore;
   readonly faults = new FaultQueue<DataverseFault>();
-  readonly calls = new CallLog();
+  readonly calls = new CallLog('dataverse');
   readonly limits: ServiceProtection;
   readonly tokens = new Map<string, number>();
   appCertificate: X509Certificate | undefined;
@@ -259,6 +259,15 @@ export async function startDynamicsEmulator(
 
   // ---- Entra token endpoint ------------------------------------------------------------------------------
   app.post('/:tenant/oauth2/v2.0/token', async (request, reply) => {
+    const tokenPath = request.url.split('?')[0]!;
+    emulator.calls.record({
+      method: 'POST',
+      endpoint: '/{tenant}/oauth2/v2.0/token',
+      path: tokenPath,
+      status: 0,
+      countedAsApiCall: false,
+      kind: 'token',
+    });
     const form = (request.body ?? {}) as Record<string, string>;
     const fault = emulator.faults.take('POST', request.url.split('?')[0]!, () => false);
     if (fault?.delayMs) await delay(fault.delayMs);
@@ -345,6 +354,7 @@ export async function startDynamicsEmulator(
       path,
       status: 0,
       countedAsApiCall: true,
+      ...(path === `${API_PATH}$batch` ? { kind: 'batch' as const } : {}),
     });
     const auth = request.headers.authorization ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
@@ -411,7 +421,19 @@ export async function startDynamicsEmulator(
     try {
       if (items) {
         const { prefer } = request.headers as { prefer?: string };
-        const result = await runBatch(ctx, items, /odata\.continue-on-error/i.test(prefer ?? ''), handleApi);
+        // Each inner request is an operation of its own in the counters (by its method and entity set).
+        const counted: typeof handleApi = (innerCtx, inner) => {
+          emulator.calls.record({
+            method: inner.method,
+            endpoint: endpointOf(inner.method, inner.url.pathname).slice(inner.method.length + 1),
+            path: inner.url.pathname,
+            status: 0,
+            countedAsApiCall: true,
+            batched: true,
+          });
+          return handleApi(innerCtx, inner);
+        };
+        const result = await runBatch(ctx, items, /odata\.continue-on-error/i.test(prefer ?? ''), counted);
         return reply
           .code(result.status)
           .header('OData-Version', '4.0')

@@ -141,6 +141,33 @@ describe('the Dataverse emulator through dynamics-web-api', () => {
     expect(opportunity._customerid_value).toBe(results[0]);
   });
 
+  it('R25 GET /counters: a $batch is one request; each part counts by its own method and entity set', async () => {
+    await control(emulator.info.control, 'DELETE', '/counters');
+    api.startBatch();
+    api.create({ collection: 'accounts', data: { name: 'Counted account' }, contentId: '1' });
+    api.create({
+      collection: 'opportunities',
+      data: { name: 'Counted', 'customerid_account@odata.bind': '$1' },
+    });
+    api.retrieveMultiple({ collection: 'accounts', select: ['name'], top: 1 });
+    await api.executeBatch();
+    await api.retrieveMultiple({ collection: 'opportunities', select: ['name'], top: 1 });
+    const counters = (await control(emulator.info.control, 'GET', '/counters')) as Record<string, unknown>;
+    expect(counters).toMatchObject({
+      api: 'dataverse',
+      requests: 2,
+      reads: 2,
+      writes: 2,
+      endpoints: {
+        'POST /$batch': { kind: 'batch', direct: 1, batched: 0 },
+        'POST /accounts': { kind: 'write', direct: 0, batched: 1 },
+        'POST /opportunities': { kind: 'write', direct: 0, batched: 1 },
+        'GET /accounts': { kind: 'read', direct: 0, batched: 1 },
+        'GET /opportunities': { kind: 'read', direct: 1, batched: 0 },
+      },
+    });
+  });
+
   it('rolls a change set back when one of its parts fails', async () => {
     api.startBatch();
     api.create<Record<string, unknown>, string>({

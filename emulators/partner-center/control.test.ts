@@ -282,6 +282,34 @@ describe('faults and counters', () => {
   });
 });
 
+describe('counters', () => {
+  it('R25 GET /counters: the shape every emulator shares, reads and writes apart, token calls apart, no log', async () => {
+    await emu.control('/counters', { method: 'DELETE' });
+    const created = await create(privateReferral());
+    await emu.api(`/referrals/${created.id}`);
+    await emu.api('/referrals');
+    const counters = (await emu.control<Json>('/counters')).body;
+    expect(counters).toMatchObject({
+      api: 'partner-center',
+      requests: 3,
+      reads: 2,
+      writes: 1,
+      endpoints: {
+        'POST /v1.0/engagements/referrals': { kind: 'write', direct: 1, batched: 0, records: 1 },
+        'GET /v1.0/engagements/referrals/{id}': { kind: 'read', direct: 1, batched: 0, records: 1 },
+      },
+    });
+    expect(counters['tokens']).toBeGreaterThanOrEqual(1);
+    expect(counters).not.toHaveProperty('recent');
+    await emu.control('/counters', { method: 'DELETE' });
+    expect((await emu.control<Json>('/counters')).body).toMatchObject({
+      requests: 0,
+      tokens: 0,
+      endpoints: {},
+    });
+  });
+});
+
 describe('reset and seed', () => {
   it('reset brings back the start state: no referrals, tokens, faults or counters', async () => {
     const token = await emu.userToken();

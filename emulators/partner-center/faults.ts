@@ -104,6 +104,7 @@ export class FaultsAndCalls {
           path,
           status: 0,
           countedAsApiCall: true,
+          ...(/\/oauth2\//.test(pattern) ? { kind: 'token' as const } : {}),
         });
       }
       const fault = this.take(request.method, path);
@@ -171,6 +172,12 @@ export class FaultsAndCalls {
     app.get(`${prefix}/faults`, async () => this.list());
     app.delete(`${prefix}/faults`, async (_request, reply) => {
       this.clearFaults();
+      return reply.code(204).send();
+    });
+    // One counter shape on all three emulators (emulators/shared/calls.ts); `/calls` is the older view.
+    app.get(`${prefix}/counters`, async () => this.calls.counters());
+    app.delete(`${prefix}/counters`, async (_request, reply) => {
+      this.clearCalls();
       return reply.code(204).send();
     });
     app.get(`${prefix}/calls`, async () => this.counters());

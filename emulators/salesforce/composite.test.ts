@@ -87,6 +87,30 @@ describe('Salesforce emulator: /composite', () => {
     });
   });
 
+  it('R25 GET /counters: a composite is one request; its subrequests count by their own method and object', async () => {
+    await org.control('DELETE', '/counters');
+    await org.api('POST', '/composite', { allOrNone: true, compositeRequest: dealGraph(opportunityBody()) });
+    await org.api('GET', soql('SELECT Id, (SELECT Id FROM OpportunityLineItems) FROM Opportunity LIMIT 1'));
+    await org.api('POST', '/composite/sobjects', {
+      records: [1, 2, 3].map((n) => ({ attributes: { type: 'Account' }, Name: `Collection ${n}` })),
+    });
+    const counters = (await org.control('GET', '/counters')).body as Json;
+    expect(counters).toMatchObject({
+      api: 'salesforce',
+      requests: 3,
+      reads: 1,
+      writes: 5,
+      tokens: 0,
+      endpoints: {
+        'POST /composite': { kind: 'batch', direct: 1, batched: 0 },
+        'POST /sobjects/Account': { kind: 'write', direct: 0, batched: 1, records: 1 },
+        'PATCH /sobjects/Opportunity/Referral_Identifier__c/:value': { kind: 'write', batched: 1 },
+        'GET /query Opportunity': { kind: 'read', direct: 1, batched: 0 },
+        'POST /composite/sobjects Account': { kind: 'write', direct: 1, records: 3 },
+      },
+    });
+  });
+
   it('references into query results: @{ref.records[0].Id}', async () => {
     await org.api('POST', '/sobjects/Account', { Name: 'Fabrikam' });
     const result = await org.api('POST', '/composite', {

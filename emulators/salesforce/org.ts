@@ -40,7 +40,7 @@ export class SalesforceOrg {
   readonly orgId = makeId('00D', 1);
   readonly sessions = new SessionRegistry(this.orgId);
   readonly faults = new FaultInjector();
-  readonly calls = new CallLog();
+  readonly calls = new CallLog('salesforce');
   readonly cursors = new Map<string, QueryCursor>();
   readonly startedAt: Date;
   integrationUserId = '';

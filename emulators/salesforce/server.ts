@@ -2,10 +2,12 @@
  * The Salesforce emulator as a real HTTP server: OAuth token endpoint, REST API under `/services/data/vNN.N`,
  * and the control API under `/_emulator`. See README.md for the interface.
  */
+
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ConnectedApp } from './auth.ts';
+import { type CallFacts, callFacts } from './counting.ts';
 import { ensureJwtKeyFiles } from './keys.ts';
 import { SalesforceOrg } from './org.ts';
 import { type ApiRoute, dispatch } from './router.ts';
@@ -144,13 +146,14 @@ export async function startSalesforceEmulator(
         .code(404)
         .send([{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
     }
-    const record = (endpoint: string, status: number, counted: boolean) =>
+    const record = (endpoint: string, status: number, counted: boolean, facts: CallFacts = {}) =>
       org.calls.record({
         method: request.method,
         endpoint,
         path: pathOnly,
         status,
         countedAsApiCall: counted,
+        ...facts,
       });
     const token = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const session = token ? org.sessions.find(token, Date.now()) : undefined;
@@ -185,17 +188,18 @@ export async function startSalesforceEmulator(
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(request.headers))
       headers[name] = Array.isArray(value) ? value.join(',') : value;
+    const query = new URLSearchParams(match[3] ?? '');
     const { response, endpoint } = dispatch(routes, {
       method: request.method,
       path: match[2] ?? '/',
-      query: new URLSearchParams(match[3] ?? ''),
+      query,
       body: request.body,
       headers,
       apiVersion: match[1],
       org,
       ctx: org.apiContext(session.userId),
     });
-    record(endpoint, response.status, true);
+    record(endpoint, response.status, true, callFacts(request.method, endpoint, query, request.body));
     if (request.method !== 'GET' && response.status < 300) persist();
     for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
     reply.code(response.status);

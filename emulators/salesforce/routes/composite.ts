@@ -3,6 +3,8 @@
  * (`/composite/sobjects`, ≤200 records, per-record `statusCode` errors). Both count as one API call, and each
  * runs synchronously over the store, so rollback is a snapshot restore.
  */
+
+import { callFacts } from '../counting.ts';
 import {
   createRecord,
   deleteRecord,
@@ -120,18 +122,30 @@ function runComposite(routes: () => readonly ApiRoute[]) {
         if (/^\/composite(\/|$)/.test(match[2]) && !/^\/composite\/sobjects/.test(match[2])) {
           throw apiError(400, 'INVALID_URL', 'Composite requests cannot be nested');
         }
-        response = dispatch(routes(), {
+        const method = String(sub['method'] ?? 'GET').toUpperCase();
+        const query = new URLSearchParams(match[3] ?? '');
+        const result = dispatch(routes(), {
           ...request,
-          method: String(sub['method'] ?? 'GET').toUpperCase(),
+          method,
           path: match[2],
-          query: new URLSearchParams(match[3] ?? ''),
+          query,
           body: subBody,
           headers: {
             ...request.headers,
             ...((sub['httpHeaders'] as Record<string, string> | undefined) ?? {}),
           },
           apiVersion: match[1] ?? request.apiVersion,
-        }).response;
+        });
+        response = result.response;
+        request.org.calls.record({
+          method,
+          endpoint: result.endpoint,
+          path: match[2],
+          status: response.status,
+          countedAsApiCall: true,
+          batched: true,
+          ...callFacts(method, result.endpoint, query, subBody),
+        });
       } catch (error) {
         if (error instanceof UnresolvedReferenceError) {
           response = { status: 400, body: [{ errorCode: 'PROCESSING_HALTED', message: error.message }] };

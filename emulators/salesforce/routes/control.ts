@@ -188,6 +188,12 @@ export function registerControlRoutes(app: FastifyInstance, org: SalesforceOrg, 
     return reply.code(204).send();
   });
 
+  // One counter shape on all three emulators (emulators/shared/calls.ts); `/calls` is the older view.
+  app.get(`${p}/counters`, async () => org.calls.counters());
+  app.delete(`${p}/counters`, async (_request, reply) => {
+    org.calls.clear();
+    return reply.code(204).send();
+  });
   app.get(`${p}/calls`, async () => ({
     ...org.calls.summary(),
     apiUsage: { used: org.apiUsed, max: org.dailyApiLimit },

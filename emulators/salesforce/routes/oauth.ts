@@ -41,7 +41,14 @@ export function registerOAuthRoutes(
     const fault = org.faults.take('POST', path);
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     const record = (status: number) =>
-      org.calls.record({ method: 'POST', endpoint: path, path, status, countedAsApiCall: false });
+      org.calls.record({
+        method: 'POST',
+        endpoint: path,
+        path,
+        status,
+        countedAsApiCall: false,
+        kind: 'token',
+      });
     if (fault?.error) {
       record(fault.error.status);
       return reply.code(fault.error.status).send(fault.error.body);
