@@ -21,7 +21,14 @@ const QUIET_SETTINGS = {
 };
 
 export type Direction = 'toCrm' | 'toReferral';
-export type ChangeKind = 'create' | 'update-1-field' | 'update-5-fields' | 'no-op' | 'echo';
+/** `microsoft-side`: Partner Center's events after a CRM→PC create, Microsoft's side of the co-sell among them. */
+export type ChangeKind =
+  | 'create'
+  | 'update-1-field'
+  | 'update-5-fields'
+  | 'no-op'
+  | 'echo'
+  | 'microsoft-side';
 
 export interface CallsRow {
   crm: CrmKind;
@@ -187,12 +194,22 @@ export async function measureCalls(
     // ---- CRM -> Partner Center ------------------------------------------------------------------------
     const outgoing: { opportunityId: string; referralId: string }[] = [];
     const sent: Sides[] = [];
+    const replies: Sides[] = [];
     for (let i = 0; i < repeats; i++) {
       let opportunityId = '';
+      // Webhooks held: the create alone. Released after: Partner Center's events for it, among them Microsoft's
+      // side of the new co-sell (related-referral-created), which cosell reads to say what Microsoft did (R7).
+      await pc.behaviour({ mode: 'reorder', count: 100 });
       sent.push(
         await measure(h, async () => {
           ({ opportunityId } = await h.desk.opportunity());
           await h.engine.pollCrmOnce();
+          await h.engine.drain({ timeoutMs: 10_000 });
+        }),
+      );
+      replies.push(
+        await measure(h, async () => {
+          await pc.behaviour({ mode: 'normal' });
           await settle(h);
         }),
       );
@@ -201,6 +218,7 @@ export async function measureCalls(
       outgoing.push({ opportunityId, referralId: stored.referralId });
     }
     push('toReferral', 'create', sent, idlePoll);
+    push('toReferral', 'microsoft-side', replies);
 
     const editCrmSide = async (
       fields: (n: number) => Parameters<Harness['desk']['edit']>[1],

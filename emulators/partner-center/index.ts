@@ -152,7 +152,7 @@ export async function startPartnerCenterEmulator(
   const hub: WebhookHub = await createWebhookHub(hubOptions);
   const store = new ReferralStore({
     clock: new MonotonicClock(),
-    emit: (eventName, id) => hub.emit(eventName, id),
+    emit: (eventName, id, changedAt) => hub.emit(eventName, id, changedAt),
   });
   const auth = new AuthService({
     tenantId: DEMO_TENANT_ID,

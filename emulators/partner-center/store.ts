@@ -78,7 +78,8 @@ const REQUIRED_ON_CREATE = ['type', 'customerProfile', 'consent', 'details'] as 
 
 export interface StoreOptions {
   clock: MonotonicClock;
-  emit: (eventName: ReferralEventName, referralId: string) => void;
+  /** `changedAt`: the referral's `updatedDateTime`, the event's `ResourceChangeUtcDate`. */
+  emit: (eventName: ReferralEventName, referralId: string, changedAt?: Date) => void;
 }
 
 const get = (value: unknown, ...keys: string[]): unknown => {
@@ -221,7 +222,14 @@ export class ReferralStore {
       this.changeLog = this.changeLog.slice(CHANGE_LOG_LIMIT / 2);
       this.logStart = this.changeLog[0]!.version - 1;
     }
-    if (event) this.options.emit(event, referral.id as string);
+    if (event) {
+      const changedAt = new Date(String(referral.updatedDateTime));
+      this.options.emit(
+        event,
+        referral.id as string,
+        Number.isNaN(changedAt.getTime()) ? undefined : changedAt,
+      );
+    }
     return referral;
   }
 

@@ -58,6 +58,7 @@ import {
   SeenChanges,
 } from './intake.ts';
 import { decideAfterFailure } from './job-decision.ts';
+import { noteOwnWrites, OwnChanges } from './own-changes.ts';
 import { type Schedule, Scheduler } from './scheduler.ts';
 import type { EngineSettings } from './settings.ts';
 import { type SyncContext, type SyncResult, syncLink } from './sync-link.ts';
@@ -164,6 +165,7 @@ class SyncEngine implements Engine {
   private inboxRun: Promise<void> | null = null;
   private pollIntervalMs: number;
   private readonly renewCredentials: (() => Promise<void>) | null;
+  private readonly ownChanges = new OwnChanges();
 
   constructor(deps: EngineDeps) {
     this.store =
@@ -180,10 +182,13 @@ class SyncEngine implements Engine {
     this.renewCredentials = deps.renewCredentials ?? null;
     this.circuits = new Circuits(deps.settings, this.now, deps.logger);
     this.health = new ApiHealth(this.now);
-    const referrals = countReferralCalls(
-      deps.referrals,
-      (n) => this.circuits.spend('partner-center', n),
-      (n, error) => this.health.record('partner-center', n, error),
+    const referrals = noteOwnWrites(
+      countReferralCalls(
+        deps.referrals,
+        (n) => this.circuits.spend('partner-center', n),
+        (n, error) => this.health.record('partner-center', n, error),
+      ),
+      this.ownChanges,
     );
     const crm = countCrmCalls(
       deps.crm,
@@ -208,6 +213,7 @@ class SyncEngine implements Engine {
       settings: deps.settings,
       logger: deps.logger,
       now: this.now,
+      ownChanges: this.ownChanges,
     };
     this.pollIntervalMs = deps.settings.crmPoll.minIntervalMs;
   }

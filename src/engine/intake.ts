@@ -9,6 +9,7 @@ import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
 import { crmVersionOf } from './crm-version.ts';
 import { readMicrosoftSide, rememberMicrosoftSide } from './microsoft-side.ts';
+import { alreadySeen, type OwnChanges } from './own-changes.ts';
 import type { EngineSettings } from './settings.ts';
 
 export interface IntakeContext {
@@ -19,6 +20,8 @@ export interface IntakeContext {
   settings: EngineSettings;
   logger: Logger;
   now: () => Date;
+  /** cosell's own recent Partner Center writes: their webhooks need no read. */
+  ownChanges: OwnChanges;
 }
 
 export const CURSORS = {
@@ -80,7 +83,8 @@ const isRelatedEvent = (name: string) => name.startsWith('related-referral-');
 /**
  * Routes one inbox event to a job. `lookUp` false: only what needs no API call (referral events; related
  * events of a referral we already link) — the webhook handler answers 2xx right after. Returns false when the
- * event still needs a look-up (a related referral we do not know: resolved through its engagement, R2).
+ * event still needs a look-up (a related referral we do not know: resolved through its engagement, R2), or waits
+ * for its link's running job. An event for a change cosell has already seen (its own write) queues nothing.
  */
 export async function routeInboxEvent(
   ctx: IntakeContext,
@@ -104,6 +108,22 @@ export async function routeInboxEvent(
   }
   const trigger: JobTrigger = 'partner-center-webhook';
   const known = await store.linkByReferral(referralId);
+  if (known && isReferralEvent(event.eventName)) {
+    // A job of this link running now may be writing this very change (Partner Center can send the webhook
+    // before the write's answer arrives): route the event once that job has finished, when it can be told apart.
+    if ((await store.listJobs({ linkId: known.id, state: 'running', limit: 1 })).length > 0) return false;
+    const snapshot = await store.getSnapshot(known.id);
+    if (alreadySeen(ctx.ownChanges, referralId, event.resourceChangeUtcDate, snapshot)) {
+      ctx.logger.debug({
+        event: 'webhook-already-seen',
+        referralId,
+        linkId: known.id,
+        eventName: event.eventName,
+      });
+      await store.markInboxProcessed(inbox.id, ctx.now());
+      return true;
+    }
+  }
   if (known) {
     await store.enqueueJob(known.id, trigger, ctx.now());
   } else if (isReferralEvent(event.eventName)) {

@@ -82,7 +82,7 @@ export interface WebhookHub {
   publicBaseUrl: string | undefined;
   registerApiRoutes(app: FastifyInstance, authorize: Authorize): void;
   registerControlRoutes(app: FastifyInstance, prefix: string): void;
-  emit(eventName: ReferralEventName, referralId: string): void;
+  emit(eventName: ReferralEventName, referralId: string, changedAt?: Date): void;
   reset(): void;
   toJSON(): unknown;
   close(): Promise<void>;
@@ -218,12 +218,13 @@ export class WebhookHubCore {
     };
   }
 
-  emit(eventName: ReferralEventName, referralId: string): DeliveryRecord[] {
+  /** `changedAt`: when the referral changed (its `updatedDateTime`); the event's `ResourceChangeUtcDate`. */
+  emit(eventName: ReferralEventName, referralId: string, changedAt: Date = this.now()): DeliveryRecord[] {
     const base = (this.options.resourceBaseUrl ?? DEFAULT_REFERRAL_RESOURCE_BASE).replace(/\/+$/, '');
     const body = buildEventBody({
       eventName,
       resourceUri: `${base}/referrals/${encodeURIComponent(referralId)}`,
-      changedAt: this.now(),
+      changedAt,
     });
     return this.queue.enqueue({
       eventName,
@@ -430,8 +431,8 @@ export async function createWebhookHub(options: WebhookHubOptions): Promise<Webh
       control = { app, prefix: normalised };
       registerWebhookControlRoutes(app, normalised, core);
     },
-    emit(eventName, referralId) {
-      core.emit(eventName, referralId);
+    emit(eventName, referralId, changedAt) {
+      core.emit(eventName, referralId, changedAt);
     },
     reset() {
       core.reset();

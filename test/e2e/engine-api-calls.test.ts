@@ -1,0 +1,99 @@
+// What a sync costs in API calls, read from the emulators' counters (GET {control}/counters), on both CRMs:
+// Partner Center's webhook for cosell's own write is not read back (issue 12).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Counters } from '../../emulators/shared/calls.ts';
+import { control } from '../../src/cli/demo-story.ts';
+import { CURSORS } from '../../src/engine/intake.ts';
+import { until } from '../helpers/until.ts';
+import { CRMS, type Harness, pcControl, startHarness, TEST_ENGINE_SETTINGS } from './engine-harness.ts';
+
+const HOUR = 3_600_000;
+
+describe.each(CRMS)('API calls per change on $crm', ({ crm }) => {
+  let h: Harness;
+  let pc: ReturnType<typeof pcControl>;
+
+  beforeAll(async () => {
+    // The CRM feed polls hourly here: each test counts Partner Center's webhooks alone, not the CRM echo of
+    // cosell's own CRM writes (a job of its own).
+    h = await startHarness(
+      { ...TEST_ENGINE_SETTINGS, crmPoll: { minIntervalMs: HOUR, maxIntervalMs: HOUR, overlapMs: 2_000 } },
+      { crm },
+    );
+    pc = pcControl(h);
+    await h.engine.start();
+    // The start's reconcile sweep lists Partner Center once: let it finish before anything is counted.
+    await until(() => h.store.getCursor(CURSORS.reconcile), 10_000, 'the first reconcile sweep');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const pcCounters = () => control<Counters>(h.pc.info.control, 'GET', '/counters');
+
+  /** Every webhook of the referral delivered, routed, and no job left to run. */
+  async function settled(referralId: string, events: number) {
+    await until(
+      async () => {
+        const { deliveries } = await pc.deliveries(`?referralId=${referralId}`);
+        return deliveries.length >= events && deliveries.every((d) => d.state === 'delivered');
+      },
+      10_000,
+      `${events} webhooks of ${referralId} delivered`,
+    );
+    await until(
+      async () =>
+        (await h.store.unprocessedInbox(10)).length === 0 &&
+        (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
+      10_000,
+      'the inbox routed and no job left',
+    );
+  }
+
+  it("R4 R25 a new incoming referral costs one Partner Center read and one write: the webhook of cosell's own write-back is not read again", async () => {
+    await control(h.pc.info.control, 'DELETE', '/counters');
+    const referral = await pc.sendIncoming({
+      name: 'Counted arrival',
+      details: { dealValue: 7_000, currency: 'USD' },
+    });
+    const id = String(referral.id);
+    const opportunityId = await until(
+      async () => (await h.desk.withReferral(id))[0],
+      10_000,
+      'the opportunity',
+    );
+    await until(
+      async () => (await pc.referral(id)).externalReferenceId === opportunityId,
+      10_000,
+      'the write-back of the opportunity id',
+    );
+    // referral-created (Microsoft's), then referral-updated for cosell's own PATCH of externalReferenceId.
+    await settled(id, 2);
+    const counters = await pcCounters();
+    expect(counters.endpoints).toMatchObject({
+      'GET /v1.0/engagements/referrals/{id}': { direct: 1 },
+      'PATCH /v1.0/engagements/referrals/{id}': { direct: 1 },
+    });
+    expect({ reads: counters.reads, writes: counters.writes }).toEqual({ reads: 1, writes: 1 });
+  });
+
+  it('R6 R25 a Microsoft edit after the arrival is still read: only changes cosell has seen are skipped', async () => {
+    const referral = await pc.sendIncoming({
+      name: 'Edited after arrival',
+      details: { dealValue: 8_000, currency: 'USD' },
+    });
+    const id = String(referral.id);
+    const opportunityId = await until(
+      async () => (await h.desk.withReferral(id))[0],
+      10_000,
+      'the opportunity',
+    );
+    await settled(id, 2);
+    await control(h.pc.info.control, 'DELETE', '/counters');
+    await pc.editAsMicrosoft(id, { details: { dealValue: 8_500 } });
+    await until(async () => (await h.desk.read(opportunityId)).value === 8_500, 10_000, 'the new deal value');
+    await settled(id, 3);
+    const counters = await pcCounters();
+    expect({ reads: counters.reads, writes: counters.writes }).toEqual({ reads: 1, writes: 0 });
+  });
+});
