@@ -704,6 +704,7 @@ class SyncEngine implements Engine {
               : 'CRM: the record changed while cosell wrote it: read again and recomputed',
         });
         link = (await this.store.getLink(link.id)) ?? link;
+        seen.readReferral = true;
       }
     }
   }

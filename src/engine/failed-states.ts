@@ -22,6 +22,8 @@ export interface AttemptState {
   name?: string;
   /** The customer (account, else the referral's customer profile), for the dashboard's records list. */
   customer?: string;
+  /** A 412 showed the snapshot's referral stale: the re-run reads Partner Center. */
+  readReferral?: boolean;
 }
 
 /** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a

@@ -113,6 +113,21 @@ interface PreRead {
   created?: boolean;
 }
 
+/**
+ * The referral as the last sync saw it, for a job only the CRM asked for: Partner Center's own changes come as
+ * webhooks (and the reconcile sweep), each a job that reads it. The write carries If-Match on the cached eTag,
+ * so a change cosell has not seen yet answers 412 and the sync runs again on a fresh read.
+ */
+function cachedReferral(
+  snapshot: Snapshot | null,
+  trigger: JobTrigger,
+  attempt: AttemptState,
+): { referral: Referral; eTag: string } | undefined {
+  if (trigger !== 'crm-poll' || attempt.readReferral || snapshot?.error) return undefined;
+  if (!snapshot?.referral || !snapshot.referralETag) return undefined;
+  return { referral: snapshot.referral, eTag: snapshot.referralETag };
+}
+
 /** Triggers that may mean Microsoft's side of the engagement moved (its events only reach us as hints). */
 const MICROSOFT_SIDE_TRIGGERS: readonly JobTrigger[] = [
   'partner-center-webhook',
@@ -271,6 +286,7 @@ async function syncReferralOnly(
     values: baseline,
     referralETag: eTag ?? null,
     referralUpdatedAt: referral.updatedDateTime ?? null,
+    referral: eTag ? referral : null,
     crmVersion: null,
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
@@ -280,9 +296,10 @@ async function syncReferralOnly(
       : await store.replaceCrmId(link.id, created.id, created.kind);
 
   // The referral names its CRM record (R4), so Partner Center users and later syncs can find it.
-  let after: { eTag: string | null; updatedAt: string | null } = {
+  let after: { eTag: string | null; updatedAt: string | null; referral: Referral | null } = {
     eTag: eTag ?? null,
     updatedAt: referral.updatedDateTime ?? null,
+    referral,
   };
   if (!referral.externalReferenceId) {
     const updated = await ctx.referrals.update(
@@ -290,7 +307,9 @@ async function syncReferralOnly(
       [{ op: 'replace', path: '/externalReferenceId', value: created.id }],
       { ...(eTag ? { ifMatch: eTag } : {}), returnRepresentation: true },
     );
-    if (updated) after = { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null };
+    after = updated
+      ? { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null, referral: updated }
+      : { ...after, referral: null };
   }
   if (referral.engagementId && !current.engagementId) {
     current = await store.attachReferral(current.id, referralId, referral.engagementId);
@@ -299,6 +318,7 @@ async function syncReferralOnly(
     values: baseline,
     referralETag: after.eTag,
     referralUpdatedAt: after.updatedAt,
+    referral: after.eTag ? after.referral : null,
     crmVersion: null,
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
@@ -437,8 +457,12 @@ async function syncPair(
   attempt: AttemptState,
 ): Promise<SyncResult> {
   const { store, settings } = ctx;
+  const snapshot = await store.getSnapshot(link.id);
+  const cached = pre.referral ? undefined : cachedReferral(snapshot, trigger, attempt);
   const [read, deal] = await Promise.all([
-    pre.referral ? { referral: pre.referral, eTag: pre.eTag } : ctx.referrals.get(link.referralId!),
+    pre.referral
+      ? { referral: pre.referral, eTag: pre.eTag }
+      : (cached ?? ctx.referrals.get(link.referralId!)),
     pre.deal ?? ctx.crm.findDeal({ kind: link.dealKind, id: link.crmId! }),
   ]);
   const referral = read.referral;
@@ -464,7 +488,6 @@ async function syncPair(
   if (!deal.syncWithPartnerCenter) return unshare(ctx, link, deal);
   let current = link.state === 'active' ? link : await store.setLinkState(link.id, 'active');
 
-  const snapshot = await store.getSnapshot(link.id);
   const digest = stateDigest(deal, read.eTag ?? referral.eTag ?? null);
   if (await unchangedSinceFailure(ctx, current, trigger, digest, attempt, snapshot)) {
     return result(current, 'skipped', 'none', [], UNCHANGED_SINCE_FAILURE);
@@ -578,14 +601,18 @@ async function syncPair(
   let referralState = {
     eTag: read.eTag ?? referral.eTag ?? null,
     updatedAt: referral.updatedDateTime ?? null,
+    referral: referral as Referral | null,
   };
   if (ops.length > 0) {
-    // If-Match: a 412 means Partner Center changed meanwhile; the worker re-runs the whole sync on fresh reads.
+    // If-Match: a 412 means Partner Center changed meanwhile (since our read, or since the last sync when the
+    // referral came from the snapshot); the worker re-runs the whole sync on fresh reads.
     const updated = await ctx.referrals.update(String(referral.id), ops, {
       ...(referralState.eTag ? { ifMatch: referralState.eTag } : {}),
       returnRepresentation: true,
     });
-    if (updated) referralState = { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null };
+    referralState = updated
+      ? { eTag: updated.eTag ?? null, updatedAt: updated.updatedDateTime ?? null, referral: updated }
+      : { ...referralState, referral: null };
   }
   if (conversion) await inviteMicrosoft(ctx, referral, conversion.invitation);
 
@@ -635,6 +662,7 @@ async function syncPair(
     values: side?.substatus ? { ...after, [MICROSOFT_SIDE]: side.substatus } : after,
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
+    referral: referralState.eTag ? referralState.referral : null,
     crmVersion: crmVersionOf(deal),
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });

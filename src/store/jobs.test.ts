@@ -44,6 +44,14 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.listJobs({ state: 'pending' })).toHaveLength(1);
   });
 
+  it('R25 a CRM hint coalesced into a job another trigger asked for keeps that trigger: the job still reads Partner Center', async () => {
+    await store.enqueueJob(link.id, 'partner-center-webhook', time.at(0));
+    const merged = await store.enqueueJob(link.id, 'crm-poll', time.at(0));
+    expect(merged.job).toMatchObject({ trigger: 'partner-center-webhook', hints: 2 });
+    await store.enqueueJob(other.id, 'crm-poll', time.at(0));
+    expect((await store.enqueueJob(other.id, 'crm-poll', time.at(0))).job.trigger).toBe('crm-poll');
+  });
+
   it('claims only due jobs, and never a second job of a link that has one running', async () => {
     await store.enqueueJob(link.id, 'crm-poll', time.at(0));
     await store.enqueueJob(other.id, 'crm-poll', time.at(10_000));

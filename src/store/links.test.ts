@@ -30,6 +30,7 @@ describe('SQLite store: opening and migrations', () => {
       { name: '0001_initial' },
       { name: '0002_failed_digest' },
       { name: '0003_record_summary' },
+      { name: '0004_snapshot_referral' },
     ]);
   });
 

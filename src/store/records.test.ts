@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Referral } from '../core/referral.ts';
 import { openSqliteStore, type SqliteStore } from './sqlite.ts';
 import type { RunInput } from './store.ts';
 import { temporaryDirectory, testClock } from './test-support.ts';
@@ -133,7 +134,9 @@ describe('SQLite store: inbox, runs, cursors, secrets, retention', () => {
       await store.findOrCreateLinkForReferral('r-old', { crmKind: 'salesforce', dealKind: 'opportunity' })
     ).link;
     const values = { dealValue: '10.00', contacts: ['jane@contoso.com'] };
-    await store.saveSnapshot(old.id, { values });
+    // The referral the last sync saw holds the customer's team: dropped whole.
+    const referral = { id: 'r-old', customerProfile: { team: [{ email: 'jane@contoso.com' }] } } as Referral;
+    await store.saveSnapshot(old.id, { values, referralETag: 'e-1', referral });
     const oldRun = await store.recordRun(
       run({
         linkId: old.id,
@@ -163,7 +166,7 @@ describe('SQLite store: inbox, runs, cursors, secrets, retention', () => {
     const fresh = (
       await store.findOrCreateLinkForReferral('r-new', { crmKind: 'salesforce', dealKind: 'opportunity' })
     ).link;
-    await store.saveSnapshot(fresh.id, { values });
+    await store.saveSnapshot(fresh.id, { values, referralETag: 'e-2', referral });
     const freshRun = await store.recordRun(
       run({
         linkId: fresh.id,
@@ -175,7 +178,9 @@ describe('SQLite store: inbox, runs, cursors, secrets, retention', () => {
     const result = await store.purgePersonalData(time.at(-30 * DAY));
     expect(result).toEqual({ snapshots: 1, runs: 1, inboxEvents: 1 });
     expect((await store.getSnapshot(old.id))?.values).toEqual({ dealValue: '10.00' });
+    expect((await store.getSnapshot(old.id))?.referral).toBeNull();
     expect((await store.getSnapshot(fresh.id))?.values).toEqual(values);
+    expect((await store.getSnapshot(fresh.id))?.referral).toEqual(referral);
     const runs = (await store.listRuns()).runs;
     const purged = runs.find((r) => r.id === oldRun.id)!;
     expect(purged.diff).toEqual([

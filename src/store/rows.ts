@@ -1,6 +1,7 @@
 // Row <-> domain object mapping shared by every store implementation (the row shapes are the same on
 // SQLite and PostgreSQL: see schema.ts).
 import type { Selectable } from 'kysely';
+import type { Referral } from '../core/referral.ts';
 import type {
   CreateIntentsTable,
   InboxTable,
@@ -81,6 +82,7 @@ export function toSnapshot(row: Selectable<SnapshotsTable>): Snapshot {
       row.error_message === null
         ? null
         : { rule: row.error_rule, message: row.error_message, digest: row.failed_digest ?? null },
+    referral: row.referral_json === null ? null : (JSON.parse(row.referral_json) as Referral),
     updatedAt: new Date(row.updated_at),
   };
 }

@@ -43,6 +43,7 @@ export interface SnapshotsTable {
   error_rule: string | null;
   error_message: string | null;
   failed_digest: string | null;
+  referral_json: string | null;
   updated_at: string;
 }
 

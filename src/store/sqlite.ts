@@ -644,6 +644,10 @@ export class SqliteStore implements Store {
         if (update.referralETag !== undefined) set.referral_etag = update.referralETag;
         if (update.referralUpdatedAt !== undefined) set.referral_updated_at = update.referralUpdatedAt;
         if (update.crmVersion !== undefined) set.crm_version = update.crmVersion;
+        // The cached referral goes with its eTag: a new eTag without the referral it belongs to forgets it.
+        if (update.referral !== undefined)
+          set.referral_json = update.referral === null ? null : JSON.stringify(update.referral);
+        else if (update.referralETag !== undefined) set.referral_json = null;
         if (update.error !== undefined) {
           set.error_rule = update.error?.rule ?? null;
           set.error_message = update.error?.message ?? null;
@@ -670,6 +674,7 @@ export class SqliteStore implements Store {
               error_rule: null,
               error_message: null,
               failed_digest: null,
+              referral_json: null,
               updated_at: this.now(),
               ...set,
             })
@@ -752,7 +757,9 @@ export class SqliteStore implements Store {
         this.db
           .updateTable('jobs')
           .set({
-            trigger,
+            // A CRM hint never hides another trigger: a job with trigger crm-poll merges against the snapshot's
+            // referral without reading Partner Center, which a webhook or sweep coalesced into it must not skip.
+            trigger: trigger === 'crm-poll' ? pending.trigger : trigger,
             hints: pending.hints + 1,
             // A retry keeps its backoff (and any Retry-After): a hint, e.g. the echo of the "retrying" audit
             // line, must not pull it forward. A first try runs as early as any hint asks.
@@ -1437,21 +1444,22 @@ export class SqliteStore implements Store {
         const rows = this.all(
           this.db
             .selectFrom('snapshots')
-            .select(['link_id', 'values_json'])
+            .select(['link_id', 'values_json', 'referral_json'])
             .where('tenant_id', '=', this.tenantId)
             .where('updated_at', '<', cutoff)
-            .where('values_json', 'is not', null)
+            .where((eb) => eb.or([eb('values_json', 'is not', null), eb('referral_json', 'is not', null)]))
             .where('link_id', '>', afterLinkId)
             .orderBy('link_id')
             .limit(PURGE_BATCH),
         );
         for (const row of rows) {
           const kept = withoutPersonalValues(JSON.parse(row.values_json ?? '{}') as Values, fields);
-          if (!kept) continue;
+          // The cached referral holds the customer's contacts too: dropped whole (the next sync reads it).
+          if (!kept && row.referral_json === null) continue;
           this.run(
             this.db
               .updateTable('snapshots')
-              .set({ values_json: JSON.stringify(kept) })
+              .set({ ...(kept ? { values_json: JSON.stringify(kept) } : {}), referral_json: null })
               .where('link_id', '=', row.link_id),
           );
           result.snapshots += 1;

@@ -9,6 +9,7 @@
 import type { DealKind } from '../core/deal.ts';
 import type { FieldChange } from '../core/diff.ts';
 import type { CanonicalValue, FieldOwner, Values } from '../core/mapping.ts';
+import type { Referral } from '../core/referral.ts';
 import type { CrmKind } from '../crm/port.ts';
 
 export type { CrmKind, DealKind, Values };
@@ -66,6 +67,8 @@ export interface Snapshot {
   crmVersion: string | null;
   /** The error state shown by ✖ and the audit line; null when the last sync succeeded (R19, R20). */
   error: SnapshotError | null;
+  /** The referral as the last sync saw it, matching `referralETag`; null when unknown (then it is read). */
+  referral: Referral | null;
   updatedAt: Date;
 }
 

@@ -96,4 +96,59 @@ describe.each(CRMS)('API calls per change on $crm', ({ crm }) => {
     const counters = await pcCounters();
     expect({ reads: counters.reads, writes: counters.writes }).toEqual({ reads: 1, writes: 0 });
   });
+
+  /** A co-sell the seller shared, synced, its echoes settled; counters zeroed. */
+  async function sharedOpportunity() {
+    const { opportunityId } = await h.desk.opportunity();
+    await h.engine.pollCrmOnce();
+    const referralId = await until(
+      async () => (await h.desk.read(opportunityId)).referralId,
+      10_000,
+      'the referral of the opportunity',
+    );
+    await settled(referralId, 1);
+    await h.engine.pollCrmOnce();
+    await settled(referralId, 1);
+    await control(h.pc.info.control, 'DELETE', '/counters');
+    return { opportunityId, referralId };
+  }
+
+  it("R10 R25 a seller's edit costs one Partner Center call: the PATCH, If-Match on the eTag the last sync saw, no read", async () => {
+    const { opportunityId, referralId } = await sharedOpportunity();
+    const before = await pc.referral(referralId);
+    await h.desk.edit(opportunityId, { value: 130_000 });
+    await h.engine.pollCrmOnce();
+    await until(
+      async () => (await pc.referral(referralId)).details?.dealValue === 130_000,
+      10_000,
+      'the new deal value in Partner Center',
+    );
+    await settled(referralId, 2);
+    const counters = await pcCounters();
+    expect({ reads: counters.reads, writes: counters.writes }).toEqual({ reads: 0, writes: 1 });
+    // The eTag moved with the write: the PATCH was conditional on the one the last sync saw.
+    expect((await pc.referral(referralId)).eTag).not.toEqual(before.eTag);
+  });
+
+  it("R6 R10 R26 a Microsoft edit whose webhook never came, then a seller's edit: the PATCH's 412 reads Partner Center and both edits land", async () => {
+    const { opportunityId, referralId } = await sharedOpportunity();
+    await pc.behaviour({ mode: 'drop', count: 1 });
+    await pc.editAsMicrosoft(referralId, { details: { notes: 'Microsoft: customer moved to phase 2' } });
+    await h.desk.edit(opportunityId, { value: 140_000 });
+    await h.engine.pollCrmOnce();
+    await until(
+      async () => (await pc.referral(referralId)).details?.dealValue === 140_000,
+      10_000,
+      "the seller's deal value in Partner Center",
+    );
+    const referral = await pc.referral(referralId);
+    expect(referral.details?.notes).toBe('Microsoft: customer moved to phase 2');
+    await until(
+      async () => (await h.desk.read(opportunityId)).notes === 'Microsoft: customer moved to phase 2',
+      10_000,
+      "Microsoft's notes in the CRM",
+    );
+    const counters = await pcCounters();
+    expect(counters.endpoints['PATCH /v1.0/engagements/referrals/{id}']?.direct).toBe(2);
+  });
 });

@@ -4,6 +4,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './0001_initial.ts';
 import { failedDigestMigration } from './0002_failed_digest.ts';
 import { recordSummaryMigration } from './0003_record_summary.ts';
+import { snapshotReferralMigration } from './0004_snapshot_referral.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -12,6 +13,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0001_initial': initialMigration(dialect),
     '0002_failed_digest': failedDigestMigration(dialect),
     '0003_record_summary': recordSummaryMigration(dialect),
+    '0004_snapshot_referral': snapshotReferralMigration(dialect),
   };
 }
 
