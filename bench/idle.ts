@@ -4,7 +4,7 @@
 // store poll is set to a minute (it makes no API call; at its default of 1 s the day would take 86,400 steps).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrmKind } from '../src/crm/port.ts';
-import { type Harness, skippedTimeEngine, startHarness } from '../test/e2e/engine-harness.ts';
+import { type Harness, pcControl, skippedTimeEngine, startHarness } from '../test/e2e/engine-harness.ts';
 import { flush } from '../test/helpers/manual-time.ts';
 import { until } from '../test/helpers/until.ts';
 import { type Cost, costOf, readCounters, resetCounters } from './lib/counters.ts';
@@ -51,6 +51,58 @@ export async function measureIdleDay(crm: CrmKind, failedLinks: number): Promise
         readCounters(h.crmControl),
       ]);
       return { crm, failedLinks, partnerCenter: costOf(pc), crmApi: costOf(crmCounters) };
+    } finally {
+      await engine.stop();
+    }
+  } finally {
+    await h.close();
+  }
+}
+
+export interface AfterQuietRow {
+  crm: CrmKind;
+  /** Engine-time delay (ms) from a seller's edit after 10 quiet minutes until the referral holds it. */
+  samples: number[];
+}
+
+/**
+ * A seller's first edit after a quiet spell, default settings, in skipped time: the adaptive poll has backed off
+ * to its ceiling, so the edit waits for the next poll. Each sample idles 10 minutes, edits at a random moment,
+ * then moves engine time a second at a time until Partner Center holds the edit.
+ */
+export async function measureAfterQuiet(crm: CrmKind, samples: number): Promise<AfterQuietRow> {
+  const h = await startHarness({}, { crm });
+  const pc = pcControl(h);
+  try {
+    const { time, engine } = await skippedTimeEngine(h, { worker: { pollIntervalMs: MINUTE } });
+    try {
+      await engine.start();
+      const { opportunityId } = await h.desk.opportunity();
+      let referralId: string | null = null;
+      for (let step = 0; step < 600 && !referralId; step++) {
+        await time.advance(1_000, settle);
+        referralId = (await h.desk.read(opportunityId)).referralId;
+      }
+      if (!referralId) throw new Error(`the opportunity ${opportunityId} was not shared within 10 minutes`);
+      const delays: number[] = [];
+      let random = 0x2545f491;
+      for (let i = 0; i < samples; i++) {
+        await time.advance(10 * MINUTE, settle);
+        random = (random * 1_103_515_245 + 12_345) % 2 ** 31;
+        await time.advance(Math.floor((random / 2 ** 31) * MINUTE), settle);
+        const value = 300_000 + i;
+        await h.desk.edit(opportunityId, { value });
+        const editedAt = time.now().getTime();
+        for (let step = 0; ; step++) {
+          if (step > 300)
+            throw new Error(`edit ${i} did not reach Partner Center within 5 minutes of engine time`);
+          await time.advance(1_000, settle);
+          const held = (await pc.referral(referralId)).details?.dealValue === value;
+          if (held) break;
+        }
+        delays.push(time.now().getTime() - editedAt);
+      }
+      return { crm, samples: delays };
     } finally {
       await engine.stop();
     }
