@@ -230,9 +230,10 @@ const COLOURS: Record<string, string> = { salesforce: '#00a1e0', dynamics: '#7a3
 /** Latency distributions (percentile curves, log scale) and calls per change (bars), one SVG. */
 export function svg(results: BenchResults): string {
   const width = 960;
-  const height = 420;
+  const height = 330 + 60 + 14 * Math.max(6, results.latency.length);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<title>cosell bench ${results.startedAt.slice(0, 10)}: latency by percentile and API requests per change</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
   ];
   // Left: latency percentile curves, x = percentile, y = ms (log).
@@ -257,12 +258,18 @@ export function svg(results: BenchResults): string {
         ? ''
         : row.setting === 'defaults'
           ? ' stroke-dasharray="6 3"'
-          : ' stroke-dasharray="2 2"';
+          : row.setting.startsWith('poll')
+            ? ' stroke-dasharray="2 2"'
+            : ' stroke-dasharray="10 2 2 2"';
+    const legendY = ly + lh + 36 + index * 14;
+    out.push(
+      `<line x1="${lx}" x2="${lx + 26}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${COLOURS[row.crm] ?? '#333'}" stroke-width="1.5"${dash}/>`,
+    );
     out.push(
       `<polyline points="${points}" fill="none" stroke="${COLOURS[row.crm] ?? '#333'}" stroke-width="1.5"${dash}/>`,
     );
     out.push(
-      `<text x="${lx + 6}" y="${ly + 14 + index * 13}" fill="${COLOURS[row.crm] ?? '#333'}">${crmName(row.crm)} ${row.direction === 'toCrm' ? 'PC→CRM' : 'CRM→PC'} (${row.setting}): p95 ${n(row.ms.p95)} ms</text>`,
+      `<text x="${lx + 32}" y="${legendY}" fill="${COLOURS[row.crm] ?? '#333'}">${crmName(row.crm)} ${row.direction === 'toCrm' ? 'PC→CRM' : 'CRM→PC'} (${row.setting}): p95 ${n(row.ms.p95)} ms</text>`,
     );
   });
   out.push(`<text x="${lx + lw / 2}" y="${ly + lh + 16}" text-anchor="middle">percentile 0 → 100</text>`);
@@ -276,7 +283,7 @@ export function svg(results: BenchResults): string {
   );
   rows.forEach((row, i) => {
     const y = by + i * (barH + 2);
-    const scale = (bw - 170) / maxCalls;
+    const scale = (bw - 225) / maxCalls;
     const colour = COLOURS[row.crm] ?? '#333';
     out.push(
       `<text x="${bx + 160}" y="${y + barH - 2}" text-anchor="end">${row.crm === 'salesforce' ? 'SF' : 'D365'} ${row.direction === 'toCrm' ? 'PC→CRM' : 'CRM→PC'} ${row.kind}</text>`,
