@@ -414,7 +414,7 @@ describe('cosell start --config against the emulators', () => {
     await until(async () => (await opportunityOf(referral.id)) !== undefined, 60_000, 'the opportunity');
   });
 
-  // Four `cosell` process runs and two waits: more than the default 30 s on a busy 2-core machine.
+  // Five `cosell` process runs and two waits: more than the default 30 s on a busy 2-core machine.
   it('R3 R28 R23 revoked credentials: /readyz and doctor say Partner Center is paused and how to fix it; a login without any CRM secret resumes it', {
     timeout: 90_000,
   }, async () => {
@@ -432,6 +432,16 @@ describe('cosell start --config against the emulators', () => {
     cosell = await startCosell(fixed, env, dir);
     const readyz = `${cosell.line.url}/readyz`;
     expect((await fetch(readyz)).status).toBe(200);
+    // Partner Center's webhook still points at the first run's port: point it here, so the referral below reaches
+    // this run at once instead of waiting for a poll (the start-up sweep may already have run before the revoke).
+    const register = await runCli(
+      ['webhooks', 'register', cosell.line.webhookUrl, '--force', '--config', fixed],
+      {
+        env,
+        cwd: dir,
+      },
+    );
+    expect(register.code, register.stderr).toBe(0);
 
     await control(emulators.pc.control, 'POST', '/tokens/revoke');
     await sendMicrosoftReferral(emulators.pc.control);
