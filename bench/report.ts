@@ -3,12 +3,15 @@
 import type { CallsRow } from './calls.ts';
 import type { IdleRow } from './idle.ts';
 import type { LatencyRow } from './latency.ts';
+import type { Cost } from './lib/counters.ts';
 
 export interface BenchResults {
   startedAt: string;
   machine: { node: string; cpus: number; platform: string };
   latency: LatencyRow[];
   calls: CallsRow[];
+  /** The first referral each way in a process, metadata reads included (not in the per-change rows). */
+  firstUse: { crm: string; partnerCenter: Cost; crmApi: Cost }[];
   idle: IdleRow[];
 }
 
@@ -202,6 +205,21 @@ export function markdown(results: BenchResults, checks: Target[]): string {
       ]),
     )}`,
   );
+  if (results.firstUse.length > 0) {
+    parts.push(
+      `### Once per process: the first referral each way, field metadata and currencies read (then cached)\n\n${table(
+        ['CRM', 'Partner Center requests', 'CRM requests', 'CRM detail'],
+        results.firstUse.map((r) => [
+          crmName(r.crm),
+          n(r.partnerCenter.requests),
+          n(r.crmApi.requests),
+          Object.entries(r.crmApi.endpoints)
+            .map(([k, v]) => `${n(v)}× ${k}`)
+            .join('<br>'),
+        ]),
+      )}`,
+    );
+  }
   if (results.idle.length > 0) {
     parts.push(
       `### Idle: one day of engine time, default settings, nothing changing\n\n${table(

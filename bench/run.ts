@@ -56,13 +56,16 @@ const results: BenchResults = {
   machine: { node: process.versions.node, cpus: cpus().length, platform: process.platform },
   latency: [],
   calls: [],
+  firstUse: [],
   idle: [],
 };
 
 for (const crm of CRMS) {
   if (ONLY.has('calls')) {
     log(`${crm}: API calls per change (${REPEATS} of each)`);
-    results.calls.push(...(await measureCalls(crm, REPEATS)).rows);
+    const measured = await measureCalls(crm, REPEATS);
+    results.calls.push(...measured.rows);
+    results.firstUse.push({ crm, ...measured.firstUse });
   }
   if (ONLY.has('latency')) {
     log(`${crm}: PC→CRM latency, ${EDITS} Microsoft-side edits one after another`);
