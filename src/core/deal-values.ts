@@ -160,7 +160,11 @@ export function dealValues(
   const record: Record<string, unknown> = {};
   const properties = deal as unknown as Readonly<Record<string, unknown>>;
   for (const { crmField: property } of SYNC_MAPPING) {
-    if (property === 'status' || (deal.kind !== 'opportunity' && OPPORTUNITY_ONLY.includes(property)))
+    if (
+      property === 'status' ||
+      (deal.kind !== 'opportunity' && OPPORTUNITY_ONLY.includes(property)) ||
+      deal.lacks?.some((lacked) => lacked === property)
+    )
       continue;
     const read = DEAL_READS[property];
     record[property] = read ? read(deal, options.defaultCurrency ?? null) : (properties[property] ?? null);

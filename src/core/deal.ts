@@ -116,6 +116,10 @@ export const dealSchema = dealFieldsSchema.extend({
    *  Salesforce deletes it). */
   mergedInto: opt(z.object({ id: z.string(), recordKept: z.boolean() })),
   ownerId: opt(z.string()),
+  /** Deal properties this kind of record does not carry in its CRM (a Salesforce lead has no amount, close date
+   *  or deal name; its company stands in for the name): the record says nothing about them, so they never sync
+   *  from it. Absent: it carries them all. */
+  lacks: z.array(dealFieldsSchema.keyof()).optional(),
   /** The CRM's own change stamp, for logs and cursors. */
   modifiedAt: opt(z.string()),
   /** The CRM's row version when it has one finer than `modifiedAt` (Dataverse `versionnumber`, in the row's

@@ -99,6 +99,8 @@ export interface CrmDesk {
   convertLead(leadId: string): Promise<string>;
   /** A lead the seller types in (no sync ticked). */
   createLead(lead: { lastName: string; company: string; email?: string }): Promise<string>;
+  /** The seller writes a note on a lead in the UI (its description). */
+  noteLead(leadId: string, note: string): Promise<void>;
   /** A lead as stored: its sync fields and audit lines, or null once it is gone. */
   readLead(leadId: string): Promise<{ referralId: string | null; sync: boolean; audit: string[] } | null>;
   /** The seller merges `duplicateId` into `masterId` in the UI (R31): leads or accounts. */
@@ -287,6 +289,9 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
         Company: lead.company,
         ...(lead.email ? { Email: lead.email } : {}),
       }),
+    async noteLead(id, note) {
+      await c('PATCH', `/ui/Lead/${id}`, { Description: note });
+    },
     async readLead(id) {
       const [row] = await query(
         `SELECT Sync_with_Partner_Center__c, Referral_Identifier__c, Audit__c FROM Lead WHERE Id = '${id}'`,
@@ -535,6 +540,9 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
         },
         'leadid',
       ),
+    async noteLead(id, note) {
+      await c('PATCH', `/ui/leads/${id}`, { description: note });
+    },
     async readLead(id) {
       const row = await read('leads', id).catch(() => null);
       if (!row) return null;

@@ -50,6 +50,41 @@ describe.each(CRMS)('incoming referrals on $crm (engine over HTTP)', ({ crm }) =
     );
   }
 
+  it('R9 R11 a seller notes a lead from Microsoft: the note reaches the referral, and its deal value, close date and name stay as Microsoft sent them', async () => {
+    const referral = await pc.sendIncoming({
+      name: 'Proseware marketing lead',
+      type: 'Independent',
+      qualification: 'MarketingQualified',
+      inviteContext: { invitedBy: { organizationId: MICROSOFT_ORGANIZATION_ID } },
+      details: { dealValue: 42_000, currency: 'USD' },
+    });
+    const id = String(referral.id);
+    const sent = await pc.referral(id);
+    const lead = (await until(
+      () => h.crm.findDeal({ kind: 'lead', referralId: id }),
+      10_000,
+      'the CRM lead of the referral',
+    )) as Deal;
+    await until(
+      async () => (await h.store.listJobs({ state: ['pending', 'running'] })).length === 0,
+      10_000,
+      'no pending jobs',
+    );
+
+    await h.desk.noteLead(lead.id, 'Called the customer: budget confirmed.');
+    await until(
+      async () => (await pc.referral(id)).details?.notes === 'Called the customer: budget confirmed.',
+      10_000,
+      "the seller's note on the referral",
+    );
+    const after = await pc.referral(id);
+    // Salesforce's lead has no amount, close date or deal name (the company stands in): it says nothing about them.
+    expect(after.details?.dealValue).toBe(42_000);
+    expect(after.details?.closingDateTime).toBe(sent.details?.closingDateTime);
+    expect(after.name).toBe('Proseware marketing lead');
+    expect((await h.desk.readLead(lead.id))?.audit.join('\n')).not.toMatch(/changed in the CRM/);
+  });
+
   it('R9 a lead from Microsoft arrives as a CRM lead; the seller converts it and the new opportunity takes over the same referral (externalReferenceId, identifiers, one referral)', async () => {
     const referral = await pc.sendIncoming({
       name: 'Tailspin marketing lead',

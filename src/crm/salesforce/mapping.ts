@@ -279,6 +279,9 @@ export function opportunityToDeal(
   };
 }
 
+/** What a Salesforce lead has no field for: it never speaks for these values of its referral. */
+const LEAD_LACKS: Deal['lacks'] = ['name', 'closeDate', 'value'];
+
 export function leadToDeal(rec: SfRecord, s: SalesforceSettings, org: OrgShape): Deal {
   const f = s.fields;
   const lastName = str(rec.LastName);
@@ -336,6 +339,7 @@ export function leadToDeal(rec: SfRecord, s: SalesforceSettings, org: OrgShape):
         ? { id: String(rec.MasterRecordId), recordKept: false }
         : null,
     ownerId: str(rec.OwnerId),
+    lacks: LEAD_LACKS,
     modifiedAt: str(rec.SystemModstamp),
   };
 }
