@@ -161,6 +161,10 @@ async function takeReferral(
         dealKind: 'opportunity',
         engagementId: referral.engagementId ?? null,
       });
+  // The listing already holds the whole referral: its import creates the record from it without reading it again
+  // (one Partner Center GET fewer per referral). If Microsoft changes it before the import runs, the write-back's
+  // If-Match on this eTag answers 412 and the import reads it then.
+  if (referral.eTag) await store.saveSnapshot(created.id, { referral, referralETag: referral.eTag });
   await store.enqueueJob(created.id, 'backfill', ctx.now());
   counts.queuedLinkIds.push(created.id);
 }

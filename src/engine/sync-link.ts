@@ -128,6 +128,23 @@ function cachedReferral(
   return { referral: snapshot.referral, eTag: snapshot.referralETag };
 }
 
+/**
+ * The referral as the backfill listed it (kept in the snapshot when it was queued), for its import: a first try
+ * only, since a re-run after a 412 or a failure reads Partner Center.
+ */
+async function listedReferral(
+  ctx: SyncContext,
+  link: Link,
+  trigger: JobTrigger,
+  attempt: AttemptState,
+): Promise<{ referral: Referral; eTag: string } | undefined> {
+  if (trigger !== 'backfill' || attempt.readReferral) return undefined;
+  const snapshot = await ctx.store.getSnapshot(link.id);
+  if (snapshot?.error || !snapshot?.referral || !snapshot.referralETag) return undefined;
+  if (String(snapshot.referral.id) !== link.referralId) return undefined;
+  return { referral: snapshot.referral, eTag: snapshot.referralETag };
+}
+
 /** Triggers that may mean Microsoft's side of the engagement moved (its events only reach us as hints). */
 const MICROSOFT_SIDE_TRIGGERS: readonly JobTrigger[] = [
   'partner-center-webhook',
@@ -162,7 +179,8 @@ async function syncReferralOnly(
   attempt: AttemptState,
 ): Promise<SyncResult> {
   const { store, settings } = ctx;
-  const { referral, eTag } = await ctx.referrals.get(link.referralId!);
+  const { referral, eTag } =
+    (await listedReferral(ctx, link, trigger, attempt)) ?? (await ctx.referrals.get(link.referralId!));
   const referralId = String(referral.id);
   attempt.referralUpdatedAt = referral.updatedDateTime ?? null;
   if (referral.name) attempt.name = referral.name;

@@ -4,7 +4,7 @@
 // lists Partner Center page by page, resumes after an interruption, and a dry run queues nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackfillScope } from '../../src/engine/backfill.ts';
-import { CRMS, type Harness, pcControl, startHarness } from './engine-harness.ts';
+import { CRMS, countOf, type Harness, pcControl, startHarness } from './engine-harness.ts';
 
 describe.each(CRMS)('first import on $crm (engine over HTTP)', ({ crm }) => {
   let h: Harness;
@@ -82,5 +82,26 @@ describe.each(CRMS)('first import on $crm (engine over HTTP)', ({ crm }) => {
     expect(again).toMatchObject({ toImport: 0, resumedFrom: null });
     expect(again.alreadyLinked).toBe(9);
     expect((await h.engine.scanForBackfill('crm', scope())).toImport).toBe(0);
+  });
+
+  it('R34 R4 the import creates each record from the referral as listed, without reading it again; one Microsoft edits after the listing arrives with the edit', async () => {
+    const untouched = await pc.sendIncoming({ name: 'Listed and left alone' });
+    const edited = await pc.sendIncoming({ name: 'Listed, then edited by Microsoft' });
+    const queued = await h.engine.scanForBackfill('partner-center', scope({ direction: 'pc-to-crm' }));
+    expect(queued.toImport).toBe(2);
+    await pc.editAsMicrosoft(String(edited.id), { details: { dealValue: 77_000 } });
+
+    const before = await pc.calls();
+    await h.engine.drain({ timeoutMs: 5_000 });
+    const after = await pc.calls();
+    const reads = (calls: Record<string, number>) => countOf(calls, 'GET /v1.0/engagements/referrals/');
+    // The edited referral's write-back answers 412 (its eTag moved): that one import reads it, the other does not.
+    expect(reads(after) - reads(before)).toBe(1);
+    expect(await recordsOf(String(untouched.id))).toHaveLength(1);
+    const [recordId] = await recordsOf(String(edited.id));
+    expect(recordId).toBeDefined();
+    expect((await h.crm.findDeal({ kind: 'opportunity', id: recordId! }))?.value).toBe(77_000);
+    expect((await pc.referral(String(edited.id))).externalReferenceId).toBe(recordId);
+    expect((await pc.referral(String(edited.id))).details?.dealValue).toBe(77_000);
   });
 });
