@@ -51,7 +51,11 @@ const ENGINE = {
   reconcile: { intervalMs: 5_000 },
 };
 
-export async function startDeployment(crm: CrmKind): Promise<Deployment> {
+/** `engine`: the config's engine section (default: the harness's short timings; `{}` runs the defaults). */
+export async function startDeployment(
+  crm: CrmKind,
+  options: { engine?: Record<string, unknown> } = {},
+): Promise<Deployment> {
   const dir = await mkdtemp(join(tmpdir(), `cosell-reliability-${crm}-`));
   const ready = (lines: string[]) => lines.length > 0;
   const emulators: LongRunning[] = await Promise.all([
@@ -69,7 +73,7 @@ export async function startDeployment(crm: CrmKind): Promise<Deployment> {
     `${await partnerCenterSection(dir, pc)}${stringify({
       store: { url: 'data/cosell.db' },
       crm: demo.crm,
-      engine: ENGINE,
+      engine: options.engine ?? ENGINE,
       server: { host: '127.0.0.1', port },
       // The level operators run (the default): a 412 re-read is an info line.
       log: { level: 'info' },
