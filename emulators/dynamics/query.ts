@@ -1,5 +1,6 @@
 // Reading as the Web API does: a row's JSON (`@odata.etag`, `_x_value` lookups, annotations on request),
-// `$select`, `$filter`, `$orderby`, `$top`, `$expand` (one level, nested `$select`/`$filter`/`$top`), `$count`,
+// `$select`, `$filter`, `$orderby`, `$top`, `$expand` (with `$select`/`$filter`/`$orderby`/`$top` inside, and nested
+// `$expand`, where a collection's `$orderby`/`$top` are refused as Dataverse refuses them), `$count`,
 // paging by `Prefer: odata.maxpagesize` with an opaque `@odata.nextLink`, and change tracking
 // (`Prefer: odata.track-changes` → `@odata.deltaLink`, `$deletedEntity` rows). `$skip` is refused as Dataverse
 // refuses it.
@@ -151,14 +152,7 @@ export function parseQueryOptions(
           for (const part of splitTopLevel(item.slice(open + 1, -1), ';')) {
             const eq = part.indexOf('=');
             if (eq < 0) throw badRequest(`Malformed option '${part}' in $expand.`);
-            const key = part.slice(0, eq).trim();
-            if (key === '$expand') {
-              throw badRequest(
-                'Nested $expand is not supported: expand one level and query the rest.',
-                CODES.queryNotSupported,
-              );
-            }
-            inner.set(key, part.slice(eq + 1).trim());
+            inner.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
           }
           return { nav: item.slice(0, open).trim(), options: parseQueryOptions(inner, true) };
         });
@@ -251,19 +245,34 @@ export function expandRow(
   for (const item of expand ?? []) {
     const target = navigation(ctx, table, item.nav);
     checkSelect(target.table, item.options.select);
+    const nested = item.options.expand;
+    /** A related row as the response carries it, with its own nested `$expand`. */
+    const expanded = (related: Row) => {
+      const out = formatRow(ctx, target.table, related, item.options.select);
+      if (nested) expandRow(ctx, target.table, related, out, nested);
+      return out;
+    };
     if (target.kind === 'single') {
       const value = row[target.column!.name];
       const related =
         isLookup(value) && value.table === target.table.name
           ? ctx.store.get(target.table, value.id)
           : undefined;
-      formatted[item.nav] = related ? formatRow(ctx, target.table, related, item.options.select) : null;
+      formatted[item.nav] = related ? expanded(related) : null;
       continue;
+    }
+    if (nested && (item.options.orderby !== undefined || item.options.top !== undefined)) {
+      // Dataverse: $orderby and $top are not supported inside a collection-valued $expand that nests another.
+      throw badRequest(
+        `The query options $orderby and $top are not supported with a nested $expand on the collection-valued navigation property '${item.nav}'.`,
+        CODES.queryNotSupported,
+      );
     }
     const id = String(row[table.primaryId]);
     const keep = predicate(item.options.filter);
     const granted = ctx.store.userRoles.get(id) ?? new Set<string>();
     const lookup = target.relationship?.lookup;
+    const order = comparator(item.options.orderby, target.table.primaryId);
     let children = ctx.store
       .all(target.table)
       .filter((child) => {
@@ -271,11 +280,12 @@ export function expandRow(
         const v = child[lookup!];
         return isLookup(v) && v.id === id;
       })
-      .map((child) => formatRow(ctx, target.table, child, item.options.select))
-      .filter((child) => keep(child))
-      .sort(comparator(item.options.orderby, target.table.primaryId));
+      .map((child) => ({ child, out: formatRow(ctx, target.table, child, item.options.select) }))
+      .filter(({ out }) => keep(out))
+      .sort((a, b) => order(a.out, b.out));
     if (item.options.top !== undefined) children = children.slice(0, item.options.top);
-    formatted[item.nav] = children;
+    if (nested) for (const { child, out } of children) expandRow(ctx, target.table, child, out, nested);
+    formatted[item.nav] = children.map(({ out }) => out);
   }
 }
 

@@ -97,6 +97,52 @@ describe('the Dataverse emulator through dynamics-web-api', () => {
     });
   });
 
+  it('nested $expand: an opportunity with its contact connections and their contacts in one read; $top beside it is refused', async () => {
+    const contactId = await api.create<Record<string, unknown>, string>({
+      collection: 'contacts',
+      data: { lastname: 'Nested', emailaddress1: 'nested@contoso.example' },
+    });
+    const id = await api.create<Record<string, unknown>, string>({
+      collection: 'opportunities',
+      data: { name: 'Nested deal', 'parentcontactid@odata.bind': `/contacts(${contactId})` },
+    });
+    await api.create({
+      collection: 'connections',
+      data: {
+        'record1id_opportunity@odata.bind': `/opportunities(${id})`,
+        'record2id_contact@odata.bind': `/contacts(${contactId})`,
+      },
+    });
+    const read = await api.retrieve<Record<string, unknown>>({
+      collection: 'opportunities',
+      key: id,
+      select: ['name'],
+      expand: [
+        { property: 'parentcontactid', select: ['lastname'] },
+        {
+          property: 'opportunity_connections1',
+          select: ['_record2id_value'],
+          expand: [{ property: 'record2id_contact', select: ['emailaddress1'] }],
+        },
+      ],
+    });
+    expect(read.parentcontactid).toMatchObject({ lastname: 'Nested' });
+    expect(read.opportunity_connections1).toEqual([
+      expect.objectContaining({
+        _record2id_value: contactId,
+        record2id_contact: expect.objectContaining({ emailaddress1: 'nested@contoso.example' }),
+      }),
+    ]);
+    const refused = await raw(
+      'GET',
+      `/opportunities(${id})?$expand=opportunity_connections1($top=1;$expand=record2id_contact($select=lastname))`,
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(
+      /\$orderby and \$top are not supported with a nested \$expand/,
+    );
+  });
+
   it('refuses a money value beyond its range with 400, as Dataverse does', async () => {
     await expect(
       api.create({ collection: 'opportunities', data: { name: 'Too big', estimatedvalue: 1e20 } }),

@@ -379,6 +379,25 @@ describe('the Dynamics 365 adapter', () => {
     expect(calls.byEndpoint).toEqual({ 'POST /$batch': 1 });
   });
 
+  it('R25 R5 reading a deal with its account, two contacts and a solution is one Dataverse call (nested $expand)', async () => {
+    const adapter = await connect(packaged);
+    const contacts = [
+      { firstName: 'Lin', lastName: 'Chen', email: `lin.read${seq}@d365.example` },
+      { firstName: 'Ana', lastName: 'Ruiz', email: `ana.read${seq}@d365.example` },
+    ];
+    const { id } = await adapter.createDeal(deal({ contacts }));
+    await adapter.findDeal({ kind: 'opportunity', id }); // warm: currencies are read once per adapter
+    await control(packaged.info.control, 'DELETE', '/calls');
+    const read = await adapter.findDeal({ kind: 'opportunity', id });
+    const calls = (await control(packaged.info.control, 'GET', '/calls')) as {
+      byEndpoint: Record<string, number>;
+    };
+    expect(calls.byEndpoint).toEqual({ 'GET /opportunities({id})': 1 });
+    expect(read?.account?.name).toMatch(/^D365 account/);
+    expect(read?.contacts.map((c) => c.email)).toEqual(contacts.map((c) => c.email));
+    expect(read?.solutions).toEqual([expect.objectContaining({ id: 'SOL-D365-1' })]);
+  });
+
   it('R25 a create costs two Dataverse calls and an update one, from the emulator counters', async () => {
     const adapter = await connect(packaged);
     await adapter.createDeal(deal()); // warm: settings, currencies and column lengths are read once per adapter

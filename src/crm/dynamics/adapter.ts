@@ -10,7 +10,7 @@
 //   solution rows, filtered client-side to synced or linked deals (track-changes refuses $filter).
 // Contacts of an opportunity are `connections` (record1 = opportunity, record2 = contact), the "Stakeholders"
 // of the Dynamics 365 form; the first one is also the opportunity's parentcontactid.
-import type { DynamicsWebApi } from 'dynamics-web-api';
+import type { DynamicsWebApi, Expand } from 'dynamics-web-api';
 import { appendAuditLine } from '../../core/audit.ts';
 import type { AccountInput, ContactInput, Deal, DealKind, SolutionRef } from '../../core/deal.ts';
 import type { FieldLimits } from '../../core/fit.ts';
@@ -40,6 +40,7 @@ import {
   accountColumns,
   accountFromRow,
   accountToRow,
+  catalogueColumns,
   contactColumns,
   contactToRow,
   dealFieldsToOpportunity,
@@ -212,10 +213,21 @@ export class DynamicsAdapter implements CrmAdapter {
       key,
       {
         select: opportunityColumns(e),
+        // The whole deal in one read: account, contacts (the primary one and each connection's) and catalogue
+        // solutions through nested $expand on the collection-valued connections and solution rows.
         expand: [
           { property: 'parentaccountid', select: accountColumns(e) },
-          { property: 'opportunity_connections1', select: ['_record2id_value'] },
-          { property: e.names.junction.relationship, select: [`_${e.names.junction.solution}_value`] },
+          { property: 'parentcontactid', select: contactColumns() },
+          {
+            property: 'opportunity_connections1',
+            select: ['_record2id_value'],
+            expand: [{ property: 'record2id_contact', select: contactColumns() }],
+          },
+          {
+            property: e.names.junction.relationship,
+            select: [`_${e.names.junction.solution}_value`],
+            expand: [{ property: e.names.junction.solutionNavigation, select: catalogueColumns(e) }],
+          },
         ],
       },
       record,
@@ -227,7 +239,7 @@ export class DynamicsAdapter implements CrmAdapter {
     operation: string,
     collection: string,
     key: string,
-    request: { select: string[]; expand?: { property: string; select: string[] }[] },
+    request: { select: string[]; expand?: Expand[] },
     record: string,
   ): Promise<Row | null> {
     try {
@@ -242,54 +254,18 @@ export class DynamicsAdapter implements CrmAdapter {
     }
   }
 
-  /** Completes an expanded opportunity with its contacts and catalogue rows (one $batch when it has any). */
+  /** An opportunity read with its account, contacts and catalogue solutions expanded (findDeal). */
   private async toDeal(row: Row, e: Effective): Promise<Deal> {
     const connections = (row.opportunity_connections1 as Row[] | undefined) ?? [];
-    const contactIds = [
-      ...new Set(
-        [row._parentcontactid_value, ...connections.map((c) => c._record2id_value)]
-          .filter((v): v is string => typeof v === 'string')
-          .map(guid),
-      ),
-    ];
     const junction = (row[e.names.junction.relationship] as Row[] | undefined) ?? [];
-    const catalogueIds = [
-      ...new Set(
-        junction
-          .map((j) => j[`_${e.names.junction.solution}_value`])
-          .filter((v): v is string => typeof v === 'string'),
-      ),
-    ];
-    let contacts: Row[] = [];
-    let solutions: Row[] = [];
-    if (contactIds.length || catalogueIds.length) {
-      const results = (await this.client.batch(
-        'find deal (contacts and solutions)',
-        (api) => {
-          if (contactIds.length) {
-            api.retrieveMultiple({
-              collection: ENTITY_SETS.contact,
-              select: contactColumns(),
-              filter: orEq('contactid', contactIds),
-            });
-          }
-          if (catalogueIds.length) {
-            api.retrieveMultiple({
-              collection: e.names.catalogue.entitySet,
-              select: [e.names.catalogue.id, e.names.catalogue.solutionId, e.names.catalogue.name],
-              filter: orEq(e.names.catalogue.id, catalogueIds),
-            });
-          }
-        },
-        String(row.opportunityid),
-      )) as Rows[];
-      let i = 0;
-      if (contactIds.length) contacts = results[i++]?.value ?? [];
-      if (catalogueIds.length) solutions = results[i++]?.value ?? [];
-    }
-    const order = new Map(contactIds.map((id, index) => [id, index]));
-    contacts.sort(
-      (a, b) => (order.get(guid(String(a.contactid))) ?? 0) - (order.get(guid(String(b.contactid))) ?? 0),
+    // The primary contact first, then each connected one once (a contact may be both).
+    const contacts = uniqueBy(
+      [row.parentcontactid, ...connections.map((c) => c.record2id_contact)].filter(isRow),
+      (c) => guid(String(c.contactid)),
+    );
+    const solutions = uniqueBy(
+      junction.map((j) => j[e.names.junction.solutionNavigation]).filter(isRow),
+      (c) => String(c[e.names.catalogue.id]),
     );
     const currencyId =
       typeof row._transactioncurrencyid_value === 'string' ? guid(row._transactioncurrencyid_value) : '';
@@ -995,7 +971,7 @@ export class DynamicsAdapter implements CrmAdapter {
           order.push('solutionIds');
           api.retrieveMultiple({
             collection: e.names.catalogue.entitySet,
-            select: [e.names.catalogue.id, e.names.catalogue.solutionId, e.names.catalogue.name],
+            select: catalogueColumns(e),
             filter: orEq(e.names.catalogue.solutionId, q.solutionIds, true),
           });
         }
@@ -1211,6 +1187,21 @@ function parseCursor(cursor: string | null): Cursor | null {
   } catch {}
   // A cursor from another CRM or an older format: start over as a first poll.
   return null;
+}
+
+function isRow(value: unknown): value is Row {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The first of each key, in order. */
+function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function unexpected(operation: string, what: string, record?: string): CrmError {

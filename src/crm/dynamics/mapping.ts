@@ -184,6 +184,11 @@ export function contactColumns(): string[] {
   return Object.values(CONTACT_COLUMNS);
 }
 
+/** A catalogue solution row as a deal's solutions read it. */
+export function catalogueColumns(e: Effective): string[] {
+  return [e.names.catalogue.id, e.names.catalogue.solutionId, e.names.catalogue.name];
+}
+
 export function opportunityColumns(e: Effective): string[] {
   const c = e.names.columns;
   return [
