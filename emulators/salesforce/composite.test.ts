@@ -147,6 +147,30 @@ describe('Salesforce emulator: /composite', () => {
     expect(await count('Contact')).toBe(0);
   });
 
+  it('allOrNone puts back a record it had updated and deleted, and the stamps with it', async () => {
+    const kept = ((await org.api('POST', '/sobjects/Account', { Name: 'Kept' })).body as { id: string }).id;
+    const gone = ((await org.api('POST', '/sobjects/Account', { Name: 'Gone' })).body as { id: string }).id;
+    const before = (await org.api('GET', `/sobjects/Account/${kept}`)).body as Record<string, unknown>;
+    const result = await org.api('POST', '/composite', {
+      allOrNone: true,
+      compositeRequest: [
+        {
+          method: 'PATCH',
+          url: `${v}/sobjects/Account/${kept}`,
+          referenceId: 'rename',
+          body: { Name: 'Renamed' },
+        },
+        { method: 'DELETE', url: `${v}/sobjects/Account/${gone}`, referenceId: 'drop' },
+        { method: 'POST', url: `${v}/sobjects/Account`, referenceId: 'bad', body: { Name: 'x'.repeat(300) } },
+      ],
+    });
+    const responses = (result.body as { compositeResponse: SubResponse[] }).compositeResponse;
+    expect(responses.map((r) => r.httpStatusCode)).toEqual([400, 400, 400]);
+    const after = (await org.api('GET', `/sobjects/Account/${kept}`)).body as Record<string, unknown>;
+    expect(after).toMatchObject({ Name: 'Kept', SystemModstamp: before['SystemModstamp'] });
+    expect((await org.api('GET', `/sobjects/Account/${gone}`)).status).toBe(200);
+  });
+
   it('without allOrNone earlier writes stay and dependants of a failure are halted', async () => {
     const result = await org.api('POST', '/composite', {
       allOrNone: false,

@@ -16,7 +16,7 @@ import {
 } from './schema.ts';
 import { OPPORTUNITY_STAGES } from './standard-objects.ts';
 import type { FieldValue, RecordStore, StoredRecord } from './store.ts';
-import { formatDateTime, isValidDate, parseDateTime } from './time.ts';
+import { formatDateTime, isValidDate, parseDateTime, systemStamp } from './time.ts';
 import type { FieldDef, ObjectDef } from './types.ts';
 
 export interface DmlContext {
@@ -336,7 +336,7 @@ export function createRecord(ctx: DmlContext, object: ObjectDef, body: unknown):
   checkUnique(ctx, object, merged, id);
   if (object.autoNumberFormat)
     merged['Name'] = autoNumber(object.autoNumberFormat, ctx.store.nextAutoNumber(object.name));
-  const stamp = formatDateTime(ctx.now());
+  const stamp = systemStamp(ctx.now());
   Object.assign(merged, {
     Id: id,
     CreatedDate: stamp,
@@ -365,8 +365,9 @@ export function updateRecord(
   checkRequired(object, merged);
   derive(object, merged, given);
   checkUnique(ctx, object, merged, record.id);
-  const stamp = formatDateTime(ctx.now());
+  const stamp = systemStamp(ctx.now());
   Object.assign(merged, { LastModifiedDate: stamp, LastModifiedById: ctx.userId, SystemModstamp: stamp });
+  ctx.store.touch(record);
   record.values = merged;
   keepOnePrimaryContactRole(ctx, record);
   return record;
@@ -392,7 +393,8 @@ export function writeSystemFields(
   record: StoredRecord,
   values: Record<string, FieldValue>,
 ): void {
-  const stamp = formatDateTime(ctx.now());
+  const stamp = systemStamp(ctx.now());
+  ctx.store.touch(record);
   Object.assign(record.values, values, {
     LastModifiedDate: stamp,
     LastModifiedById: ctx.userId,
@@ -416,7 +418,8 @@ export function deleteRecord(ctx: DmlContext, object: ObjectDef, record: StoredR
       );
     }
   }
-  const stamp = formatDateTime(ctx.now());
+  const stamp = systemStamp(ctx.now());
+  ctx.store.touch(record);
   record.isDeleted = true;
   record.deletedDate = stamp;
   Object.assign(record.values, { IsDeleted: true, SystemModstamp: stamp });

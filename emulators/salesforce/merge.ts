@@ -71,6 +71,7 @@ export function mergeRecords(
       }
     }
     deleteRecord(ctx, object, duplicate);
+    ctx.store.touch(duplicate);
     duplicate.values['MasterRecordId'] = master.id;
   }
   writeSystemFields(ctx, master, kept);

@@ -8,7 +8,7 @@ import { makeId } from './ids.ts';
 import { loadSchema, type Schema } from './schema.ts';
 import { ORG_CURRENCIES, STANDARD_KEY_PREFIXES } from './standard-objects.ts';
 import { RecordStore, type StoreState } from './store.ts';
-import { formatDateTime } from './time.ts';
+import { systemStamp } from './time.ts';
 
 export interface OrgConfig {
   bare: boolean;
@@ -68,7 +68,7 @@ export class SalesforceOrg {
   }
 
   private seedUsers(): void {
-    const stamp = formatDateTime(this.now());
+    const stamp = systemStamp(this.now());
     const user = (username: string, firstName: string, lastName: string, alias: string): string => {
       const id = makeId(STANDARD_KEY_PREFIXES.User, this.store.nextSequence());
       this.store.put({

@@ -1,4 +1,5 @@
-/** In-memory record tables of the emulated org, with whole-store snapshots for allOrNone rollback. */
+/** In-memory record tables of the emulated org, with savepoints for allOrNone rollback and whole-store snapshots
+ *  for persistence. */
 
 export type FieldValue = string | number | boolean | null;
 
@@ -17,10 +18,57 @@ export interface StoreState {
   records: StoredRecord[];
 }
 
+/** What an all-or-none request changed, to undo it: each touched record as it was (undefined: it was new). */
+export interface Savepoint {
+  sequence: number;
+  autoNumbers: Map<string, number>;
+  before: Map<string, { type: string; id: string; record: StoredRecord | undefined }>;
+}
+
 export class RecordStore {
   private tables = new Map<string, Map<string, StoredRecord>>();
   private sequence = 0;
   private autoNumbers = new Map<string, number>();
+  /** Open while all-or-none requests run (a collection inside a composite nests one): rolling back costs what
+   *  the request wrote, not a copy of the org. */
+  private savepoints: Savepoint[] = [];
+
+  /** Starts remembering what each write replaces, until `rollback` or `end`. */
+  begin(): Savepoint {
+    const savepoint = { sequence: this.sequence, autoNumbers: new Map(this.autoNumbers), before: new Map() };
+    this.savepoints.push(savepoint);
+    return savepoint;
+  }
+
+  /** Undoes every write since `begin`. */
+  rollback(savepoint: Savepoint): void {
+    for (const { type, id, record } of savepoint.before.values()) {
+      if (record) this.table(type).set(id, record);
+      else this.tables.get(type)?.delete(id);
+    }
+    this.sequence = savepoint.sequence;
+    this.autoNumbers = savepoint.autoNumbers;
+    this.end(savepoint);
+  }
+
+  end(savepoint: Savepoint): void {
+    this.savepoints = this.savepoints.filter((s) => s !== savepoint);
+  }
+
+  /** Call before changing a stored record in place: each open savepoint keeps it as it was. */
+  touch(record: Pick<StoredRecord, 'type' | 'id'>): void {
+    if (this.savepoints.length === 0) return;
+    const key = `${record.type}|${record.id}`;
+    const stored = this.tables.get(record.type)?.get(record.id);
+    for (const savepoint of this.savepoints) {
+      if (savepoint.before.has(key)) continue;
+      savepoint.before.set(key, {
+        type: record.type,
+        id: record.id,
+        record: stored ? structuredClone(stored) : undefined,
+      });
+    }
+  }
 
   nextSequence(): number {
     this.sequence += 1;
@@ -56,6 +104,7 @@ export class RecordStore {
   }
 
   put(record: StoredRecord): void {
+    this.touch(record);
     this.table(record.type).set(record.id, record);
   }
 

@@ -3,6 +3,12 @@ export function formatDateTime(date: Date): string {
   return date.toISOString().replace('Z', '+0000');
 }
 
+/** CreatedDate, LastModifiedDate and SystemModstamp: Salesforce keeps them to the second (`…:56.000+0000`), so
+ *  two saves of a record in the same second carry the same stamp. */
+export function systemStamp(date: Date): string {
+  return formatDateTime(new Date(Math.floor(date.getTime() / 1000) * 1000));
+}
+
 export function formatDate(date: Date): string {
   return date.toISOString().slice(0, 10);
 }

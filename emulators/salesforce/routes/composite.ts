@@ -1,7 +1,7 @@
 /**
  * `/composite` (≤25 subrequests, `@{ref.path}` references, allOrNone) and sObject Collections
  * (`/composite/sobjects`, ≤200 records, per-record `statusCode` errors). Both count as one API call, and each
- * runs synchronously over the store, so rollback is a snapshot restore.
+ * runs synchronously over the store, so a savepoint undoes exactly what the request wrote.
  */
 
 import { callFacts } from '../counting.ts';
@@ -97,7 +97,7 @@ function runComposite(routes: () => readonly ApiRoute[]) {
       throw apiError(400, 'LIMIT_EXCEEDED', `Exceeded max limit of subrequests allowed: ${MAX_SUBREQUESTS}`);
     }
     const allOrNone = body['allOrNone'] === true;
-    const snapshot = allOrNone ? request.org.store.snapshot() : undefined;
+    const savepoint = allOrNone ? request.org.store.begin() : undefined;
     const bodies = new Map<string, Json>();
     const results: SubrequestResult[] = [];
     let failedAt = -1;
@@ -164,8 +164,8 @@ function runComposite(routes: () => readonly ApiRoute[]) {
       if (response.status < 300) bodies.set(referenceId, response.body ?? null);
       else if (failedAt < 0) failedAt = index;
     }
-    if (allOrNone && failedAt >= 0 && snapshot) {
-      request.org.store.restore(snapshot);
+    if (allOrNone && failedAt >= 0 && savepoint) {
+      request.org.store.rollback(savepoint);
       // Earlier successes were rolled back too: Salesforce reports them as halted.
       for (let i = 0; i < failedAt; i++) {
         const result = results[i];
@@ -176,6 +176,7 @@ function runComposite(routes: () => readonly ApiRoute[]) {
         }
       }
     }
+    if (savepoint) request.org.store.end(savepoint);
     return { status: 200, body: { compositeResponse: results } };
   };
 }
@@ -201,7 +202,7 @@ function runCollection(
       `record limit reached. cannot submit more than ${MAX_COLLECTION_RECORDS} records into this call`,
     );
   }
-  const snapshot = allOrNone ? request.org.store.snapshot() : undefined;
+  const savepoint = allOrNone ? request.org.store.begin() : undefined;
   const results: CollectionItem[] = items.map((item) => {
     try {
       const { id, created } = operate(item);
@@ -230,13 +231,14 @@ function runCollection(
       return { id: id ?? null, success: false, errors: toCollectionErrors(error) };
     }
   });
-  if (allOrNone && snapshot && results.some((r) => !r.success)) {
-    request.org.store.restore(snapshot);
+  if (allOrNone && savepoint && results.some((r) => !r.success)) {
+    request.org.store.rollback(savepoint);
     return {
       status: 200,
       body: results.map((r) => (r.success ? { id: null, success: false, errors: [ROLLED_BACK] } : r)),
     };
   }
+  if (savepoint) request.org.store.end(savepoint);
   return { status: 200, body: results };
 }
 
