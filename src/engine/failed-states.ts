@@ -24,6 +24,8 @@ export interface AttemptState {
   customer?: string;
   /** A 412 showed the snapshot's referral stale: the re-run reads Partner Center. */
   readReferral?: boolean;
+  /** When this run of the sync started, by cosell's clock: no CRM read of it is older (crm-version.ts). */
+  startedAt?: Date;
 }
 
 /** The change feed is where the failure's own ✖ write comes back. Partner Center webhooks are not suppressed: a

@@ -7,7 +7,7 @@ import { camelCaseKeys, type Referral } from '../core/referral.ts';
 import type { CrmAdapter, CrmKind, DealChange } from '../crm/port.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
 import type { InboxEvent, JobTrigger, Link, Store } from '../store/store.ts';
-import { crmVersionOf } from './crm-version.ts';
+import { crmVersionOf, stampSettled } from './crm-version.ts';
 import { readMicrosoftSide, rememberMicrosoftSide } from './microsoft-side.ts';
 import { alreadySeen, type OwnChanges } from './own-changes.ts';
 import type { EngineSettings } from './settings.ts';
@@ -174,15 +174,22 @@ async function routeRelatedReferral(
  * polls) costs no jobs. Keyed by deal, reason and stamp; entries are dropped once far behind the cursor.
  */
 export class SeenChanges {
-  /** key -> the change's stamp (ms); NaN when the CRM gave none. */
-  private readonly seen = new Map<string, number>();
+  /** key -> the change's stamp (ms; NaN when the CRM gave none), and whether it was settled when queued. */
+  private readonly seen = new Map<string, { stamp: number; settled: boolean }>();
 
-  isNew(change: DealChange): boolean {
-    return !this.seen.has(keyOf(change));
+  /** Not queued yet, or queued within its stamp's second and now settled: a second save in that second carries
+   *  the same stamp (crm-version.ts), so it gets one more look once the second is over. */
+  isNew(change: DealChange, at: Date): boolean {
+    const entry = this.seen.get(keyOf(change));
+    if (!entry) return true;
+    return !entry.settled && settledAt(change, at);
   }
 
-  remember(change: DealChange): void {
-    this.seen.set(keyOf(change), Date.parse(change.modifiedAt ?? ''));
+  remember(change: DealChange, at: Date): void {
+    this.seen.set(keyOf(change), {
+      stamp: Date.parse(change.modifiedAt ?? ''),
+      settled: settledAt(change, at),
+    });
     // A feed that never says what it re-lists (or a burst) must not grow this without bound: forgetting a
     // hint costs at most one extra job, never a lost change.
     while (this.seen.size > SeenChanges.MAX_ENTRIES)
@@ -193,9 +200,13 @@ export class SeenChanges {
 
   /** Changes stamped before `at` can no longer be listed (they are behind cursor - overlap). */
   forgetBefore(at: number): void {
-    for (const [key, stamp] of this.seen) if (!(stamp >= at)) this.seen.delete(key);
+    for (const [key, { stamp }] of this.seen) if (!(stamp >= at)) this.seen.delete(key);
   }
 }
+
+/** A row version names one version; a time stamp only once its second is over. */
+const settledAt = (change: DealChange, at: Date) =>
+  Boolean(change.version) || !change.modifiedAt || stampSettled(change.modifiedAt, at);
 
 const keyOf = (change: DealChange) =>
   `${change.id}|${change.reason}|${change.modifiedAt ?? ''}|${change.version ?? ''}|${change.deleted ? 1 : 0}`;
@@ -211,9 +222,9 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
   const now = ctx.now();
   let queued = 0;
   for (const change of page.changes) {
-    if (!seen.isNew(change)) continue;
+    if (!seen.isNew(change, now)) continue;
     if (await alreadySynced(ctx, change)) {
-      seen.remember(change);
+      seen.remember(change, now);
       continue;
     }
     let link: Link | null;
@@ -226,7 +237,7 @@ export async function pollCrmChanges(ctx: IntakeContext, seen: SeenChanges): Pro
       await store.enqueueJob(link.id, 'crm-poll', now);
       queued++;
     }
-    seen.remember(change);
+    seen.remember(change, now);
   }
   await store.setCursor(CURSORS.crmChangeFeed, page.cursor);
   if (queued > 0) await store.setCursor(CURSORS.crmLastChange, now.toISOString());

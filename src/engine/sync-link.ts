@@ -164,6 +164,7 @@ export async function syncLink(
   trigger: JobTrigger,
   attempt: AttemptState = {},
 ): Promise<SyncResult> {
+  attempt.startedAt = ctx.now();
   if (link.referralId && link.crmId) return syncPair(ctx, link, trigger, {}, attempt);
   if (link.referralId) return syncReferralOnly(ctx, link, trigger, attempt);
   if (link.crmId) return syncDealOnly(ctx, link, trigger, attempt);
@@ -447,7 +448,7 @@ async function syncDealOnly(
     values: crmValues,
     referralETag: null,
     referralUpdatedAt: null,
-    crmVersion: crmVersionOf(deal),
+    crmVersion: crmVersionOf(deal, attempt.startedAt ?? ctx.now()),
   });
   try {
     referral = await ctx.referrals.create(createBodyOf(desired));
@@ -681,7 +682,7 @@ async function syncPair(
     referralETag: referralState.eTag,
     referralUpdatedAt: referralState.updatedAt,
     referral: referralState.eTag ? referralState.referral : null,
-    crmVersion: crmVersionOf(deal),
+    crmVersion: crmVersionOf(deal, attempt.startedAt ?? ctx.now()),
     error: problem ? { rule: problem.rule, message: problem.message } : null,
   });
   return {

@@ -421,7 +421,10 @@ describe.each(CRMS)('$crm -> Partner Center (engine over HTTP)', ({ crm }) => {
         await h.engine.pollCrmOnce();
         await h.engine.drain();
         const jobs = await jobsOfLink();
-        const settled = jobs.length === seen && jobs.every((j) => j.state === 'succeeded');
+        // Synced means the last sync recorded the version it read: on Salesforce only once its stamp's second
+        // was over (crm-version.ts), which the feed's second look at the change brings.
+        const recorded = (await h.store.getSnapshot(link.id))?.crmVersion != null;
+        const settled = recorded && jobs.length === seen && jobs.every((j) => j.state === 'succeeded');
         seen = jobs.length;
         return settled ? jobs.length : null;
       },
