@@ -7,7 +7,6 @@
 // and hands a longer one to the engine, whose pause is what the run history shows; the harness engine is never
 // started (its webhook receiver only stores events and queues jobs, which this engine's worker picks up).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { STAMP_SETTLE_MS } from '../../src/engine/crm-version.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { ReferralsClient } from '../../src/partner-center/referrals.ts';
 import type { Job, Link, Run, Store } from '../../src/store/store.ts';
@@ -18,6 +17,7 @@ import {
   countOf,
   type Harness,
   pcControl,
+  quiet as quietEngine,
   startHarness,
   TEST_ENGINE_SETTINGS,
 } from './engine-harness.ts';
@@ -95,22 +95,7 @@ describe.each(CRMS)('engine failure paths on $crm (over HTTP)', ({ crm }) => {
   const opportunity = (id: string) => seller.read(id);
   const nameOf = async (id: string) => (await opportunity(id)).name;
 
-  /** No job is waiting or running — the echoes of our own writes (webhooks, change feed) have played out. Asked
-   *  twice a poll interval apart, since an echo becomes a job only when the next poll sees it. */
-  /** No job for longer than the change feed's second look at a change listed within its own second (a Salesforce
-   *  stamp's second, crm-version.ts) plus a poll. */
-  async function quiet(): Promise<void> {
-    const idle = async () => (await store.listJobs({ state: ['pending', 'running'] })).length === 0;
-    let idleSince: number | null = null;
-    await until(
-      async () => {
-        idleSince = (await idle()) ? (idleSince ?? Date.now()) : null;
-        return idleSince !== null && Date.now() - idleSince >= STAMP_SETTLE_MS + 1_000;
-      },
-      15_000,
-      'no pending or running jobs',
-    );
-  }
+  const quiet = () => quietEngine(store);
 
   /** Runs of a link started at or after `since`, oldest first. */
   async function runsOf(linkId: number, since: Date): Promise<Run[]> {

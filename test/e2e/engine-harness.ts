@@ -22,6 +22,7 @@ import {
   type SalesforceSettingsInput,
   salesforceConnectionSchema,
 } from '../../src/crm/salesforce/settings.ts';
+import { STAMP_SETTLE_MS } from '../../src/engine/crm-version.ts';
 import { createEngine, type Engine, type EngineDeps } from '../../src/engine/engine.ts';
 import { type EngineSettingsInput, parseEngineSettings } from '../../src/engine/settings.ts';
 import type { RetryPolicy } from '../../src/lib/retry.ts';
@@ -31,6 +32,7 @@ import { createCertificateCache, verifyWebhookSignature } from '../../src/partne
 import { WebhooksClient } from '../../src/partner-center/webhooks.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { ManualTime } from '../helpers/manual-time.ts';
+import { until } from '../helpers/until.ts';
 import { type CrmDesk, dynamicsDesk, salesforceDesk } from './crm-desk.ts';
 
 export type PartnerCenterEmulator = Awaited<ReturnType<typeof startPartnerCenterEmulator>>;
@@ -329,4 +331,20 @@ export function countOf(calls: Record<string, number>, prefix: string): number {
   return Object.entries(calls)
     .filter(([key]) => key.startsWith(prefix))
     .reduce((sum, [, n]) => sum + n, 0);
+}
+
+/** No job waiting or running for longer than the change feed's second look at a change listed within its own
+ *  second (a Salesforce stamp's second, crm-version.ts) plus a poll: the echoes of the engine's own writes and
+ *  that second look have played out, so nothing runs unless the test makes it. */
+export async function quiet(store: Store, timeoutMs = 15_000): Promise<void> {
+  const idle = async () => (await store.listJobs({ state: ['pending', 'running'] })).length === 0;
+  let idleSince: number | null = null;
+  await until(
+    async () => {
+      idleSince = (await idle()) ? (idleSince ?? Date.now()) : null;
+      return idleSince !== null && Date.now() - idleSince >= STAMP_SETTLE_MS + 1_000;
+    },
+    timeoutMs,
+    'no pending or running jobs',
+  );
 }
