@@ -4,7 +4,7 @@
 // paging by `Prefer: odata.maxpagesize` with an opaque `@odata.nextLink`, and change tracking
 // (`Prefer: odata.track-changes` → `@odata.deltaLink`, `$deletedEntity` rows). `$skip` is refused as Dataverse
 // refuses it.
-import { compileFilter, compileOrderBy, ODataSyntaxError } from '../shared/odata.ts';
+import { compileFilter, compileOrderBy, equalities, ODataSyntaxError } from '../shared/odata.ts';
 import { badRequest, CODES, DataverseError } from './errors.ts';
 import type { Column, Relationship, Table } from './schema.ts';
 import { type DataverseStore, etagOf, type LookupValue, type Row } from './store.ts';
@@ -273,8 +273,9 @@ export function expandRow(
     const granted = ctx.store.userRoles.get(id) ?? new Set<string>();
     const lookup = target.relationship?.lookup;
     const order = comparator(item.options.orderby, target.table.primaryId);
-    let children = ctx.store
-      .all(target.table)
+    let children = (
+      target.kind === 'roles' ? ctx.store.all(target.table) : ctx.store.matching(target.table, lookup!, [id])
+    )
       .filter((child) => {
         if (target.kind === 'roles') return granted.has(String(child.roleid));
         const v = child[lookup!];
@@ -287,6 +288,25 @@ export function expandRow(
     if (nested) for (const { child, out } of children) expandRow(ctx, target.table, child, out, nested);
     formatted[item.nav] = children.map(({ out }) => out);
   }
+}
+
+/** Column kinds whose value a filter sees as stored (text, GUIDs): an equality on them can use an index. */
+const INDEXED_KINDS = new Set<Column['kind']>(['id', 'string', 'memo']);
+
+/**
+ * The rows a `$filter` can keep, narrowed by an index when it requires a column to equal a literal (`name eq
+ * 'x'`, `_parentaccountid_value eq <guid>`, an `or` of those); every row otherwise. The filter still decides.
+ */
+function candidates(ctx: QueryContext, table: Table, filter: string | undefined): Row[] {
+  for (const { property, values } of filter ? equalities(filter) : []) {
+    const lookup = /^_(.+)_value$/.exec(property)?.[1];
+    const column = table.columns.get(lookup ?? property);
+    if (!column) continue;
+    if (lookup ? column.kind !== 'lookup' : !INDEXED_KINDS.has(column.kind)) continue;
+    if (!values.every((v) => typeof v === 'string')) continue;
+    return ctx.store.matching(table, column.name, values);
+  }
+  return ctx.store.all(table);
 }
 
 export interface Prefer {
@@ -418,8 +438,7 @@ export function listRows(
   const token = options.skiptoken ? decodeToken(options.skiptoken) : { offset: 0 };
   const version = token.version ?? ctx.store.currentVersion();
   const keep = predicate(options.filter);
-  let rows = ctx.store
-    .all(table)
+  let rows = candidates(ctx, table, options.filter)
     .map((row) => ({ row, formatted: formatRow(ctx, table, row) }))
     .filter(({ formatted }) => keep(formatted));
   const order = comparator(options.orderby, table.primaryId);

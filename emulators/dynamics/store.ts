@@ -41,6 +41,23 @@ export const isGuid = (text: string): boolean => GUID.test(text);
 /** Rows are keyed by lower-case GUID. */
 const norm = (id: string) => id.toLowerCase();
 
+/** A value's index key: text without case (Dataverse's default collation), a lookup by its GUID. */
+function indexKey(value: Value | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'object') return value.id.toLowerCase();
+  return String(value).toLowerCase();
+}
+
+function addKey(index: Map<string, Set<string>>, key: string | null, id: string): void {
+  if (key === null) return;
+  let ids = index.get(key);
+  if (!ids) {
+    ids = new Set();
+    index.set(key, ids);
+  }
+  ids.add(id);
+}
+
 function isLookup(value: Value | undefined): value is LookupValue {
   return typeof value === 'object' && value !== null;
 }
@@ -55,6 +72,9 @@ export class DataverseStore {
   readonly userRoles = new Map<string, Set<string>>();
   /** Shifts the emulator's clock (token expiry, change-token expiry) without waiting. */
   clockOffsetMs = 0;
+  /** table → column → key → row ids: equality indexes, built on a column's first look-up and kept by `put`,
+   *  so finding a row by an alternate key, a lookup or a filtered value costs what Dataverse's indexes cost. */
+  private readonly indexes = new Map<string, Map<string, Map<string, Set<string>>>>();
 
   constructor(readonly schema: Schema) {
     for (const table of schema.tables.values()) {
@@ -119,16 +139,62 @@ export class DataverseStore {
     const version = ++this.version;
     if (deleted) rows.delete(id);
     else rows.set(id, row);
+    this.reindex(table.name, id, previous, deleted ? undefined : row);
     log.push({ version, id, deleted });
     this.journal?.push(() => {
       if (previous) rows.set(id, previous);
       else rows.delete(id);
+      this.reindex(table.name, id, deleted ? undefined : row, previous);
       const index = log.findIndex((e) => e.version === version);
       if (index >= 0) log.splice(index, 1);
     });
   }
 
   // ---- reading -------------------------------------------------------------------------------------------
+
+  /**
+   * Rows whose `column` may equal one of `values` (compared as Dataverse's default collation does: case
+   * ignored; a lookup by its GUID). Only narrows: the caller still compares exactly. Unordered.
+   */
+  matching(table: Table, column: string, values: readonly unknown[]): Row[] {
+    const index = this.index(table, column);
+    const rows = this.rows.get(table.name)!;
+    const ids = new Set<string>();
+    for (const value of values) {
+      const key = indexKey(value as Value);
+      if (key !== null) for (const id of index.get(key) ?? []) ids.add(id);
+    }
+    return [...ids].map((id) => rows.get(id)).filter((r): r is Row => r !== undefined);
+  }
+
+  private index(table: Table, column: string): Map<string, Set<string>> {
+    let columns = this.indexes.get(table.name);
+    if (!columns) {
+      columns = new Map();
+      this.indexes.set(table.name, columns);
+    }
+    let index = columns.get(column);
+    if (!index) {
+      index = new Map();
+      columns.set(column, index);
+      for (const [id, row] of this.rows.get(table.name)!) addKey(index, indexKey(row[column]), id);
+    }
+    return index;
+  }
+
+  private reindex(table: string, id: string, before: Row | undefined, after: Row | undefined): void {
+    for (const [column, index] of this.indexes.get(table) ?? []) {
+      const from = before ? indexKey(before[column]) : null;
+      const to = after ? indexKey(after[column]) : null;
+      if (from === to) continue;
+      if (from !== null) {
+        const ids = index.get(from);
+        ids?.delete(id);
+        if (ids?.size === 0) index.delete(from);
+      }
+      addKey(index, to, id);
+    }
+  }
 
   all(table: Table): Row[] {
     return [...this.rows.get(table.name)!.values()];
@@ -150,7 +216,7 @@ export class DataverseStore {
           'Define the alternate key (and wait until it is Active) before addressing records by it.',
       );
     }
-    const matches = this.all(table).filter((row) =>
+    const matches = this.matching(table, columns[0]!, [ref.key[columns[0]!]]).filter((row) =>
       columns.every((c) => String(row[c] ?? '').toLowerCase() === String(ref.key[c]).toLowerCase()),
     );
     return matches[0];
@@ -251,7 +317,7 @@ export class DataverseStore {
     for (const other of this.schema.tables.values()) {
       for (const column of other.columns.values()) {
         if (column.kind !== 'lookup' || !column.targets?.includes(table.name)) continue;
-        for (const row of this.all(other)) {
+        for (const row of this.matching(other, column.name, [id])) {
           const value = row[column.name];
           if (!isLookup(value) || value.table !== table.name || value.id !== norm(id)) continue;
           const cascade = other.name === 'connection' || (other.custom && column.required);
@@ -487,7 +553,7 @@ export class DataverseStore {
     for (const key of table.keys) {
       const values = key.columns.map((c) => row[c]);
       if (values.some((v) => v === undefined || v === null || v === '')) continue;
-      const clash = this.all(table).find(
+      const clash = this.matching(table, key.columns[0]!, [values[0]]).find(
         (other) =>
           other[table.primaryId] !== id &&
           key.columns.every(

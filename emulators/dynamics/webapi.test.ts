@@ -187,6 +187,36 @@ describe('the Dataverse emulator through dynamics-web-api', () => {
     expect(opportunity._customerid_value).toBe(results[0]);
   });
 
+  it('a filter on a column or a lookup finds rows as they are now: after an update, and after a change set that failed was undone', async () => {
+    const names = async (filter: string) =>
+      (
+        await api.retrieveMultiple<{ name: string }>({ collection: 'accounts', select: ['name'], filter })
+      ).value.map((a) => a.name);
+    const parent = await api.create<Record<string, unknown>, string>({
+      collection: 'accounts',
+      data: { name: 'Indexed parent' },
+    });
+    const child = await api.create<Record<string, unknown>, string>({
+      collection: 'accounts',
+      data: { name: 'Indexed child', 'parentaccountid@odata.bind': `/accounts(${parent})` },
+    });
+    expect(await names(`_parentaccountid_value eq ${parent.toUpperCase()}`)).toEqual(['Indexed child']);
+    await api.update({ collection: 'accounts', key: child, data: { name: 'Indexed renamed' } });
+    expect(await names("name eq 'INDEXED CHILD'")).toEqual([]);
+    expect((await names("name eq 'indexed renamed' or name eq 'Indexed parent'")).sort()).toEqual([
+      'Indexed parent',
+      'Indexed renamed',
+    ]);
+
+    // A change set renames the child, then fails: the rename is undone, and so is what the index saw.
+    api.startBatch();
+    api.update({ collection: 'accounts', key: child, data: { name: 'Renamed in a failed set' } });
+    api.update({ collection: 'accounts', key: '00000000-0000-0000-0000-000000000001', data: { name: 'x' } });
+    await expect(api.executeBatch()).rejects.toBeDefined();
+    expect(await names("name eq 'Renamed in a failed set'")).toEqual([]);
+    expect(await names("name eq 'Indexed renamed'")).toEqual(['Indexed renamed']);
+  });
+
   it('R25 GET /counters: a $batch is one request; each part counts by its own method and entity set', async () => {
     await control(emulator.info.control, 'DELETE', '/counters');
     api.startBatch();

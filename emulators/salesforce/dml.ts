@@ -14,6 +14,7 @@ import {
   type Schema,
   visibleFields,
 } from './schema.ts';
+import { indexKeyOf, keyOfId } from './soql.ts';
 import { OPPORTUNITY_STAGES } from './standard-objects.ts';
 import type { FieldValue, RecordStore, StoredRecord } from './store.ts';
 import { formatDateTime, isValidDate, parseDateTime, systemStamp } from './time.ts';
@@ -68,6 +69,24 @@ function jsonError(field: FieldDef, value: unknown): SalesforceApiError {
     'JSON_PARSER_ERROR',
     `Cannot deserialize instance of ${field.type} from ${typeof value} value ${JSON.stringify(value)} or request may be missing a required field`,
   );
+}
+
+/** Live records of an object whose field may equal `value` (an index look-up: the caller compares exactly). */
+function withValue(ctx: DmlContext, type: string, field: FieldDef, value: FieldValue): StoredRecord[] {
+  const keyOf = indexKeyOf(field);
+  const key = keyOf(value);
+  return key === null ? [] : ctx.store.lookup(type, field.name, [key], keyOf).filter((r) => !r.isDeleted);
+}
+
+/** Live child records whose reference field `field` may point at `parentId`. */
+export function childrenOf(
+  ctx: Pick<DmlContext, 'store'>,
+  type: string,
+  field: string,
+  parentId: FieldValue | undefined,
+): StoredRecord[] {
+  const key = keyOfId(parentId ?? null);
+  return key === null ? [] : ctx.store.lookup(type, field, [key], keyOfId).filter((r) => !r.isDeleted);
 }
 
 function sameValue(field: FieldDef, a: FieldValue, b: FieldValue): boolean {
@@ -271,9 +290,9 @@ function checkUnique(
   for (const field of object.fields.values()) {
     const value = merged[field.name];
     if (!field.unique || value === null || value === undefined) continue;
-    const clash = ctx.store
-      .list(object.name)
-      .find((r) => r.id !== selfId && sameValue(field, r.values[field.name] ?? null, value));
+    const clash = withValue(ctx, object.name, field, value).find(
+      (r) => r.id !== selfId && sameValue(field, r.values[field.name] ?? null, value),
+    );
     if (clash) {
       throw dmlError(
         'DUPLICATE_VALUE',
@@ -376,7 +395,12 @@ export function updateRecord(
 /** An opportunity has at most one primary contact role: marking one primary clears the others, as Salesforce does. */
 function keepOnePrimaryContactRole(ctx: DmlContext, record: StoredRecord): void {
   if (record.type !== 'OpportunityContactRole' || record.values['IsPrimary'] !== true) return;
-  for (const other of ctx.store.list('OpportunityContactRole')) {
+  for (const other of childrenOf(
+    ctx,
+    'OpportunityContactRole',
+    'OpportunityId',
+    record.values['OpportunityId'],
+  )) {
     if (
       other.id !== record.id &&
       other.values['OpportunityId'] === record.values['OpportunityId'] &&
@@ -407,9 +431,9 @@ export function deleteRecord(ctx: DmlContext, object: ObjectDef, record: StoredR
     throw dmlError('INSUFFICIENT_ACCESS_OR_READONLY', `You cannot delete ${object.name} records`);
   for (const rel of object.childRelationships) {
     if (!rel.restrictedDelete) continue;
-    const blocking = ctx.store
-      .list(rel.childSObject)
-      .filter((child) => child.values[rel.field] === record.id);
+    const blocking = childrenOf(ctx, rel.childSObject, rel.field, record.id).filter(
+      (child) => child.values[rel.field] === record.id,
+    );
     if (blocking.length > 0) {
       const names = blocking.map((child) => String(child.values['Name'] ?? child.id)).join(', ');
       throw dmlError(
@@ -428,7 +452,7 @@ export function deleteRecord(ctx: DmlContext, object: ObjectDef, record: StoredR
     if (!rel.cascadeDelete) continue;
     const childObject = findObject(ctx.schema, rel.childSObject);
     if (!childObject) continue;
-    for (const child of ctx.store.list(rel.childSObject)) {
+    for (const child of childrenOf(ctx, rel.childSObject, rel.field, record.id)) {
       if (child.values[rel.field] === record.id) deleteRecord(ctx, childObject, child);
     }
   }
@@ -446,7 +470,9 @@ export function findByExternalId(
   field: FieldDef,
   value: string,
 ): StoredRecord[] {
-  return ctx.store.list(object.name).filter((r) => sameValue(field, r.values[field.name] ?? null, value));
+  return withValue(ctx, object.name, field, value).filter((r) =>
+    sameValue(field, r.values[field.name] ?? null, value),
+  );
 }
 
 export function externalIdField(ctx: DmlContext, object: ObjectDef, name: string): FieldDef {

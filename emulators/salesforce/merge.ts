@@ -5,7 +5,15 @@
  * pointing at the master (visible through queryAll), and `fieldsFromDuplicates` copies the values the seller
  * chose to keep.
  */
-import { type DmlContext, deleteRecord, objectFromPath, recordFromPath, writeSystemFields } from './dml.ts';
+
+import {
+  childrenOf,
+  type DmlContext,
+  deleteRecord,
+  objectFromPath,
+  recordFromPath,
+  writeSystemFields,
+} from './dml.ts';
 import { dmlError } from './errors.ts';
 import type { FieldValue } from './store.ts';
 
@@ -64,8 +72,8 @@ export function mergeRecords(
   const updatedRelatedIds: string[] = [];
   for (const duplicate of duplicates) {
     for (const rel of object.childRelationships) {
-      for (const child of ctx.store.list(rel.childSObject)) {
-        if (child.isDeleted || child.values[rel.field] !== duplicate.id) continue;
+      for (const child of childrenOf(ctx, rel.childSObject, rel.field, duplicate.id)) {
+        if (child.values[rel.field] !== duplicate.id) continue;
         writeSystemFields(ctx, child, { [rel.field]: master.id });
         updatedRelatedIds.push(child.id);
       }

@@ -18,7 +18,7 @@ import { apiError } from './errors.ts';
 import { normaliseId } from './ids.ts';
 import { attributesOf } from './records.ts';
 import { findField, findObject, isObjectVisible, visibleFields } from './schema.ts';
-import type { FieldValue, StoredRecord } from './store.ts';
+import type { FieldValue, IndexKeyOf, StoredRecord } from './store.ts';
 import { formatDate, parseDateTime } from './time.ts';
 import type { FieldDef, ObjectDef } from './types.ts';
 
@@ -449,6 +449,52 @@ function sortRecords(ctx: DmlContext, records: StoredRecord[], plan: SelectPlan)
   });
 }
 
+/** A field's index key: its comparison form, so a literal and every value it equals share one key (a
+ *  15-character id literal finds its 18-character record). */
+export function indexKeyOf(field: FieldDef): IndexKeyOf {
+  return (value) => {
+    const key = comparable(field, value);
+    return key === null ? null : String(key);
+  };
+}
+
+/** A reference field's index key (what `indexKeyOf` gives an id or reference field). */
+export const keyOfId: IndexKeyOf = (value) =>
+  value === null ? null : (normaliseId(String(value)) ?? String(value));
+
+/**
+ * The records an indexed equality of the WHERE clause allows (`Field = 'x'`, `Field IN (...)` on the queried
+ * object itself, anywhere in a chain of ANDs), or undefined when none applies and the query reads the table.
+ * Only narrows: the whole clause is still evaluated on what it returns.
+ */
+function candidatesOf(
+  ctx: DmlContext,
+  type: string,
+  where: Expr | undefined,
+  includeDeleted: boolean,
+): StoredRecord[] | undefined {
+  const cond = indexable(where);
+  if (!cond) return undefined;
+  const field = cond.path.field;
+  const keyOf = indexKeyOf(field);
+  const keys = cond.values.map((l) =>
+    l.kind === 'value' ? keyOf(literalComparable(field, unescapeLiteral(l.value))) : null,
+  );
+  if (keys.some((k) => k === null)) return undefined;
+  const found = ctx.store.lookup(type, field.name, keys as string[], keyOf);
+  return includeDeleted ? found : found.filter((r) => !r.isDeleted);
+}
+
+function indexable(expr: Expr | undefined): Extract<Expr, { kind: 'cond' }> | undefined {
+  if (!expr) return undefined;
+  if (expr.kind === 'and') return indexable(expr.left) ?? indexable(expr.right);
+  if (expr.kind !== 'cond' || expr.path.hops.length > 0) return undefined;
+  if (expr.operator !== '=' && expr.operator !== 'IN') return undefined;
+  if (expr.values.length === 0 || expr.values.some((l) => l.kind !== 'value' || l.value === null))
+    return undefined;
+  return expr;
+}
+
 function selectRecords(ctx: DmlContext, candidates: StoredRecord[], plan: SelectPlan): StoredRecord[] {
   const where = plan.where;
   const matching = where ? candidates.filter((r) => evaluate(ctx, where, r)) : candidates;
@@ -489,7 +535,9 @@ function shapeRecord(
   for (const sub of plan.subqueries) {
     const children = selectRecords(
       ctx,
-      ctx.store.list(sub.child.name).filter((c) => c.values[sub.parentField] === record.id),
+      ctx.store
+        .lookup(sub.child.name, sub.parentField, [record.id], keyOfId)
+        .filter((c) => !c.isDeleted && c.values[sub.parentField] === record.id),
       sub.plan,
     );
     out[sub.relationshipName] =
@@ -536,7 +584,8 @@ export function runQuery(
   const plan = planSelect(ctx, object, isCount ? { ...query, fields: [] } : query, true);
   const records = selectRecords(
     ctx,
-    ctx.store.list(object.name, { includeDeleted: options.includeDeleted }),
+    candidatesOf(ctx, object.name, plan.where, options.includeDeleted ?? false) ??
+      ctx.store.list(object.name, { includeDeleted: options.includeDeleted }),
     plan,
   );
   if (isCount) return { totalSize: records.length, records: [], isCount: true };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFilter, compileOrderBy, instantTicks, ODataSyntaxError } from './odata.ts';
+import { compileFilter, compileOrderBy, equalities, instantTicks, ODataSyntaxError } from './odata.ts';
 
 const referrals = [
   {
@@ -224,5 +224,29 @@ describe('case-insensitive comparison (Dataverse collation)', () => {
     expect(names('id eq a1b2c3d4-0000-0000-0000-000000000001', true)).toEqual(["O'Neil Ltd"]);
     expect(names("contains(name,'o''neil')", true)).toEqual(["O'Neil Ltd"]);
     expect(names("startswith(name,'CON')", true)).toEqual(['contoso']);
+  });
+});
+
+describe('equalities', () => {
+  it('lists the equalities every kept entity satisfies: and-conjuncts, or-lists on one property', () => {
+    expect(
+      equalities(
+        "statecode eq 0 and (emailaddress1 eq 'a@x.com' or 'b@x.com' eq emailaddress1) and _parentaccountid_value eq 3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+      ),
+    ).toEqual([
+      { property: 'statecode', values: [0] },
+      { property: 'emailaddress1', values: ['a@x.com', 'b@x.com'] },
+      { property: '_parentaccountid_value', values: ['3f2504e0-4f89-11d3-9a0c-0305e82c3301'] },
+    ]);
+  });
+
+  it('gives none for what an index cannot narrow: or across properties, not, ne, paths, null, bad syntax', () => {
+    expect(equalities("name eq 'a' or city eq 'b'")).toEqual([]);
+    expect(equalities("not name eq 'a'")).toEqual([]);
+    expect(equalities("name ne 'a'")).toEqual([]);
+    expect(equalities("customer/name eq 'a'")).toEqual([]);
+    expect(equalities('name eq null')).toEqual([]);
+    expect(equalities("name eq 'a' and")).toEqual([]);
+    expect(equalities("tolower(name) eq 'a'")).toEqual([]);
   });
 });

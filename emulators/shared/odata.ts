@@ -583,3 +583,50 @@ export function compileOrderBy(orderby: string): (a: unknown, b: unknown) => num
     return orderValues(child(a, 'id'), child(b, 'id'));
   };
 }
+
+/** `property eq literal` (or an `or` of them on one property) that every matching entity must satisfy. */
+export interface Equality {
+  property: string;
+  values: (string | number | boolean)[];
+}
+
+/**
+ * The equalities a `$filter` requires of every entity it keeps: its top-level `and` conjuncts of the form
+ * `name eq 'x'` or `(name eq 'x' or name eq 'y')` on a single-segment property. An emulator narrows a table
+ * with them through an index before evaluating the whole filter; anything else (or a filter that does not parse,
+ * which `compileFilter` reports) gives none.
+ */
+export function equalities(filter: string): Equality[] {
+  let tree: Node;
+  try {
+    tree = new Parser(filter, '$filter').parseFilter();
+  } catch {
+    return [];
+  }
+  const out: Equality[] = [];
+  const conjuncts = (node: Node): void => {
+    if (node.kind === 'and') {
+      conjuncts(node.left);
+      conjuncts(node.right);
+      return;
+    }
+    const found = alternatives(node);
+    if (found) out.push(found);
+  };
+  conjuncts(tree);
+  return out;
+}
+
+function alternatives(node: Node): Equality | undefined {
+  if (node.kind === 'or') {
+    const left = alternatives(node.left);
+    const right = alternatives(node.right);
+    if (!left || !right || left.property !== right.property) return undefined;
+    return { property: left.property, values: [...left.values, ...right.values] };
+  }
+  if (node.kind !== 'compare' || node.op !== 'eq') return undefined;
+  const [path, literal] = node.left.kind === 'path' ? [node.left, node.right] : [node.right, node.left];
+  if (path.kind !== 'path' || path.segments.length !== 1 || literal.kind !== 'literal') return undefined;
+  if (literal.value === null) return undefined;
+  return { property: path.segments[0]!, values: [literal.value] };
+}
