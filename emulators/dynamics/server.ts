@@ -354,7 +354,12 @@ export async function startDynamicsEmulator(
       path,
       status: 0,
       countedAsApiCall: true,
-      ...(path === `${API_PATH}$batch` ? { kind: 'batch' as const } : {}),
+      ...(path === `${API_PATH}$batch`
+        ? {
+            kind: 'batch' as const,
+            writing: typeof request.body === 'string' && /^(POST|PATCH|PUT|DELETE) /m.test(request.body),
+          }
+        : {}),
     });
     const auth = request.headers.authorization ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1];

@@ -279,3 +279,75 @@ describe('Salesforce emulator: sObject Collections', () => {
     expect((badType.body as CollectionResult[])[0]?.errors[0]?.statusCode).toBe('INVALID_TYPE');
   });
 });
+
+describe('Salesforce emulator: /composite/graph', () => {
+  const graph = (graphId: string, referral: string, lastName: string | null) => ({
+    graphId,
+    compositeRequest: dealGraph(opportunityBody()).map((node) =>
+      node['referenceId'] === 'refOpportunity'
+        ? { ...node, url: `${v}/sobjects/Opportunity/Referral_Identifier__c/${referral}` }
+        : node['referenceId'] === 'refContact'
+          ? { ...node, body: { ...(node['body'] as Json), LastName: lastName } }
+          : node,
+    ),
+  });
+  type GraphResponse = {
+    graphs: { graphId: string; isSuccessful: boolean; graphResponse: { compositeResponse: SubResponse[] } }[];
+  };
+
+  it('R34 runs each graph all-or-none on its own: one record failing leaves the others written, as one API call', async () => {
+    await org.control('DELETE', '/counters');
+    const response = await org.api('POST', '/composite/graph', {
+      graphs: [graph('g1', 'ref-g1', 'Smith'), graph('g2', 'ref-g2', null), graph('g3', 'ref-g3', 'Jones')],
+    });
+    expect(response.status).toBe(200);
+    const { graphs } = response.body as GraphResponse;
+    expect(graphs.map((g) => [g.graphId, g.isSuccessful])).toEqual([
+      ['g1', true],
+      ['g2', false],
+      ['g3', true],
+    ]);
+    const failed = graphs[1]!.graphResponse.compositeResponse;
+    expect(failed.map((r) => errorCodeOf(r))).toEqual([
+      'PROCESSING_HALTED',
+      'REQUIRED_FIELD_MISSING',
+      'PROCESSING_HALTED',
+      'PROCESSING_HALTED',
+    ]);
+    const counters = (await org.control('GET', '/counters')).body as { requests: number; endpoints: Json };
+    expect(counters.requests).toBe(1);
+    expect(counters.endpoints['POST /composite/graph']).toMatchObject({ kind: 'batch', direct: 1 });
+    // g2's account was undone with its graph; g1's and g3's records stand.
+    expect(await count('Account')).toBe(2);
+    expect(await count('Opportunity')).toBe(2);
+    expect(await count('OpportunityContactRole')).toBe(2);
+  });
+
+  it('refuses what Salesforce refuses: more than 75 graphs, a query node, a repeated graphId', async () => {
+    const many = Array.from({ length: 76 }, (_, i) => ({
+      graphId: `g${i}`,
+      compositeRequest: [
+        { method: 'POST', url: `${v}/sobjects/Account`, referenceId: 'a', body: { Name: 'x' } },
+      ],
+    }));
+    const tooMany = await org.api('POST', '/composite/graph', { graphs: many });
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.body)).toContain('LIMIT_EXCEEDED');
+
+    const query = await org.api('POST', '/composite/graph', {
+      graphs: [
+        {
+          graphId: 'q',
+          compositeRequest: [{ method: 'GET', url: `${v}/query?q=SELECT+Id+FROM+Account`, referenceId: 'q' }],
+        },
+      ],
+    });
+    const { graphs } = query.body as GraphResponse;
+    expect(graphs[0]!.isSuccessful).toBe(false);
+    expect(errorCodeOf(graphs[0]!.graphResponse.compositeResponse[0])).toBe('INVALID_URL');
+
+    const repeated = await org.api('POST', '/composite/graph', { graphs: [many[0], many[0]] });
+    expect(repeated.status).toBe(400);
+    expect(await count('Account')).toBe(0);
+  });
+});

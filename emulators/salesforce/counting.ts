@@ -5,6 +5,8 @@ export interface CallFacts {
   kind?: CallKind;
   object?: string;
   records?: number;
+  /** A composite or graph request carrying at least one write. */
+  writing?: boolean;
 }
 
 /** The top-level object of a SOQL query (subqueries in parentheses are dropped first). */
@@ -34,7 +36,11 @@ export function callFacts(
   query: URLSearchParams,
   body: unknown,
 ): CallFacts {
-  if (endpoint === '/composite') return { kind: 'batch' };
+  if (endpoint === '/composite') return { kind: 'batch', writing: writes(compositeNodes(body)) };
+  if (endpoint === '/composite/graph') {
+    const graphs = isObject(body) && Array.isArray(body['graphs']) ? body['graphs'] : [];
+    return { kind: 'batch', writing: graphs.some((g) => writes(compositeNodes(g))) };
+  }
   if (/^\/query(All)?$/i.test(endpoint)) {
     const object = queriedObject(query.get('q'));
     return { kind: 'read', ...(object ? { object } : {}) };
@@ -47,3 +53,15 @@ export function callFacts(
   }
   return {};
 }
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The subrequests of a composite request or of one graph. */
+function compositeNodes(body: unknown): unknown[] {
+  return isObject(body) && Array.isArray(body['compositeRequest']) ? body['compositeRequest'] : [];
+}
+
+const writes = (nodes: unknown[]) =>
+  nodes.some((n) => isObject(n) && String(n['method'] ?? 'GET').toUpperCase() !== 'GET');

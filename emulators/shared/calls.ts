@@ -19,6 +19,8 @@ export interface CallRecord {
   records?: number;
   /** The object or entity set, when the endpoint does not name it (a SOQL query's FROM). */
   object?: string;
+  /** A composite or `$batch` request that carries at least one write (not only look-ups). */
+  writing?: boolean;
 }
 
 export interface EndpointCount {
@@ -29,6 +31,8 @@ export interface EndpointCount {
   batched: number;
   /** Records those operations touched (a collection call counts each record). */
   records: number;
+  /** Composite and `$batch` requests only: how many carried at least one write (the rest only read). */
+  writing?: number;
 }
 
 /** The one counter shape of `GET {control}/counters`, identical on all three emulators. */
@@ -75,6 +79,7 @@ export class CallLog {
     if (call.batched) count.batched += 1;
     else count.direct += 1;
     if (kind === 'read' || kind === 'write') count.records += call.records ?? 1;
+    if (kind === 'batch') count.writing = (count.writing ?? 0) + (call.writing ? 1 : 0);
     this.counts.set(counterKey, count);
   }
 

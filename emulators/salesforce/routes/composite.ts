@@ -1,6 +1,7 @@
 /**
- * `/composite` (≤25 subrequests, `@{ref.path}` references, allOrNone) and sObject Collections
- * (`/composite/sobjects`, ≤200 records, per-record `statusCode` errors). Both count as one API call, and each
+ * `/composite` (≤25 subrequests, `@{ref.path}` references, allOrNone), `/composite/graph` (≤75 graphs of
+ * ≤500 nodes in all, each graph all-or-none) and sObject Collections (`/composite/sobjects`, ≤200 records,
+ * per-record `statusCode` errors). Each counts as one API call, and each
  * runs synchronously over the store, so a savepoint undoes exactly what the request wrote.
  */
 
@@ -22,6 +23,10 @@ import { recordBody } from '../records.ts';
 import { type ApiRequest, type ApiResponse, type ApiRoute, dispatch } from '../router.ts';
 
 const MAX_SUBREQUESTS = 25;
+const MAX_GRAPHS = 75;
+const MAX_GRAPH_NODES = 500;
+/** More failed graphs than this halt the rest of the request. */
+const MAX_GRAPH_FAILURES = 14;
 const MAX_COLLECTION_RECORDS = 200;
 const ROLLED_BACK = {
   statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
@@ -96,88 +101,182 @@ function runComposite(routes: () => readonly ApiRoute[]) {
     if (subrequests.length > MAX_SUBREQUESTS) {
       throw apiError(400, 'LIMIT_EXCEEDED', `Exceeded max limit of subrequests allowed: ${MAX_SUBREQUESTS}`);
     }
-    const allOrNone = body['allOrNone'] === true;
-    const savepoint = allOrNone ? request.org.store.begin() : undefined;
-    const bodies = new Map<string, Json>();
-    const results: SubrequestResult[] = [];
-    let failedAt = -1;
-    for (const [index, raw] of subrequests.entries()) {
-      const sub = (raw ?? {}) as Record<string, unknown>;
-      const referenceId = String(sub['referenceId'] ?? `ref${index}`);
-      if (failedAt >= 0 && allOrNone) {
-        results.push({
-          body: [{ errorCode: 'PROCESSING_HALTED', message: HALTED_MESSAGE }],
-          httpHeaders: {},
-          httpStatusCode: 400,
-          referenceId,
-        });
-        continue;
-      }
-      let response: ApiResponse;
-      try {
-        const url = String(resolveReferences(sub['url'] ?? '', bodies));
-        const subBody = resolveReferences(sub['body'], bodies);
-        const match = /^\/services\/data\/v(\d+\.\d)(\/[^?]*)(?:\?(.*))?$/.exec(url);
-        if (!match?.[2]) throw apiError(400, 'INVALID_URL', `The URL ${url} is not a REST API resource`);
-        if (/^\/composite(\/|$)/.test(match[2]) && !/^\/composite\/sobjects/.test(match[2])) {
-          throw apiError(400, 'INVALID_URL', 'Composite requests cannot be nested');
-        }
-        const method = String(sub['method'] ?? 'GET').toUpperCase();
-        const query = new URLSearchParams(match[3] ?? '');
-        const result = dispatch(routes(), {
-          ...request,
-          method,
-          path: match[2],
-          query,
-          body: subBody,
-          headers: {
-            ...request.headers,
-            ...((sub['httpHeaders'] as Record<string, string> | undefined) ?? {}),
-          },
-          apiVersion: match[1] ?? request.apiVersion,
-        });
-        response = result.response;
-        request.org.calls.record({
-          method,
-          endpoint: result.endpoint,
-          path: match[2],
-          status: response.status,
-          countedAsApiCall: true,
-          batched: true,
-          ...callFacts(method, result.endpoint, query, subBody),
-        });
-      } catch (error) {
-        if (error instanceof UnresolvedReferenceError) {
-          response = { status: 400, body: [{ errorCode: 'PROCESSING_HALTED', message: error.message }] };
-        } else if (error instanceof SalesforceApiError) {
-          response = { status: error.status, body: error.errors };
-        } else throw error;
-      }
-      const headers: Record<string, string> = {};
-      if (response.headers?.['location']) headers['Location'] = response.headers['location'];
+    const { results } = runSubrequests(request, routes, subrequests, body['allOrNone'] === true);
+    return { status: 200, body: { compositeResponse: results } };
+  };
+}
+
+/** Runs subrequests in order, `@{ref}` resolved from earlier ones; allOrNone undoes all after a failure. */
+function runSubrequests(
+  request: ApiRequest,
+  routes: () => readonly ApiRoute[],
+  subrequests: unknown[],
+  allOrNone: boolean,
+  allowed: (method: string, path: string) => boolean = (_, path) =>
+    !/^\/composite(\/|$)/.test(path) || /^\/composite\/sobjects/.test(path),
+): { results: SubrequestResult[]; failed: boolean } {
+  const savepoint = allOrNone ? request.org.store.begin() : undefined;
+  const bodies = new Map<string, Json>();
+  const results: SubrequestResult[] = [];
+  let failedAt = -1;
+  for (const [index, raw] of subrequests.entries()) {
+    const sub = (raw ?? {}) as Record<string, unknown>;
+    const referenceId = String(sub['referenceId'] ?? `ref${index}`);
+    if (failedAt >= 0 && allOrNone) {
       results.push({
-        body: response.body ?? null,
-        httpHeaders: headers,
-        httpStatusCode: response.status,
+        body: [{ errorCode: 'PROCESSING_HALTED', message: HALTED_MESSAGE }],
+        httpHeaders: {},
+        httpStatusCode: 400,
         referenceId,
       });
-      if (response.status < 300) bodies.set(referenceId, response.body ?? null);
-      else if (failedAt < 0) failedAt = index;
+      continue;
     }
-    if (allOrNone && failedAt >= 0 && savepoint) {
-      request.org.store.rollback(savepoint);
-      // Earlier successes were rolled back too: Salesforce reports them as halted.
-      for (let i = 0; i < failedAt; i++) {
-        const result = results[i];
-        if (result) {
-          result.body = [{ errorCode: 'PROCESSING_HALTED', message: HALTED_MESSAGE }];
-          result.httpStatusCode = 400;
-          result.httpHeaders = {};
-        }
+    let response: ApiResponse;
+    try {
+      const url = String(resolveReferences(sub['url'] ?? '', bodies));
+      const subBody = resolveReferences(sub['body'], bodies);
+      const match = /^\/services\/data\/v(\d+\.\d)(\/[^?]*)(?:\?(.*))?$/.exec(url);
+      if (!match?.[2]) throw apiError(400, 'INVALID_URL', `The URL ${url} is not a REST API resource`);
+      const method = String(sub['method'] ?? 'GET').toUpperCase();
+      if (!allowed(method, match[2])) {
+        throw apiError(
+          400,
+          'INVALID_URL',
+          /^\/composite(\/|$)/.test(match[2])
+            ? 'Composite requests cannot be nested'
+            : `${method} ${match[2]} is not supported in this request`,
+        );
+      }
+      const query = new URLSearchParams(match[3] ?? '');
+      const result = dispatch(routes(), {
+        ...request,
+        method,
+        path: match[2],
+        query,
+        body: subBody,
+        headers: {
+          ...request.headers,
+          ...((sub['httpHeaders'] as Record<string, string> | undefined) ?? {}),
+        },
+        apiVersion: match[1] ?? request.apiVersion,
+      });
+      response = result.response;
+      request.org.calls.record({
+        method,
+        endpoint: result.endpoint,
+        path: match[2],
+        status: response.status,
+        countedAsApiCall: true,
+        batched: true,
+        ...callFacts(method, result.endpoint, query, subBody),
+      });
+    } catch (error) {
+      if (error instanceof UnresolvedReferenceError) {
+        response = { status: 400, body: [{ errorCode: 'PROCESSING_HALTED', message: error.message }] };
+      } else if (error instanceof SalesforceApiError) {
+        response = { status: error.status, body: error.errors };
+      } else throw error;
+    }
+    const headers: Record<string, string> = {};
+    if (response.headers?.['location']) headers['Location'] = response.headers['location'];
+    results.push({
+      body: response.body ?? null,
+      httpHeaders: headers,
+      httpStatusCode: response.status,
+      referenceId,
+    });
+    if (response.status < 300) bodies.set(referenceId, response.body ?? null);
+    else if (failedAt < 0) failedAt = index;
+  }
+  if (allOrNone && failedAt >= 0 && savepoint) {
+    request.org.store.rollback(savepoint);
+    // Earlier successes were rolled back too: Salesforce reports them as halted.
+    for (let i = 0; i < failedAt; i++) {
+      const result = results[i];
+      if (result) {
+        result.body = [{ errorCode: 'PROCESSING_HALTED', message: HALTED_MESSAGE }];
+        result.httpStatusCode = 400;
+        result.httpHeaders = {};
       }
     }
-    if (savepoint) request.org.store.end(savepoint);
-    return { status: 200, body: { compositeResponse: results } };
+  }
+  if (savepoint) request.org.store.end(savepoint);
+  return { results, failed: failedAt >= 0 };
+}
+
+/** The record resources a graph node may use (no queries, no nesting). */
+const GRAPH_NODE = /^\/sobjects\/[^/]+(\/[^/]+(\/[^/]+)?)?$/;
+const GRAPH_METHODS: Record<number, readonly string[]> = {
+  1: ['POST'],
+  2: ['GET', 'PATCH', 'DELETE'],
+  3: ['GET', 'PATCH', 'DELETE', 'POST'],
+};
+
+/**
+ * `/composite/graph`: up to 75 graphs and 500 nodes; each graph is all-or-none on its own, so one record's
+ * failure leaves the others written. After 14 failed graphs the rest are not run (PROCESSING_HALTED).
+ */
+function runGraph(routes: () => readonly ApiRoute[]) {
+  return (request: ApiRequest): ApiResponse => {
+    const body = bodyObject(request);
+    const graphs = body['graphs'];
+    if (!Array.isArray(graphs) || graphs.length === 0)
+      throw apiError(400, 'JSON_PARSER_ERROR', 'graphs must be a non-empty array');
+    if (graphs.length > MAX_GRAPHS)
+      throw apiError(400, 'LIMIT_EXCEEDED', `Exceeded max limit of graphs allowed: ${MAX_GRAPHS}`);
+    const nodes = graphs.reduce<number>((n, g) => {
+      const requests = (g as Record<string, unknown> | null)?.['compositeRequest'];
+      return n + (Array.isArray(requests) ? requests.length : 0);
+    }, 0);
+    if (nodes > MAX_GRAPH_NODES)
+      throw apiError(400, 'LIMIT_EXCEEDED', `Exceeded max limit of nodes allowed: ${MAX_GRAPH_NODES}`);
+    // The whole payload is checked before any graph runs.
+    const ids = new Set<string>();
+    for (const raw of graphs) {
+      const graph = (raw ?? {}) as Record<string, unknown>;
+      const graphId = String(graph['graphId'] ?? '');
+      if (!/^[A-Za-z0-9]/.test(graphId) || ids.has(graphId))
+        throw apiError(
+          400,
+          'INVALID_INPUT',
+          `graphId '${graphId}' must be unique and start with a letter or digit`,
+        );
+      ids.add(graphId);
+      const requests = graph['compositeRequest'];
+      if (!Array.isArray(requests) || requests.length === 0)
+        throw apiError(
+          400,
+          'JSON_PARSER_ERROR',
+          `graph ${graphId}: compositeRequest must be a non-empty array`,
+        );
+    }
+    let failures = 0;
+    const out = graphs.map((raw) => {
+      const graph = raw as Record<string, unknown>;
+      const graphId = String(graph['graphId']);
+      const requests = graph['compositeRequest'] as unknown[];
+      if (failures > MAX_GRAPH_FAILURES) {
+        return {
+          graphId,
+          graphResponse: {
+            compositeResponse: requests.map((r, i) => ({
+              body: [{ errorCode: 'PROCESSING_HALTED', message: 'Too many graphs failed in this request.' }],
+              httpHeaders: {},
+              httpStatusCode: 400,
+              referenceId: String((r as Record<string, unknown> | null)?.['referenceId'] ?? `ref${i}`),
+            })),
+          },
+          isSuccessful: false,
+        };
+      }
+      const { results, failed } = runSubrequests(request, routes, requests, true, (method, path) => {
+        const depth = GRAPH_NODE.test(path) ? path.split('/').length - 2 : 0;
+        return (GRAPH_METHODS[depth] ?? []).includes(method);
+      });
+      if (failed) failures++;
+      return { graphId, graphResponse: { compositeResponse: results }, isSuccessful: !failed };
+    });
+    return { status: 200, body: { graphs: out } };
   };
 }
 
@@ -259,6 +358,7 @@ function typeOf(item: unknown): unknown {
 export function compositeRoutes(routes: () => readonly ApiRoute[]): ApiRoute[] {
   return [
     { method: 'POST', pattern: '/composite', handle: runComposite(routes) },
+    { method: 'POST', pattern: '/composite/graph', handle: runGraph(routes) },
     {
       method: 'POST',
       pattern: '/composite/sobjects',
