@@ -26,7 +26,8 @@ export interface BackfillRow {
   peakRssMb: number;
   partnerCenter: Cost;
   crmCost: Cost;
-  /** Records per CRM write operation (an sObject collection call writes many): how well writes are batched. */
+  /** Records imported per CRM request that wrote (a composite graph or `$batch` writes many): how well the
+   *  writes are batched. */
   recordsPerCrmWrite: number;
 }
 
@@ -104,6 +105,7 @@ interface Summary {
 async function runBackfill(
   d: Deployment,
   direction: BackfillDirection,
+  profileDir: string | undefined,
 ): Promise<{ summary: Summary; seconds: number; peakRssKb: number }> {
   const timeFile = join(d.dir, `time-${direction}.txt`);
   const child = spawn(
@@ -114,6 +116,7 @@ async function runBackfill(
       '-o',
       timeFile,
       process.execPath,
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       COSELL_BIN,
       'backfill',
       '--direction',
@@ -148,6 +151,8 @@ export async function measureBackfill(
   direction: BackfillDirection,
   records: number,
   say: (line: string) => void,
+  /** Where `cosell backfill` writes a V8 CPU profile (open it in Chrome DevTools), if anywhere. */
+  profileDir?: string,
 ): Promise<BackfillRow> {
   const d = await startDeployment(crm, { engine: {} });
   try {
@@ -157,11 +162,14 @@ export async function measureBackfill(
     const crmControl = d.crmInfo['control']!;
     await Promise.all([resetCounters(d.pc.control), resetCounters(crmControl)]);
     say(`${crm}: cosell backfill --direction ${direction}`);
-    const run = await runBackfill(d, direction);
+    const run = await runBackfill(d, direction, profileDir);
     const [pc, crmCounters] = await Promise.all([readCounters(d.pc.control), readCounters(crmControl)]);
     const crmCost = costOf(crmCounters);
-    const writes = Object.values(crmCounters.endpoints).filter((e) => e.kind === 'write');
-    const writeOperations = writes.reduce((sum, e) => sum + e.direct + e.batched, 0);
+    // Requests that wrote: writes sent on their own, and composite, graph or $batch requests carrying a write.
+    const writeRequests = Object.values(crmCounters.endpoints).reduce(
+      (sum, e) => sum + (e.kind === 'write' ? e.direct : e.kind === 'batch' ? (e.writing ?? 0) : 0),
+      0,
+    );
     return {
       crm,
       direction,
@@ -173,7 +181,7 @@ export async function measureBackfill(
       peakRssMb: round(run.peakRssKb / 1024, 0),
       partnerCenter: costOf(pc),
       crmCost,
-      recordsPerCrmWrite: writeOperations > 0 ? round(crmCost.recordsWritten / writeOperations, 1) : 0,
+      recordsPerCrmWrite: writeRequests > 0 ? round(run.summary.synced / writeRequests, 1) : 0,
     };
   } finally {
     await d.close();

@@ -102,7 +102,14 @@ export async function openEngine(
   config: Config,
   store: Store,
   tokens: DelegatedTokenProvider,
-  options: { logger: Logger; dryRun: boolean; renewCredentials: boolean; again: string },
+  options: {
+    logger: Logger;
+    dryRun: boolean;
+    renewCredentials: boolean;
+    again: string;
+    /** A bulk run (backfill): more workers, and CRM creates waiting for company to share batched calls. */
+    bulk?: { concurrency: number; lingerMs: number };
+  },
 ): Promise<{ engine: Engine; referrals: ReferralsClient; crm: CrmAdapter }> {
   if (!(await tokens.currentUser())) {
     throw new CliError(
@@ -118,13 +125,22 @@ export async function openEngine(
     onRetry,
   });
   const crm = await connectCrm(config, { onRetry });
+  // Creates go through the batcher in the service too, with no wait: creates that arrive together share a
+  // call, and two creates of one new customer never race each other into two accounts.
+  crm.batchCreates?.({ lingerMs: options.bulk?.lingerMs ?? 0 });
+  const worker = options.bulk
+    ? {
+        ...config.engine.worker,
+        concurrency: Math.max(config.engine.worker.concurrency, options.bulk.concurrency),
+      }
+    : config.engine.worker;
   const engine = createEngine({
     tenantId: config.tenantId,
     store,
     referrals,
     crm,
     crmKind: config.crm.kind,
-    settings: { ...config.engine, dryRun: options.dryRun || config.engine.dryRun },
+    settings: { ...config.engine, worker, dryRun: options.dryRun || config.engine.dryRun },
     logger: options.logger,
     ...(options.renewCredentials
       ? {

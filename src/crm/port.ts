@@ -135,6 +135,11 @@ export interface CrmAdapter {
   /** Read from the CRM and kept for a few minutes, so an admin enabling a currency is seen without a restart. */
   currencies(): Promise<CurrencySupport>;
   describeSchema(): Promise<SchemaReport>;
+  /**
+   * Optional: gather opportunity creates that arrive within `lingerMs` into batched calls (a bulk import with
+   * many workers). Results and errors stay per record.
+   */
+  batchCreates?(options: { lingerMs: number }): void;
 }
 
 export interface CrmErrorInit {

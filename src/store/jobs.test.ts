@@ -44,6 +44,19 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.listJobs({ state: 'pending' })).toHaveLength(1);
   });
 
+  it('lists jobs newest first, a page at a time (beforeId)', async () => {
+    const third = (
+      await store.findOrCreateLinkForReferral('r-3', { crmKind: 'salesforce', dealKind: 'opportunity' })
+    ).link;
+    const ids = [];
+    for (const l of [link, other, third])
+      ids.push((await store.enqueueJob(l.id, 'backfill', time.at(0))).job.id);
+    const first = await store.listJobs({ state: 'pending', limit: 2 });
+    expect(first.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+    const next = await store.listJobs({ state: 'pending', limit: 2, beforeId: first[1]!.id });
+    expect(next.map((j) => j.id)).toEqual([ids[0]]);
+  });
+
   it('R25 a CRM hint coalesced into a job another trigger asked for keeps that trigger: the job still reads Partner Center', async () => {
     await store.enqueueJob(link.id, 'partner-center-webhook', time.at(0));
     const merged = await store.enqueueJob(link.id, 'crm-poll', time.at(0));

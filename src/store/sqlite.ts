@@ -1059,6 +1059,7 @@ export class SqliteStore implements Store {
       query = query.where('state', 'in', states);
     }
     if (filter.linkId !== undefined) query = query.where('link_id', '=', filter.linkId);
+    if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
     return this.all(query.orderBy('id', 'desc').limit(clampLimit(filter.limit, 100, 10_000))).map(toJob);
   }
 

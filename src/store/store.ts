@@ -137,7 +137,9 @@ export type JobLease = Pick<ClaimedJob, 'id' | 'leaseOwner'>;
 export interface JobFilter {
   state?: JobState | readonly JobState[];
   linkId?: number;
-  /** Newest first; default 100. */
+  /** Only jobs older than this one (the next page of a newest-first listing). */
+  beforeId?: number;
+  /** Newest first; default 100, at most 10,000. */
   limit?: number;
 }
 

@@ -2,7 +2,7 @@
 // engine relies on and nothing CRM-specific. A new adapter is done with the port when it passes here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importSolutionsCsv } from '../../src/cli/commands/solutions.ts';
-import type { NewDeal } from '../../src/crm/port.ts';
+import { CrmError, type NewDeal } from '../../src/crm/port.ts';
 import { crmVersionOf } from '../../src/engine/crm-version.ts';
 import { until } from '../helpers/until.ts';
 import { CRM_ORGS, type TestOrg } from './crm-orgs.ts';
@@ -58,6 +58,52 @@ describe.each(CRM_ORGS)('the CRM port on $kind', ({ start }) => {
     expect(byId?.contacts.map((c) => c.email)).toEqual([input.contacts?.[0]?.email]);
     expect(byId?.solutions.map((s) => s.id)).toEqual(['SOL-CONTRACT-1']);
     expect(await org.adapter.findDeal({ kind: 'opportunity', id: `${first.id.slice(0, -3)}zzz` })).toBeNull();
+  });
+
+  it('R4 R5 R34 creates gathered into a batch: each record stands or fails on its own, and two deals of one new customer share one account', async () => {
+    const bulk = await start();
+    try {
+      bulk.adapter.batchCreates?.({ lingerMs: 20 });
+      const shared = {
+        name: `Shared customer ${Date.now()}`,
+        address: { postalCode: '10001', country: 'US' },
+      };
+      const inputs = [
+        newDeal(),
+        newDeal({ account: shared }),
+        newDeal({ extraFields: { no_such_field__c: 'x' } }),
+        newDeal({ account: shared }),
+        newDeal(),
+      ];
+      const outcomes = await Promise.allSettled(inputs.map((input) => bulk.adapter.createDeal(input, {})));
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      const refused = (outcomes[2] as PromiseRejectedResult).reason as CrmError;
+      expect(refused).toBeInstanceOf(CrmError);
+      expect(refused.record).toBe(inputs[2]!.referralId);
+      expect(refused.message).toMatch(/no_such_field__c/);
+      // The refused record is not there; the others stand, each read back by its referral.
+      expect(
+        await bulk.adapter.findDeal({ kind: 'opportunity', referralId: inputs[2]!.referralId }),
+      ).toBeNull();
+      const created = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
+      expect(created.every((c) => c.created)).toBe(true);
+      for (const i of [0, 1, 3, 4]) {
+        expect(
+          (await bulk.adapter.findDeal({ kind: 'opportunity', referralId: inputs[i]!.referralId }))?.id,
+        ).toBe((outcomes[i] as PromiseFulfilledResult<{ id: string }>).value.id);
+      }
+      const [second, fourth] = [outcomes[1], outcomes[3]] as PromiseFulfilledResult<{ accountId?: string }>[];
+      expect(second!.value.accountId).toBeTruthy();
+      expect(fourth!.value.accountId).toBe(second!.value.accountId);
+    } finally {
+      await bulk.close();
+    }
   });
 
   it('R13 R19 an update writes data, contacts, solutions and the audit line together; the audit keeps earlier lines', async () => {

@@ -119,6 +119,10 @@ export interface CrmDesk {
   auditLines(opportunityId: string): Promise<string[]>;
   /** Ids of the opportunities carrying this referral id (one expected). */
   withReferral(referralId: string): Promise<string[]>;
+  /** Ids of the accounts with this name. */
+  accountsNamed(name: string): Promise<string[]>;
+  /** Ids of the contacts with this email. */
+  contactsWithEmail(email: string): Promise<string[]>;
   /** Every opportunity's stored name (with its ✔/✖), by id. */
   opportunityNames(): Promise<Record<string, string>>;
   /** An id of this CRM's opportunity format that names no record. */
@@ -345,6 +349,14 @@ export function salesforceDesk(controlUrl: string): CrmDesk {
     },
     async auditLines(id) {
       return lines((await read('Opportunity', id)).Audit__c as string | null);
+    },
+    async accountsNamed(name) {
+      const rows = await query(`SELECT Id FROM Account WHERE Name = '${name.replace(/'/g, "\\'")}'`);
+      return rows.map((r) => String(r.Id));
+    },
+    async contactsWithEmail(email) {
+      const rows = await query(`SELECT Id FROM Contact WHERE Email = '${email.replace(/'/g, "\\'")}'`);
+      return rows.map((r) => String(r.Id));
     },
     async withReferral(referralId) {
       const rows = await query(
@@ -604,6 +616,20 @@ export function dynamicsDesk(controlUrl: string, prefix = 'cosell'): CrmDesk {
     },
     async auditLines(id) {
       return lines((await read('opportunities', id))[`${p}audit`] as string | null);
+    },
+    async accountsNamed(name) {
+      const rows = await list(
+        'accounts',
+        `$select=accountid&$filter=${encodeURIComponent(`name eq '${name.replace(/'/g, "''")}'`)}`,
+      );
+      return rows.map((r) => String(r.accountid));
+    },
+    async contactsWithEmail(email) {
+      const rows = await list(
+        'contacts',
+        `$select=contactid&$filter=${encodeURIComponent(`emailaddress1 eq '${email.replace(/'/g, "''")}'`)}`,
+      );
+      return rows.map((r) => String(r.contactid));
     },
     async withReferral(referralId) {
       const rows = await list(

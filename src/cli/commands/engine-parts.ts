@@ -27,7 +27,7 @@ export async function openEngineParts(
   config: Config,
   env: NodeJS.ProcessEnv,
   logger: Logger,
-  options: { lock: boolean; dryRun?: boolean },
+  options: { lock: boolean; dryRun?: boolean; bulk?: { concurrency: number; lingerMs: number } },
 ): Promise<EngineParts> {
   let unlock: (() => void) | null = null;
   let lockHolder: string | null = null;
@@ -47,6 +47,7 @@ export async function openEngineParts(
       dryRun: options.dryRun ?? false,
       renewCredentials: false,
       again: 'run this command again',
+      ...(options.bulk ? { bulk: options.bulk } : {}),
     });
     return {
       engine,

@@ -15,7 +15,9 @@ import { appendAuditLine } from '../../core/audit.ts';
 import type { AccountInput, ContactInput, Deal, DealKind, SolutionRef } from '../../core/deal.ts';
 import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
+import type { Coalescer } from '../../lib/coalescer.ts';
 import { TtlCache } from '../../lib/ttl-cache.ts';
+import { type CreateItem, createBatcher, unique } from '../batch-creates.ts';
 import {
   type ChangeFeedOptions,
   type ChangeFeedPage,
@@ -35,7 +37,7 @@ import { DataverseClient, type DataverseClientOptions } from './client.ts';
 import { type CurrencyTable, readCurrencies } from './currencies.ts';
 import { checkSolutionSchema, readVariables } from './doctor.ts';
 import { isExpiredChangeToken } from './errors.ts';
-import { DEFAULT_LENGTHS, ENTITY_SETS, FILTER_CHUNK } from './fields.ts';
+import { ACCOUNT_COLUMNS, DEFAULT_LENGTHS, ENTITY_SETS, FILTER_CHUNK } from './fields.ts';
 import {
   accountColumns,
   accountFromRow,
@@ -83,12 +85,17 @@ const orEq = (column: string, values: string[], quoteValues = false) =>
 const sameEmail = (a: string | null | undefined, b: string | null | undefined) =>
   Boolean(a && b && a.toLowerCase() === b.toLowerCase());
 
+/** Creates per batch of look-ups: the filters stay well inside a URL, and a batch's look-ups in one page. */
+const CREATE_BATCH_MAX = 50;
+
 export class DynamicsAdapter implements CrmAdapter {
   readonly crm = 'dynamics' as const;
   readonly client: DataverseClient;
   readonly settings: DynamicsSettings;
   private effectiveCache: { value: Effective; readAt: number } | undefined;
   private currencyCache: { value: CurrencyTable; readAt: number } | undefined;
+  /** Set by `batchCreates`: creates gathered into batches. */
+  private creates: Coalescer<CreateItem, CreateDealResult> | undefined;
   private limits: Record<DealKind, FieldLimits> | undefined;
   /** CRM users by e-mail (R29 owners): users change rarely, and each incoming referral asks. */
   private readonly users = new TtlCache<string | null>(USER_CACHE_MS);
@@ -312,14 +319,43 @@ export class DynamicsAdapter implements CrmAdapter {
   // ---- writing ---------------------------------------------------------------------------------------------
 
   async createDeal(input: NewDeal, sync: SyncWrite = {}): Promise<CreateDealResult> {
+    if (input.kind === 'lead') return this.createLead(input, sync, await this.effective());
+    if (this.creates) return this.creates.add({ input, sync });
+    const [outcome] = await this.createDeals([{ input, sync }]);
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
+
+  /**
+   * From now on, opportunity creates that arrive within `lingerMs` of each other share one `$batch` of look-ups
+   * (three requests for the lot instead of three each, against the service protection limits); each record's
+   * writes stay one change set of its own. Batches run one after another, and two creates touching the same
+   * referral, account or contact never share one, so a batch never creates what the one before it did.
+   */
+  batchCreates(options: { lingerMs: number }): void {
+    this.creates = createBatcher((items) => this.createDeals(items), {
+      maxItems: CREATE_BATCH_MAX,
+      lingerMs: options.lingerMs,
+    });
+  }
+
+  /** Creates opportunities: one `$batch` of look-ups for all, then each record's change set. */
+  private async createDeals(items: CreateItem[]): Promise<(CreateDealResult | Error)[]> {
     const e = await this.effective();
-    if (input.kind === 'lead') return this.createLead(input, sync, e);
     const c = e.names.columns;
-    const contacts = input.contacts ?? [];
-    const solutions = input.solutions ?? [];
-    const emails = contacts.map((x) => x.email).filter((x): x is string => Boolean(x));
-    const matchAccount = input.account && !input.account.id ? input.account : undefined;
-    const referralKey = keyOf(c.referralId, input.referralId);
+    const accounts = items.map(({ input }) =>
+      input.account && !input.account.id ? input.account : undefined,
+    );
+    const emails = unique(
+      items.flatMap(({ input }) =>
+        (input.contacts ?? []).map((x) => x.email).filter((x): x is string => Boolean(x)),
+      ),
+    );
+    const solutionIds = unique(items.flatMap(({ input }) => (input.solutions ?? []).map((s) => s.id)));
+    const referralIds = items.map(({ input }) => input.referralId);
+    const accountFilters = unique(
+      accounts.filter((a): a is AccountInput => a !== undefined).map((a) => this.accountFilter(a, e)),
+    );
 
     // One call of look-ups. The existing-deal check makes a retried create a no-op; the upsert with
     // If-None-Match still guarantees one opportunity if two creates race past it.
@@ -327,25 +363,63 @@ export class DynamicsAdapter implements CrmAdapter {
       'create deal (look-ups)',
       e,
       {
-        existing: `${c.referralId} eq ${quote(input.referralId)}`,
-        ...(matchAccount ? { account: this.accountFilter(matchAccount, e) } : {}),
-        ...(emails.length ? { emails } : {}),
-        ...(solutions.length ? { solutionIds: solutions.map((s) => s.id) } : {}),
-      },
-      input.referralId,
-    );
-    const existing = lookups.existing?.[0];
-    if (existing) {
-      return {
-        id: String(existing.opportunityid),
-        kind: 'opportunity',
-        created: false,
-        ...(typeof existing._parentaccountid_value === 'string'
-          ? { accountId: existing._parentaccountid_value }
+        existing: orEq(c.referralId, referralIds, true),
+        ...(accountFilters.length
+          ? {
+              account:
+                accountFilters.length === 1
+                  ? accountFilters[0]!
+                  : accountFilters.map((f) => `(${f})`).join(' or '),
+            }
           : {}),
-        contactIds: [],
-      };
-    }
+        ...(emails.length ? { emails } : {}),
+        ...(solutionIds.length ? { solutionIds } : {}),
+        per: items.length,
+      },
+      items.length === 1 ? items[0]!.input.referralId : `${items.length} referrals`,
+    );
+
+    return Promise.all(
+      items.map(async ({ input, sync }, index): Promise<CreateDealResult | Error> => {
+        try {
+          const existing = (lookups.existing ?? []).find(
+            (row) => String(row[c.referralId] ?? '').toLowerCase() === input.referralId.toLowerCase(),
+          );
+          if (existing) {
+            return {
+              id: String(existing.opportunityid),
+              kind: 'opportunity',
+              created: false,
+              ...(typeof existing._parentaccountid_value === 'string'
+                ? { accountId: existing._parentaccountid_value }
+                : {}),
+              contactIds: [],
+            };
+          }
+          const account = accounts[index];
+          const candidates = account
+            ? (lookups.account ?? []).filter((row) => matchesAccount(row, account, e))
+            : [];
+          return await this.createOne(input, sync, e, { ...lookups, account: candidates });
+        } catch (error) {
+          return error as Error;
+        }
+      }),
+    );
+  }
+
+  /** One opportunity's change set: its account and contacts unless they exist, the upsert, connections, solutions. */
+  private async createOne(
+    input: NewDeal,
+    sync: SyncWrite,
+    e: Effective,
+    lookups: { account?: Row[]; contacts?: Row[]; catalogue?: Row[] },
+  ): Promise<CreateDealResult> {
+    const c = e.names.columns;
+    const contacts = input.contacts ?? [];
+    const solutions = input.solutions ?? [];
+    const matchAccount = input.account && !input.account.id ? input.account : undefined;
+    const referralKey = keyOf(c.referralId, input.referralId);
     const currencies = await this.currencyTable();
     const matched = matchAccount ? this.pickAccount(lookups.account ?? [], matchAccount, e) : null;
     const accountId = input.account?.id ?? matched ?? undefined;
@@ -932,9 +1006,12 @@ export class DynamicsAdapter implements CrmAdapter {
       emails?: string[];
       solutionIds?: string[];
       junctionOf?: string;
+      /** How many records the look-ups are for (a batch of creates): more rows each. */
+      per?: number;
     },
     record: string,
   ): Promise<{ existing?: Row[]; account?: Row[]; contacts?: Row[]; catalogue?: Row[]; junction?: Row[] }> {
+    const per = q.per ?? 1;
     const order: (keyof typeof q)[] = [];
     if (e.accountCountryLookup && q.account) await this.countryTable(e);
     const results = (await this.client.batch(
@@ -944,9 +1021,9 @@ export class DynamicsAdapter implements CrmAdapter {
           order.push('existing');
           api.retrieveMultiple({
             collection: ENTITY_SETS.opportunity,
-            select: ['opportunityid', '_parentaccountid_value'],
+            select: ['opportunityid', '_parentaccountid_value', e.names.columns.referralId],
             filter: q.existing,
-            top: 2,
+            top: 2 * per,
           });
         }
         if (q.account) {
@@ -956,7 +1033,7 @@ export class DynamicsAdapter implements CrmAdapter {
             select: accountColumns(e),
             filter: q.account,
             orderBy: ['createdon'],
-            top: 5,
+            top: 5 * per,
           });
         }
         if (q.emails?.length) {
@@ -1212,4 +1289,15 @@ function unexpected(operation: string, what: string, record?: string): CrmError 
     message: `Dataverse ${operation}: ${what}.`,
     fix: 'This is a bug or an unexpected answer from Dataverse; report it with the run id.',
   });
+}
+
+/** Whether an account row is one `account` means: its DUNS, or its name and postal code (the filter's terms). */
+function matchesAccount(row: Row, account: AccountInput, e: Effective): boolean {
+  const same = (a: unknown, b: string) => typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+  if (account.duns && e.accountDunsField) return row[e.accountDunsField] === account.duns;
+  const postal = account.address?.postalCode;
+  return (
+    same(row[ACCOUNT_COLUMNS.name], account.name) &&
+    (!postal || same(row[ACCOUNT_COLUMNS.postalCode], postal))
+  );
 }

@@ -20,7 +20,9 @@ import type {
 } from '../../core/deal.ts';
 import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
+import type { Coalescer } from '../../lib/coalescer.ts';
 import { TtlCache } from '../../lib/ttl-cache.ts';
+import { type CreateItem, createBatcher, unique } from '../batch-creates.ts';
 import {
   type AccountMatch,
   type ChangeFeedOptions,
@@ -51,6 +53,8 @@ import {
   COMPOSITE_MAX_QUERIES,
   COMPOSITE_MAX_SUBREQUESTS,
   FIELD_LIMITS,
+  GRAPH_MAX_GRAPHS,
+  GRAPH_MAX_NODES,
   SOQL_IN_CHUNK,
   STANDARD_OBJECTS,
 } from './fields.ts';
@@ -108,6 +112,20 @@ interface WritePlan {
   overflow: { type: string; record: SfRecord }[];
 }
 
+/** One opportunity's create, planned: its writes and the references of what they create. */
+interface PlannedCreate {
+  /** Position in the batch. */
+  index: number;
+  input: NewDeal;
+  plan: WritePlan;
+  accountRef: string | undefined;
+  accountCreated: boolean;
+  contactRefs: string[];
+}
+
+/** Accounts read per account match (the oldest name + postal code match wins, a DUNS match before it). */
+const ACCOUNT_MATCH_ROWS = 20;
+
 export class SalesforceAdapter implements CrmAdapter {
   readonly crm = 'salesforce' as const;
   readonly client: SalesforceClient;
@@ -118,6 +136,8 @@ export class SalesforceAdapter implements CrmAdapter {
   private readonly users = new TtlCache<string | null>(USER_CACHE_MS);
   private readonly describes = new Map<string, Promise<DescribeResult>>();
   private currencySupport: { value: CurrencySupport; readAt: number } | undefined;
+  /** Set by `batchCreates`: creates gathered into batches. */
+  private creates: Coalescer<CreateItem, CreateDealResult> | undefined;
 
   constructor(client: SalesforceClient, settings: SalesforceSettings) {
     this.client = client;
@@ -294,7 +314,7 @@ export class SalesforceAdapter implements CrmAdapter {
 
   async findAccount(match: AccountMatch): Promise<Account | null> {
     const org = await this.orgShape();
-    const rows = await this.client.query(this.accountMatchQuery(match, org), 'find account');
+    const rows = await this.client.query(this.accountMatchQuery([match], org), 'find account');
     return this.pickAccount(rows, match, org);
   }
 
@@ -342,40 +362,143 @@ export class SalesforceAdapter implements CrmAdapter {
 
   async createDeal(input: NewDeal, sync: SyncWrite = {}): Promise<CreateDealResult> {
     if (input.kind === 'lead') return this.createLead(input, sync);
+    if (this.creates) return this.creates.add({ input, sync });
+    const [outcome] = await this.createDeals([{ input, sync }]);
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
+
+  /**
+   * From now on, opportunity creates that arrive within `lingerMs` of each other share one call of look-ups and
+   * one `/composite/graph` of writes (one all-or-none graph per record): a backfill's many workers cost a few
+   * calls per batch instead of two per record. Batches run one after another, and two creates touching the same
+   * referral, account or contact never share one, so a batch never creates what the one before it did.
+   */
+  batchCreates(options: { lingerMs: number }): void {
+    this.creates = createBatcher((items) => this.createDeals(items), {
+      maxItems: GRAPH_MAX_GRAPHS,
+      lingerMs: options.lingerMs,
+    });
+  }
+
+  /** Creates opportunities: one call of look-ups for all, then their writes (each record all-or-none). */
+  private async createDeals(items: CreateItem[]): Promise<(CreateDealResult | Error)[]> {
     const org = await this.orgShape();
     const f = this.settings.fields;
-    const contacts = input.contacts ?? [];
-    const solutions = input.solutions ?? [];
-    const emails = contacts.map((c) => c.email).filter((e): e is string => Boolean(e));
-    const accountMatch = input.account && !input.account.id ? accountMatchOf(input.account) : undefined;
+    const matches = items.map(({ input }) =>
+      input.account && !input.account.id ? accountMatchOf(input.account) : undefined,
+    );
+    const emails = unique(
+      items.flatMap(({ input }) =>
+        (input.contacts ?? []).map((c) => c.email).filter((e): e is string => Boolean(e)),
+      ),
+    );
+    const solutionIds = unique(items.flatMap(({ input }) => (input.solutions ?? []).map((s) => s.id)));
+    const referralIds = items.map(({ input }) => input.referralId);
 
     // One call of look-ups. The existing-deal check makes a retried create a no-op; the upsert below still
     // guarantees one opportunity if two creates race past it.
     const lookups = await this.queries('create deal (look-ups)', {
       existing: select({
-        fields: ['Id', 'AccountId'],
+        fields: ['Id', 'AccountId', f.referralId],
         from: OPPORTUNITY,
-        where: { field: f.referralId, op: '=', value: input.referralId },
+        where:
+          referralIds.length === 1
+            ? { field: f.referralId, op: '=', value: referralIds[0]! }
+            : { field: f.referralId, op: 'IN', values: referralIds },
       }),
-      accounts: accountMatch ? this.accountMatchQuery(accountMatch, org) : undefined,
+      accounts: matches.some(Boolean)
+        ? this.accountMatchQuery(
+            matches.filter((m): m is AccountMatch => m !== undefined),
+            org,
+          )
+        : undefined,
       contacts: emails.length ? this.contactsByEmailQuery(emails) : undefined,
-      catalogue: solutions.length ? this.catalogueQuery(solutions.map((s) => s.id)) : undefined,
+      catalogue: solutionIds.length ? this.catalogueQuery(solutionIds) : undefined,
     });
-    const existing = lookups.existing[0];
-    if (existing) {
-      return {
-        id: String(existing.Id),
-        kind: 'opportunity',
-        created: false,
-        accountId: strOrUndefined(existing.AccountId),
-        contactIds: [],
-      };
-    }
 
+    const outcomes: (CreateDealResult | Error)[] = new Array(items.length);
+    const planned: PlannedCreate[] = [];
+    items.forEach(({ input, sync }, index) => {
+      const existing = lookups.existing.find(
+        (row) => String(row[f.referralId] ?? '').toLowerCase() === input.referralId.toLowerCase(),
+      );
+      if (existing) {
+        outcomes[index] = {
+          id: String(existing.Id),
+          kind: 'opportunity',
+          created: false,
+          accountId: strOrUndefined(existing.AccountId),
+          contactIds: [],
+        };
+        return;
+      }
+      const match = matches[index];
+      const accounts = match ? (lookups.accounts ?? []).filter((row) => matchesAccount(row, match, org)) : [];
+      try {
+        planned.push({ index, input, ...this.planCreate(input, sync, org, accounts, lookups) });
+      } catch (error) {
+        outcomes[index] = error as Error;
+      }
+    });
+
+    if (planned.length === 1 && items.length === 1) {
+      const only = planned[0]!;
+      try {
+        outcomes[only.index] = await this.finishCreate(
+          only,
+          await this.runWrites('create deal', only.plan, only.input.referralId),
+        );
+      } catch (error) {
+        outcomes[only.index] = error as Error;
+      }
+      return outcomes;
+    }
+    for (const group of graphGroups(planned)) {
+      let written: Map<string, Map<string, CompositeSubresponse> | CrmError>;
+      try {
+        written = await this.client.graph(
+          'create deal',
+          group.map((p) => ({
+            graphId: `r${p.index}`,
+            record: p.input.referralId,
+            subrequests: p.plan.subrequests,
+          })),
+        );
+      } catch (error) {
+        // The call itself failed (network, session, limits): each record's own retry decides.
+        for (const p of group) outcomes[p.index] = error as Error;
+        continue;
+      }
+      for (const p of group) {
+        const result = written.get(`r${p.index}`);
+        try {
+          if (!result)
+            throw unexpected('create deal', 'the graph answered nothing for this record', p.input.referralId);
+          if (result instanceof Error) throw result;
+          outcomes[p.index] = await this.finishCreate(p, result);
+        } catch (error) {
+          outcomes[p.index] = error as Error;
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  /** One opportunity's writes: its account and contacts unless they exist, the upsert, contact roles, solutions. */
+  private planCreate(
+    input: NewDeal,
+    sync: SyncWrite,
+    org: OrgShape,
+    accounts: SfRecord[],
+    lookups: { contacts?: SfRecord[]; catalogue?: SfRecord[] },
+  ): Omit<PlannedCreate, 'index' | 'input'> {
+    const f = this.settings.fields;
+    const accountMatch = input.account && !input.account.id ? accountMatchOf(input.account) : undefined;
     const plan: WritePlan = { subrequests: [], overflow: [] };
     let accountRef: string | undefined;
     let accountCreated = false;
-    const matchedAccount = accountMatch ? this.pickAccount(lookups.accounts ?? [], accountMatch, org) : null;
+    const matchedAccount = accountMatch ? this.pickAccount(accounts, accountMatch, org) : null;
     if (input.account?.id) accountRef = input.account.id;
     else if (matchedAccount?.id) accountRef = matchedAccount.id;
     else if (input.account) {
@@ -391,12 +514,12 @@ export class SalesforceAdapter implements CrmAdapter {
 
     const contactRefs = this.planContacts(
       plan,
-      contacts,
+      input.contacts ?? [],
       lookups.contacts ?? [],
       accountCreated ? undefined : accountRef,
       accountRef,
     );
-    const solutionRefs = this.planCatalogue(plan, solutions, lookups.catalogue ?? []);
+    const solutionRefs = this.planCatalogue(plan, input.solutions ?? [], lookups.catalogue ?? []);
 
     const dealBody: SfRecord = {
       ...input.extraFields,
@@ -423,11 +546,19 @@ export class SalesforceAdapter implements CrmAdapter {
       body: dealBody,
     });
     this.planDealRows(plan, '@{deal.id}', contactRefs, solutionRefs, []);
+    return { plan, accountRef, accountCreated, contactRefs };
+  }
 
-    const results = await this.runWrites('create deal', plan, input.referralId);
+  /** The ids a create's writes gave, once the rows that did not fit in its request are written too. */
+  private async finishCreate(
+    planned: PlannedCreate,
+    results: Map<string, CompositeSubresponse>,
+  ): Promise<CreateDealResult> {
+    const { accountRef, contactRefs } = planned;
     const dealId = idOf(results.get('deal'));
-    if (!dealId) throw unexpected('create deal', 'the opportunity upsert returned no id', input.referralId);
-    await this.createOverflow(plan, dealId);
+    if (!dealId)
+      throw unexpected('create deal', 'the opportunity upsert returned no id', planned.input.referralId);
+    await this.createOverflow(planned.plan, dealId);
     return {
       id: dealId,
       kind: 'opportunity',
@@ -435,7 +566,7 @@ export class SalesforceAdapter implements CrmAdapter {
       ...(accountRef
         ? { accountId: accountRef.startsWith('@') ? idOf(results.get('account')) : accountRef }
         : {}),
-      accountCreated,
+      accountCreated: planned.accountCreated,
       contactIds: contactRefs.map((ref) =>
         ref.startsWith('@') ? (idOf(results.get(ref.slice(2, -4))) ?? '') : ref,
       ),
@@ -957,18 +1088,22 @@ export class SalesforceAdapter implements CrmAdapter {
   }
 
   /** DUNS when known and configured, else name + postal code (R5); SOQL `=` compares case-insensitively. */
-  private accountMatchQuery(match: AccountMatch, org: OrgShape): string {
-    const byName: Condition[] = [{ field: 'Name', op: '=', value: match.name }];
-    if (match.postalCode) byName.push({ field: 'BillingPostalCode', op: '=', value: match.postalCode });
-    const options: Condition[] = [{ and: byName }];
-    if (match.duns && org.accountDunsField)
-      options.push({ field: org.accountDunsField, op: '=', value: match.duns });
+  /** Accounts any of `matches` could mean (name and postal code, or DUNS), oldest first. */
+  private accountMatchQuery(matches: AccountMatch[], org: OrgShape): string {
+    const options: Condition[] = [];
+    for (const match of matches) {
+      const byName: Condition[] = [{ field: 'Name', op: '=', value: match.name }];
+      if (match.postalCode) byName.push({ field: 'BillingPostalCode', op: '=', value: match.postalCode });
+      options.push(byName.length === 1 ? byName[0]! : { and: byName });
+      if (match.duns && org.accountDunsField)
+        options.push({ field: org.accountDunsField, op: '=', value: match.duns });
+    }
     return select({
       fields: [...accountFieldList(org), 'CreatedDate'],
       from: ACCOUNT,
       where: options.length === 1 ? options[0]! : { or: options },
       orderBy: [{ field: 'CreatedDate' }],
-      limit: 20,
+      limit: Math.min(ACCOUNT_MATCH_ROWS * matches.length, 2_000),
     });
   }
 
@@ -1131,6 +1266,32 @@ export class SalesforceAdapter implements CrmAdapter {
       rec[this.settings.fields.syncFlag] = fields.syncWithPartnerCenter ?? false;
     return rec;
   }
+}
+
+/** Whether an account row is one `match` means (SOQL compares text without case). */
+function matchesAccount(row: SfRecord, match: AccountMatch, org: OrgShape): boolean {
+  const same = (a: unknown, b: string) => typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+  if (match.duns && org.accountDunsField && row[org.accountDunsField] === match.duns) return true;
+  return same(row.Name, match.name) && (!match.postalCode || same(row.BillingPostalCode, match.postalCode));
+}
+
+/** Planned creates in groups one `/composite/graph` call takes (its graph and node limits). */
+function graphGroups(planned: PlannedCreate[]): PlannedCreate[][] {
+  const groups: PlannedCreate[][] = [];
+  let group: PlannedCreate[] = [];
+  let nodes = 0;
+  for (const p of planned) {
+    const size = p.plan.subrequests.length;
+    if (group.length > 0 && (group.length >= GRAPH_MAX_GRAPHS || nodes + size > GRAPH_MAX_NODES)) {
+      groups.push(group);
+      group = [];
+      nodes = 0;
+    }
+    group.push(p);
+    nodes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 function accountMatchOf(account: AccountInput): AccountMatch {

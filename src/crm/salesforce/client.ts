@@ -524,6 +524,70 @@ export class SalesforceClient {
     });
   }
 
+  /**
+   * One `/composite/graph` call: each graph is all-or-none on its own (one record's writes), so a graph that
+   * fails leaves the others written. Returns, per graph id, its subresponses by reference id or the error it
+   * failed with. The caller keeps within the limits (GRAPH_MAX_GRAPHS graphs, GRAPH_MAX_NODES nodes in all).
+   */
+  async graph(
+    operation: string,
+    graphs: { graphId: string; record: string; subrequests: CompositeSubrequest[] }[],
+  ): Promise<Map<string, Map<string, CompositeSubresponse> | CrmError>> {
+    return this.call({ operation }, async () => {
+      const response = await this.send<{
+        graphs: {
+          graphId: string;
+          isSuccessful: boolean;
+          graphResponse: { compositeResponse: CompositeSubresponse[] };
+        }[];
+      }>({
+        method: 'POST',
+        url: '/composite/graph',
+        body: JSON.stringify({
+          graphs: graphs.map((g) => ({
+            graphId: g.graphId,
+            compositeRequest: g.subrequests.map((s) => ({
+              method: s.method,
+              url: this.path(s.url),
+              referenceId: s.referenceId,
+              ...(s.body ? { body: s.body } : {}),
+            })),
+          })),
+        }),
+        headers: { 'content-type': 'application/json' },
+      });
+      const out = new Map<string, Map<string, CompositeSubresponse> | CrmError>();
+      const records = new Map(graphs.map((g) => [g.graphId, g.record]));
+      for (const graph of response.graphs) {
+        const record = records.get(graph.graphId) ?? graph.graphId;
+        const subs = graph.graphResponse.compositeResponse;
+        if (graph.isSuccessful) {
+          out.set(graph.graphId, new Map(subs.map((sub) => [sub.referenceId, sub])));
+          continue;
+        }
+        // The node that failed names the problem; the others only say they were rolled back or halted.
+        const failed = subs
+          .filter((sub) => sub.httpStatusCode >= 400 && Array.isArray(sub.body))
+          .map((sub) => ({ sub, item: (sub.body as SalesforceErrorItem[]).find((i) => !isRollbackItem(i)) }))
+          .find((f) => f.item);
+        out.set(
+          graph.graphId,
+          failed?.item
+            ? fromItem(failed.item, { operation, record }, failed.sub.httpStatusCode)
+            : new CrmError({
+                crm: 'salesforce',
+                operation,
+                record,
+                message:
+                  'Salesforce did not process this record (the request stopped after too many failures).',
+                retryable: true,
+              }),
+        );
+      }
+      return out;
+    });
+  }
+
   /** sObject Collections create (≤200 per call; larger lists go in several calls). */
   async createMany(type: string, records: Record<string, unknown>[], allOrNone = true): Promise<string[]> {
     const ids: string[] = [];

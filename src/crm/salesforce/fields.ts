@@ -117,5 +117,8 @@ export const COMPOSITE_MAX_SUBREQUESTS = 25;
 export const COMPOSITE_MAX_QUERIES = 5;
 /** sObject Collections take at most 200 records. */
 export const COLLECTION_MAX_RECORDS = 200;
+/** `/composite/graph`: graphs per request, and nodes in all of them. */
+export const GRAPH_MAX_GRAPHS = 75;
+export const GRAPH_MAX_NODES = 500;
 /** Keep IN lists short enough for a GET URL. */
 export const SOQL_IN_CHUNK = 200;
