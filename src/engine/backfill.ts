@@ -42,6 +42,8 @@ export interface BackfillCounts {
 }
 
 const SAMPLE_SIZE = 20;
+/** Deals the CRM listing reads at once. */
+const SCAN_READS_AT_ONCE = 8;
 export const BACKFILL_CURSOR = 'backfill:partner-center';
 
 export const sidesOf = (direction: BackfillDirection): BackfillSide[] =>
@@ -187,39 +189,49 @@ export async function scanCrm(
       now,
     }),
   );
-  for (const change of page.changes) {
-    if (change.deleted || change.reason !== 'deal') continue;
-    counts.listed++;
-    const link = await store.linkByCrm(ctx.crmKind, change.id);
-    if (link?.referralId) {
-      counts.alreadyLinked++;
-      continue;
-    }
-    if (change.kind === 'lead') {
-      leaveOut(counts, 'a lead (leads are not sent to Partner Center)');
-      continue;
-    }
-    const deal = await waitingOutThrottling(ctx, () =>
-      ctx.crm.findDeal({ kind: change.kind, id: change.id }),
+  const deals = page.changes.filter((change) => !change.deleted && change.reason === 'deal');
+  // A few deals are read at once (each read waits on the CRM); what they hold is counted in the listing's order.
+  for (let i = 0; i < deals.length; i += SCAN_READS_AT_ONCE) {
+    const chunk = deals.slice(i, i + SCAN_READS_AT_ONCE);
+    const read = await Promise.all(
+      chunk.map(async (change) => {
+        const link = await store.linkByCrm(ctx.crmKind, change.id);
+        if (link?.referralId || change.kind === 'lead') return { change, link, deal: null };
+        const deal = await waitingOutThrottling(ctx, () =>
+          ctx.crm.findDeal({ kind: change.kind, id: change.id }),
+        );
+        return { change, link, deal };
+      }),
     );
-    if (!deal) continue;
-    if (!deal.syncWithPartnerCenter) {
-      leaveOut(counts, '"Sync with Partner Center" not ticked');
-      continue;
+    for (const { change, link, deal } of read) {
+      counts.listed++;
+      if (link?.referralId) {
+        counts.alreadyLinked++;
+        continue;
+      }
+      if (change.kind === 'lead') {
+        leaveOut(counts, 'a lead (leads are not sent to Partner Center)');
+        continue;
+      }
+      if (!deal) continue;
+      if (!deal.syncWithPartnerCenter) {
+        leaveOut(counts, '"Sync with Partner Center" not ticked');
+        continue;
+      }
+      if (deal.isClosed) {
+        leaveOut(counts, 'closed');
+        continue;
+      }
+      counts.toImport++;
+      if (counts.sample.length < SAMPLE_SIZE) counts.sample.push(`opportunity ${deal.id} "${deal.name}"`);
+      if (scope.dryRun) continue;
+      const { link: created } = link
+        ? { link }
+        : await store.findOrCreateLinkForCrm(ctx.crmKind, deal.id, { dealKind: deal.kind });
+      await store.enqueueJob(created.id, 'backfill', ctx.now());
+      counts.queuedLinkIds.push(created.id);
     }
-    if (deal.isClosed) {
-      leaveOut(counts, 'closed');
-      continue;
-    }
-    counts.toImport++;
-    if (counts.sample.length < SAMPLE_SIZE) counts.sample.push(`opportunity ${deal.id} "${deal.name}"`);
-    if (scope.dryRun) continue;
-    const { link: created } = link
-      ? { link }
-      : await store.findOrCreateLinkForCrm(ctx.crmKind, deal.id, { dealKind: deal.kind });
-    await store.enqueueJob(created.id, 'backfill', ctx.now());
-    counts.queuedLinkIds.push(created.id);
-    if (counts.listed % 100 === 0) onPage(counts);
+    onPage(counts);
   }
   onPage(counts);
   return counts;

@@ -478,13 +478,12 @@ class SyncEngine implements Engine {
 
   /** When the next job becomes due (a pending job's run time, or a crashed worker's lease end), if any. */
   private async nextDueAt(): Promise<number | null> {
-    const jobs = await this.store.listJobs({ state: ['pending', 'running'], limit: 1000 });
-    let next: number | null = null;
-    for (const job of jobs) {
-      if (job.state === 'running' && this.inFlight.has(job.id)) continue;
-      const at =
-        job.state === 'pending' ? job.nextRunAt.getTime() : (job.leaseExpiresAt?.getTime() ?? Number.NaN);
-      if (!Number.isNaN(at)) next = next === null ? at : Math.min(next, at);
+    const { nextPendingAt, running } = await this.store.jobTimes();
+    let next = nextPendingAt?.getTime() ?? null;
+    for (const job of running) {
+      if (this.inFlight.has(job.id) || !job.leaseExpiresAt) continue;
+      const at = job.leaseExpiresAt.getTime();
+      next = next === null ? at : Math.min(next, at);
     }
     const resume = Math.max(0, ...this.pausedApis().map((p) => p.until.getTime()));
     return next === null ? null : Math.max(next, resume);

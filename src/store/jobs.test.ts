@@ -44,6 +44,21 @@ describe('SQLite store: jobs keyed by link', () => {
     expect(await store.listJobs({ state: 'pending' })).toHaveLength(1);
   });
 
+  it('says when work falls due: the earliest pending run time, whatever the order of ids, and each running lease', async () => {
+    expect(await store.jobTimes()).toEqual({ nextPendingAt: null, running: [] });
+    await store.enqueueJob(link.id, 'backfill', time.at(0));
+    const [claimed] = await store.claimJobs('w1', time.at(0), 1, LEASE);
+    await store.enqueueJob(other.id, 'reconcile', time.at(9_000));
+    const third = (
+      await store.findOrCreateLinkForReferral('r-3', { crmKind: 'salesforce', dealKind: 'opportunity' })
+    ).link;
+    await store.enqueueJob(third.id, 'backfill', time.at(4_000));
+    expect(await store.jobTimes()).toEqual({
+      nextPendingAt: time.at(4_000),
+      running: [{ id: claimed!.id, leaseExpiresAt: time.at(LEASE) }],
+    });
+  });
+
   it('lists jobs newest first, a page at a time (beforeId)', async () => {
     const third = (
       await store.findOrCreateLinkForReferral('r-3', { crmKind: 'salesforce', dealKind: 'opportunity' })

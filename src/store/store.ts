@@ -401,6 +401,9 @@ export interface Store {
   resubmit(target: ResubmitTarget, now?: Date): Promise<Job[]>;
   getJob(jobId: number): Promise<Job | null>;
   listJobs(filter?: JobFilter): Promise<Job[]>;
+  /** When work falls due: the earliest pending job's run time, and each running job's lease end (an index read,
+   *  whatever the queue's length). */
+  jobTimes(): Promise<{ nextPendingAt: Date | null; running: { id: number; leaseExpiresAt: Date | null }[] }>;
   /** How many jobs are in each state (for /metrics: one grouped count, not a listing). */
   jobCounts(): Promise<Record<JobState, number>>;
   /** Deletes succeeded jobs last updated before `olderThan`; returns how many. A link keeps at most one
