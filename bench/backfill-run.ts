@@ -1,8 +1,8 @@
 // `npm run bench:backfill`: the first import at two sizes on both CRMs, each direction into a fresh deployment
 // (every part its own process, the engine's defaults). Prints a markdown table and the targets of issue 12, and
-// writes bench/results/backfill.json. Apart from `npm run bench`: it takes about 8 minutes with the default
-// sizes. Larger runs (`--records 10000`, `100000`) mostly measure the CRM emulators, whose queries scan their
-// tables (a 10k Salesforce import takes about 6 minutes, most of it the emulator's CPU).
+// writes bench/results/backfill.json. Apart from `npm run bench`: it takes about 25 minutes with the default
+// sizes, most of it Dataverse's service protection windows (6,000 operations per 5 minutes, waited out as
+// `cosell backfill` does). Larger runs: `--records 10000`, `100000` (Salesforce: about 95 records a second).
 //   --crm salesforce|dynamics          one CRM only (default both)
 //   --records 1000,3000                sizes (the largest is compared with the smallest)
 //   --direction pc-to-crm|crm-to-pc    one direction only (default both)
