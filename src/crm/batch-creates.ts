@@ -36,4 +36,17 @@ export function createBatcher(
   });
 }
 
+/** One create: through the batcher when the adapter batches, else as a batch of its own. */
+export async function createThrough(
+  batcher: Coalescer<CreateItem, CreateDealResult> | undefined,
+  run: (items: CreateItem[]) => Promise<(CreateDealResult | Error)[]>,
+  item: CreateItem,
+): Promise<CreateDealResult> {
+  if (batcher) return batcher.add(item);
+  const [outcome] = await run([item]);
+  if (outcome instanceof Error) throw outcome;
+  if (!outcome) throw new Error('the create returned no outcome');
+  return outcome;
+}
+
 export const unique = (values: string[]): string[] => [...new Set(values)];

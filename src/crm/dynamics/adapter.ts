@@ -17,7 +17,7 @@ import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
 import type { Coalescer } from '../../lib/coalescer.ts';
 import { TtlCache } from '../../lib/ttl-cache.ts';
-import { type CreateItem, createBatcher, unique } from '../batch-creates.ts';
+import { type CreateItem, createBatcher, createThrough, unique } from '../batch-creates.ts';
 import {
   type ChangeFeedOptions,
   type ChangeFeedPage,
@@ -320,10 +320,7 @@ export class DynamicsAdapter implements CrmAdapter {
 
   async createDeal(input: NewDeal, sync: SyncWrite = {}): Promise<CreateDealResult> {
     if (input.kind === 'lead') return this.createLead(input, sync, await this.effective());
-    if (this.creates) return this.creates.add({ input, sync });
-    const [outcome] = await this.createDeals([{ input, sync }]);
-    if (outcome instanceof Error) throw outcome;
-    return outcome!;
+    return createThrough(this.creates, (items) => this.createDeals(items), { input, sync });
   }
 
   /**

@@ -22,7 +22,7 @@ import type { FieldLimits } from '../../core/fit.ts';
 import { STATUS_MARKS } from '../../core/normalize.ts';
 import type { Coalescer } from '../../lib/coalescer.ts';
 import { TtlCache } from '../../lib/ttl-cache.ts';
-import { type CreateItem, createBatcher, unique } from '../batch-creates.ts';
+import { type CreateItem, createBatcher, createThrough, unique } from '../batch-creates.ts';
 import {
   type AccountMatch,
   type ChangeFeedOptions,
@@ -362,10 +362,7 @@ export class SalesforceAdapter implements CrmAdapter {
 
   async createDeal(input: NewDeal, sync: SyncWrite = {}): Promise<CreateDealResult> {
     if (input.kind === 'lead') return this.createLead(input, sync);
-    if (this.creates) return this.creates.add({ input, sync });
-    const [outcome] = await this.createDeals([{ input, sync }]);
-    if (outcome instanceof Error) throw outcome;
-    return outcome!;
+    return createThrough(this.creates, (items) => this.createDeals(items), { input, sync });
   }
 
   /**
