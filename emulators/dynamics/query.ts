@@ -294,17 +294,21 @@ export function expandRow(
 const INDEXED_KINDS = new Set<Column['kind']>(['id', 'string', 'memo']);
 
 /**
- * The rows a `$filter` can keep, narrowed by an index when it requires a column to equal a literal (`name eq
- * 'x'`, `_parentaccountid_value eq <guid>`, an `or` of those); every row otherwise. The filter still decides.
+ * The rows a `$filter` can keep, narrowed by the indexes when it requires a column to equal a literal (`name eq
+ * 'x'`, `_parentaccountid_value eq <guid>`, an `or` of those, across columns too); every row otherwise. The
+ * filter still decides.
  */
 function candidates(ctx: QueryContext, table: Table, filter: string | undefined): Row[] {
-  for (const { property, values } of filter ? equalities(filter) : []) {
-    const lookup = /^_(.+)_value$/.exec(property)?.[1];
-    const column = table.columns.get(lookup ?? property);
-    if (!column) continue;
-    if (lookup ? column.kind !== 'lookup' : !INDEXED_KINDS.has(column.kind)) continue;
-    if (!values.every((v) => typeof v === 'string')) continue;
-    return ctx.store.matching(table, column.name, values);
+  for (const alternatives of filter ? equalities(filter) : []) {
+    const indexed = alternatives.map(({ property, values }) => {
+      const lookup = /^_(.+)_value$/.exec(property)?.[1];
+      const column = table.columns.get(lookup ?? property);
+      if (!column) return undefined;
+      if (lookup ? column.kind !== 'lookup' : !INDEXED_KINDS.has(column.kind)) return undefined;
+      if (!values.every((v) => typeof v === 'string')) return undefined;
+      return { column: column.name, values };
+    });
+    if (indexed.every((i) => i !== undefined)) return ctx.store.matchingAny(table, indexed);
   }
   return ctx.store.all(table);
 }

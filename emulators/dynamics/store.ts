@@ -157,12 +157,19 @@ export class DataverseStore {
    * ignored; a lookup by its GUID). Only narrows: the caller still compares exactly. Unordered.
    */
   matching(table: Table, column: string, values: readonly unknown[]): Row[] {
-    const index = this.index(table, column);
+    return this.matchingAny(table, [{ column, values }]);
+  }
+
+  /** Rows whose column equals one of its values, for any of `conditions` (an `or` across columns); each once. */
+  matchingAny(table: Table, conditions: readonly { column: string; values: readonly unknown[] }[]): Row[] {
     const rows = this.rows.get(table.name)!;
     const ids = new Set<string>();
-    for (const value of values) {
-      const key = indexKey(value as Value);
-      if (key !== null) for (const id of index.get(key) ?? []) ids.add(id);
+    for (const { column, values } of conditions) {
+      const index = this.index(table, column);
+      for (const value of values) {
+        const key = indexKey(value as Value);
+        if (key !== null) for (const id of index.get(key) ?? []) ids.add(id);
+      }
     }
     return [...ids].map((id) => rows.get(id)).filter((r): r is Row => r !== undefined);
   }

@@ -207,6 +207,14 @@ describe('the Dataverse emulator through dynamics-web-api', () => {
       'Indexed parent',
       'Indexed renamed',
     ]);
+    // An or across columns (an account by name and postal code, or by its parent) finds each row once.
+    expect(
+      (
+        await names(
+          `(name eq 'indexed renamed' and address1_postalcode eq null) or _parentaccountid_value eq ${parent} or name eq 'Indexed parent'`,
+        )
+      ).sort(),
+    ).toEqual(['Indexed parent', 'Indexed renamed']);
 
     // A change set renames the child, then fails: the rename is undone, and so is what the index saw.
     api.startBatch();

@@ -171,6 +171,14 @@ describe('Salesforce emulator: SOQL', () => {
     expect(await names('Sync_with_Partner_Center__c = true OR IsWon = TRUE')).toEqual(['Alpha', 'Beta']);
     expect(await names("NOT (Name = 'Alpha' OR Name = 'Beta')")).toEqual(['Gamma']);
     expect(await names("(Amount = 100 OR Amount = 200) AND NOT Name = 'Beta'")).toEqual(['Alpha']);
+    // OR-ed equalities on different fields are answered from the indexes (the union, no record twice); an OR
+    // with a branch no index holds still scans.
+    expect(await names("(Name = 'ALPHA' AND Amount = 100) OR Referral_Identifier__c = 'R-1'")).toEqual([
+      'Alpha',
+      'Gamma',
+    ]);
+    expect(await names("Name = 'Alpha' OR Amount = 100 OR Name IN ('Beta')")).toEqual(['Alpha', 'Beta']);
+    expect(await names("Name = 'Alpha' OR Amount > 150")).toEqual(['Alpha', 'Beta']);
     expect(await names('CloseDate >= 2026-02-01 AND CloseDate < 2026-03-31')).toEqual(['Beta', 'Gamma']);
     expect(await names('SystemModstamp > 2020-01-01T00:00:00Z')).toEqual(['Alpha', 'Beta', 'Gamma']);
     expect(await names('SystemModstamp > 2999-01-01T00:00:00.000+0000')).toEqual([]);

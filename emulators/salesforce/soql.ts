@@ -473,26 +473,42 @@ function candidatesOf(
   where: Expr | undefined,
   includeDeleted: boolean,
 ): StoredRecord[] | undefined {
-  const cond = indexable(where);
-  if (!cond) return undefined;
-  const field = cond.path.field;
-  const keyOf = indexKeyOf(field);
-  const keys = cond.values.map((l) =>
-    l.kind === 'value' ? keyOf(literalComparable(field, unescapeLiteral(l.value))) : null,
-  );
-  if (keys.some((k) => k === null)) return undefined;
-  const found = ctx.store.lookup(type, field.name, keys as string[], keyOf);
+  const branches = indexable(where);
+  if (!branches) return undefined;
+  const conditions = [];
+  for (const cond of branches) {
+    const field = cond.path.field;
+    const keyOf = indexKeyOf(field);
+    const keys = cond.values.map((l) =>
+      l.kind === 'value' ? keyOf(literalComparable(field, unescapeLiteral(l.value))) : null,
+    );
+    if (keys.some((k) => k === null)) return undefined;
+    conditions.push({ field: field.name, keys: keys as string[], keyOf });
+  }
+  const found = ctx.store.lookupAny(type, conditions);
   return includeDeleted ? found : found.filter((r) => !r.isDeleted);
 }
 
-function indexable(expr: Expr | undefined): Extract<Expr, { kind: 'cond' }> | undefined {
+type Cond = Extract<Expr, { kind: 'cond' }>;
+
+/**
+ * Equality conditions that together hold every record the WHERE can match (a superset: the WHERE still filters):
+ * one side of an AND, or every side of an OR (an account matched by name and postal code, or by DUNS).
+ * Undefined when some record could match without one of them: scan.
+ */
+function indexable(expr: Expr | undefined): Cond[] | undefined {
   if (!expr) return undefined;
   if (expr.kind === 'and') return indexable(expr.left) ?? indexable(expr.right);
+  if (expr.kind === 'or') {
+    const left = indexable(expr.left);
+    const right = left && indexable(expr.right);
+    return left && right ? [...left, ...right] : undefined;
+  }
   if (expr.kind !== 'cond' || expr.path.hops.length > 0) return undefined;
   if (expr.operator !== '=' && expr.operator !== 'IN') return undefined;
   if (expr.values.length === 0 || expr.values.some((l) => l.kind !== 'value' || l.value === null))
     return undefined;
-  return expr;
+  return [expr];
 }
 
 function selectRecords(ctx: DmlContext, candidates: StoredRecord[], plan: SelectPlan): StoredRecord[] {

@@ -42,4 +42,16 @@ describe('the Salesforce emulator store: equality indexes', () => {
     store.restore(saved);
     expect(find('r-1')).toEqual(['b', 'a', 'c']);
   });
+
+  it('a look-up of several fields (an OR of equalities) lists each match once, in insertion order', () => {
+    const store = new RecordStore();
+    store.put(opportunity('b', 'R-1'));
+    store.put(opportunity('a', 'R-2'));
+    store.put(opportunity('c', 'R-3'));
+    const found = store.lookupAny('Opportunity', [
+      { field: 'Referral_Identifier__c', keys: ['r-3', 'r-1'], keyOf: lower },
+      { field: 'Id', keys: ['b', 'a'], keyOf: lower },
+    ]);
+    expect(ids(found)).toEqual(['b', 'a', 'c']);
+  });
 });

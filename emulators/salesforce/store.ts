@@ -141,10 +141,20 @@ export class RecordStore {
    * order. The first look-up of a field indexes it; `keyOf` must be the same function on every call for it.
    */
   lookup(type: string, field: string, keys: readonly string[], keyOf: IndexKeyOf): StoredRecord[] {
-    const index = this.index(type, field, keyOf);
+    return this.lookupAny(type, [{ field, keys, keyOf }]);
+  }
+
+  /** Records of one type matching any of `conditions` (a WHERE of ORs, each branch indexed), in insertion order. */
+  lookupAny(
+    type: string,
+    conditions: readonly { field: string; keys: readonly string[]; keyOf: IndexKeyOf }[],
+  ): StoredRecord[] {
     const table = this.tables.get(type);
     const found = new Set<string>();
-    for (const key of keys) for (const id of index.ids.get(key) ?? []) found.add(id);
+    for (const { field, keys, keyOf } of conditions) {
+      const index = this.index(type, field, keyOf);
+      for (const key of keys) for (const id of index.ids.get(key) ?? []) found.add(id);
+    }
     return [...found]
       .map((id) => table?.get(id))
       .filter((r): r is StoredRecord => r !== undefined)

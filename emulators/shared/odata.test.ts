@@ -234,14 +234,28 @@ describe('equalities', () => {
         "statecode eq 0 and (emailaddress1 eq 'a@x.com' or 'b@x.com' eq emailaddress1) and _parentaccountid_value eq 3f2504e0-4f89-11d3-9a0c-0305e82c3301",
       ),
     ).toEqual([
-      { property: 'statecode', values: [0] },
-      { property: 'emailaddress1', values: ['a@x.com', 'b@x.com'] },
-      { property: '_parentaccountid_value', values: ['3f2504e0-4f89-11d3-9a0c-0305e82c3301'] },
+      [{ property: 'statecode', values: [0] }],
+      [{ property: 'emailaddress1', values: ['a@x.com', 'b@x.com'] }],
+      [{ property: '_parentaccountid_value', values: ['3f2504e0-4f89-11d3-9a0c-0305e82c3301'] }],
     ]);
   });
 
-  it('gives none for what an index cannot narrow: or across properties, not, ne, paths, null, bad syntax', () => {
-    expect(equalities("name eq 'a' or city eq 'b'")).toEqual([]);
+  it('lists an or across properties as alternatives when every branch requires one (an account by name or DUNS)', () => {
+    expect(
+      equalities(
+        "(name eq 'A' and address1_postalcode eq '1') or duns eq '2' or (name eq 'B' and city ne 'x')",
+      ),
+    ).toEqual([
+      [
+        { property: 'name', values: ['A', 'B'] },
+        { property: 'duns', values: ['2'] },
+      ],
+    ]);
+    // A branch that requires nothing narrows nothing.
+    expect(equalities("name eq 'a' or city ne 'b'")).toEqual([]);
+  });
+
+  it('gives none for what an index cannot narrow: not, ne, paths, null, bad syntax', () => {
     expect(equalities("not name eq 'a'")).toEqual([]);
     expect(equalities("name ne 'a'")).toEqual([]);
     expect(equalities("customer/name eq 'a'")).toEqual([]);

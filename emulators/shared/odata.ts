@@ -584,26 +584,28 @@ export function compileOrderBy(orderby: string): (a: unknown, b: unknown) => num
   };
 }
 
-/** `property eq literal` (or an `or` of them on one property) that every matching entity must satisfy. */
+/** `property eq literal`, one of the literals. */
 export interface Equality {
   property: string;
   values: (string | number | boolean)[];
 }
 
 /**
- * The equalities a `$filter` requires of every entity it keeps: its top-level `and` conjuncts of the form
- * `name eq 'x'` or `(name eq 'x' or name eq 'y')` on a single-segment property. An emulator narrows a table
- * with them through an index before evaluating the whole filter; anything else (or a filter that does not parse,
- * which `compileFilter` reports) gives none.
+ * The equalities a `$filter` requires of every entity it keeps, each as alternatives: its top-level `and`
+ * conjuncts of the form `name eq 'x'`, `(name eq 'x' or name eq 'y')`, or an `or` across properties whose every
+ * branch has such an equality (`(name eq 'x' and address1_postalcode eq '1') or duns eq '2'`: an entity it keeps
+ * has name 'x' or DUNS '2'). Single-segment properties only. An emulator narrows a table with them through its
+ * indexes (the union of the alternatives) before evaluating the whole filter; anything else (or a filter that does
+ * not parse, which `compileFilter` reports) gives none.
  */
-export function equalities(filter: string): Equality[] {
+export function equalities(filter: string): Equality[][] {
   let tree: Node;
   try {
     tree = new Parser(filter, '$filter').parseFilter();
   } catch {
     return [];
   }
-  const out: Equality[] = [];
+  const out: Equality[][] = [];
   const conjuncts = (node: Node): void => {
     if (node.kind === 'and') {
       conjuncts(node.left);
@@ -617,16 +619,23 @@ export function equalities(filter: string): Equality[] {
   return out;
 }
 
-function alternatives(node: Node): Equality | undefined {
+function alternatives(node: Node): Equality[] | undefined {
+  if (node.kind === 'and') return alternatives(node.left) ?? alternatives(node.right);
   if (node.kind === 'or') {
     const left = alternatives(node.left);
-    const right = alternatives(node.right);
-    if (!left || !right || left.property !== right.property) return undefined;
-    return { property: left.property, values: [...left.values, ...right.values] };
+    const right = left && alternatives(node.right);
+    if (!left || !right) return undefined;
+    const merged: Equality[] = [];
+    for (const e of [...left, ...right]) {
+      const same = merged.find((m) => m.property === e.property);
+      if (same) same.values.push(...e.values);
+      else merged.push({ property: e.property, values: [...e.values] });
+    }
+    return merged;
   }
   if (node.kind !== 'compare' || node.op !== 'eq') return undefined;
   const [path, literal] = node.left.kind === 'path' ? [node.left, node.right] : [node.right, node.left];
   if (path.kind !== 'path' || path.segments.length !== 1 || literal.kind !== 'literal') return undefined;
   if (literal.value === null) return undefined;
-  return { property: path.segments[0]!, values: [literal.value] };
+  return [{ property: path.segments[0]!, values: [literal.value] }];
 }

@@ -211,16 +211,17 @@ export async function syncHere(
   time: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep: realSleep },
 ): Promise<void> {
   const started = time.now();
-  /** The latest run of each queued record; a run skipped while its API was paused is not one (it runs again). */
-  const last = new Map<number, Run>();
+  /** Whether the latest run of each queued record failed (only that: a 100k import keeps no run in memory); a
+   *  run skipped while its API was paused is not one (it runs again). */
+  const lastFailed = new Map<number, boolean>();
   let failing = 0;
-  const failed = (run: Run | undefined) => run?.outcome === 'failed' || run?.outcome === 'dead';
-  const progress = () => progressLine(last.size, queued.size, failing, time.now() - started);
+  const failed = (run: Run) => run.outcome === 'failed' || run.outcome === 'dead';
+  const progress = () => progressLine(lastFailed.size, queued.size, failing, time.now() - started);
   const onRun = (run: Run) => {
     if (run.linkId === null || !queued.has(run.linkId)) return;
     if (run.outcome === 'skipped' && run.error && engine.pausedApis().length > 0) return;
-    failing += Number(failed(run)) - Number(failed(last.get(run.linkId)));
-    last.set(run.linkId, run);
+    failing += Number(failed(run)) - Number(lastFailed.get(run.linkId) ?? false);
+    lastFailed.set(run.linkId, failed(run));
     status.show(progress());
   };
   engine.events.on('run', onRun);
@@ -249,13 +250,13 @@ export async function syncHere(
   summary.failed = 0;
   for (const linkId of queued) {
     if (waiting.has(linkId)) continue;
-    const run = last.get(linkId);
-    if (!run) continue;
-    if (failed(run)) summary.failed++;
+    const runFailed = lastFailed.get(linkId);
+    if (runFailed === undefined) continue;
+    if (runFailed) summary.failed++;
     else summary.synced++;
   }
   summary.left = queued.size - summary.synced - summary.failed;
-  status.show(progressLine(last.size, queued.size, summary.failed, time.now() - started), true);
+  status.show(progressLine(lastFailed.size, queued.size, summary.failed, time.now() - started), true);
 }
 
 /** A moment past the end of a throttling pause, so the first request after it is not refused again. */
