@@ -13,6 +13,15 @@ import Database from 'better-sqlite3';
 import { type Compilable, Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
 import type { DealKind } from '../core/deal.ts';
 import type { CrmKind } from '../crm/port.ts';
+import {
+  attemptsAfterRetry,
+  checkTransition,
+  coalesceHint,
+  foldRetry,
+  mergePending,
+  resubmitRunAt,
+} from './job-rules.ts';
+import { linkConflict, mergedLink, refuseSelfMerge } from './link-rules.ts';
 import { storeMigrationProvider, storeMigrations } from './migrations/index.ts';
 import { withoutEmailAddresses, withoutPersonalChanges, withoutPersonalValues } from './retention.ts';
 import {
@@ -164,22 +173,11 @@ async function migrate(db: Kysely<StoreDatabase>, sqlite: Database.Database): Pr
   }
 }
 
-const earlier = (a: string, b: string) => (a <= b ? a : b);
-const later = (a: string, b: string) => (a >= b ? a : b);
-
 function notFound(what: string, id: number | string): StoreError {
   return new StoreError(
     'notFound',
     `${what} ${id} does not exist in this tenant.`,
     'Check the id (list them with `cosell runs`) and the tenant.',
-  );
-}
-
-function linkConflict(keep: LinkRow, other: LinkRow, why: string): StoreError {
-  return new StoreError(
-    'linkConflict',
-    `Links ${keep.id} and ${other.id} cannot be merged: ${why}.`,
-    'Each referral pairs with one CRM record: check which CRM record the referral belongs to, then un-share the other.',
   );
 }
 
@@ -544,21 +542,10 @@ export class SqliteStore implements Store {
 
   /** Folds `dropId` into `keepId` (inside the caller's transaction); returns keep's row. */
   private mergeRows(keepId: number, dropId: number): LinkRow {
-    if (keepId === dropId) {
-      throw new StoreError('invalidArgument', `Cannot merge link ${keepId} into itself.`, 'Name two links.');
-    }
+    refuseSelfMerge(keepId, dropId);
     const keep = this.requireLink(keepId);
     const drop = this.requireLink(dropId);
-    if (keep.referral_id !== null && drop.referral_id !== null && keep.referral_id !== drop.referral_id) {
-      throw linkConflict(keep, drop, `they pair with referrals ${keep.referral_id} and ${drop.referral_id}`);
-    }
-    if (
-      keep.crm_id !== null &&
-      drop.crm_id !== null &&
-      (keep.crm_id !== drop.crm_id || keep.crm_kind !== drop.crm_kind)
-    ) {
-      throw linkConflict(keep, drop, `they pair with CRM records ${keep.crm_id} and ${drop.crm_id}`);
-    }
+    const merged = mergedLink(keep, drop);
     const now = this.now();
     this.moveJobs(keep.id, drop.id, now);
 
@@ -581,14 +568,7 @@ export class SqliteStore implements Store {
     this.run(this.db.updateTable('runs').set({ link_id: keep.id }).where('link_id', '=', drop.id));
     // Delete first: the unique (referral) and (crm) indexes would refuse keep taking drop's ids otherwise.
     this.run(this.db.deleteFrom('links').where('id', '=', drop.id));
-    const takesCrm = keep.crm_id === null && drop.crm_id !== null;
-    return this.updateLink(keep.id, {
-      referral_id: keep.referral_id ?? drop.referral_id,
-      engagement_id: keep.engagement_id ?? drop.engagement_id,
-      crm_kind: takesCrm ? drop.crm_kind : keep.crm_kind,
-      crm_id: keep.crm_id ?? drop.crm_id,
-      deal_kind: takesCrm ? drop.deal_kind : keep.deal_kind,
-    });
+    return this.updateLink(keep.id, merged);
   }
 
   /** Keeps "one pending, one running job per link" while moving drop's jobs to keep. */
@@ -599,11 +579,7 @@ export class SqliteStore implements Store {
       this.run(
         this.db
           .updateTable('jobs')
-          .set({
-            next_run_at: earlier(keepPending.next_run_at, dropPending.next_run_at),
-            hints: keepPending.hints + dropPending.hints,
-            updated_at: now,
-          })
+          .set({ ...mergePending(keepPending, dropPending), updated_at: now })
           .where('id', '=', keepPending.id),
       );
       this.run(this.db.deleteFrom('jobs').where('id', '=', dropPending.id));
@@ -756,16 +732,7 @@ export class SqliteStore implements Store {
       const row = this.one(
         this.db
           .updateTable('jobs')
-          .set({
-            // A CRM hint never hides another trigger: a job with trigger crm-poll merges against the snapshot's
-            // referral without reading Partner Center, which a webhook or sweep coalesced into it must not skip.
-            trigger: trigger === 'crm-poll' ? pending.trigger : trigger,
-            hints: pending.hints + 1,
-            // A retry keeps its backoff (and any Retry-After): a hint, e.g. the echo of the "retrying" audit
-            // line, must not pull it forward. A first try runs as early as any hint asks.
-            next_run_at: pending.attempts > 0 ? pending.next_run_at : earlier(pending.next_run_at, runAt),
-            updated_at: now,
-          })
+          .set({ ...coalesceHint(pending, trigger, runAt), updated_at: now })
           .where('id', '=', pending.id)
           .returningAll(),
       );
@@ -899,6 +866,7 @@ export class SqliteStore implements Store {
   private finish(job: JobLease, state: 'succeeded' | 'failed' | 'dead', error: string | null): boolean {
     return this.transaction(() => {
       if (!this.leasedRow(job)) return false;
+      checkTransition('running', state);
       this.run(
         this.db
           .updateTable('jobs')
@@ -946,19 +914,14 @@ export class SqliteStore implements Store {
       const row = this.leasedRow(job);
       if (!row) return false;
       const now = this.now();
-      // A paused API (throttling, credentials, budget) did not really try the job: give the claim back.
-      const attempts = options.refundAttempt ? Math.max(0, row.attempts - 1) : row.attempts;
+      const attempts = attemptsAfterRetry(row.attempts, options.refundAttempt ?? false);
       const pending = this.activeJobRow(row.link_id, 'pending');
+      checkTransition('running', pending ? null : 'pending');
       if (pending) {
         this.run(
           this.db
             .updateTable('jobs')
-            .set({
-              attempts: Math.max(pending.attempts, attempts),
-              next_run_at: later(pending.next_run_at, iso(nextRunAt)),
-              last_error: error,
-              updated_at: now,
-            })
+            .set({ ...foldRetry(pending, attempts, iso(nextRunAt)), last_error: error, updated_at: now })
             .where('id', '=', pending.id),
         );
         this.run(this.db.deleteFrom('jobs').where('id', '=', row.id));
@@ -1024,6 +987,7 @@ export class SqliteStore implements Store {
     );
     const pending = this.activeJobRow(linkId, 'pending');
     const revive = pending ?? finished[0];
+    if (revive) checkTransition(revive.state, 'pending');
     const drop = finished.filter((row) => row.id !== revive?.id).map((row) => row.id);
     if (drop.length > 0) this.run(this.db.deleteFrom('jobs').where('id', 'in', drop));
     if (!revive) return this.enqueueRow(linkId, 'resubmit', at).row;
@@ -1034,7 +998,7 @@ export class SqliteStore implements Store {
           state: 'pending',
           trigger: 'resubmit',
           attempts: 0,
-          next_run_at: pending ? earlier(pending.next_run_at, at) : at,
+          next_run_at: resubmitRunAt(pending, at),
           lease_owner: null,
           lease_expires_at: null,
           updated_at: at,
