@@ -15,7 +15,11 @@ const T2 = '2026-12-01T10:05:00.000Z';
 describe('job rules (every store backend)', () => {
   it('R26 a hint folds into the pending job: counted, as early as asked, a retry keeps its backoff, a CRM hint hides no trigger', () => {
     const firstTry = { trigger: 'partner-center-webhook' as const, hints: 1, attempts: 0, next_run_at: T2 };
-    expect(coalesceHint(firstTry, 'crm-poll', T1)).toEqual({ trigger: 'partner-center-webhook', hints: 2, next_run_at: T1 });
+    expect(coalesceHint(firstTry, 'crm-poll', T1)).toEqual({
+      trigger: 'partner-center-webhook',
+      hints: 2,
+      next_run_at: T1,
+    });
     expect(coalesceHint(firstTry, 'reconcile', T1).trigger).toBe('reconcile');
     const retry = { ...firstTry, attempts: 2 };
     expect(coalesceHint(retry, 'partner-center-webhook', T1).next_run_at).toBe(T2);
