@@ -207,6 +207,20 @@ crm:
     expect(error.message).not.toContain('pa55word');
   });
 
+  it('R23 the store: COSELL_STORE_URL, else a PostgreSQL DATABASE_URL, else store.url (a file relative to the config)', async () => {
+    const file = await write('store.yaml', minimal);
+    const pg = 'postgres://cosell:pw@db.example:5432/cosell';
+    expect((await loadConfig(file, { ...env, DATABASE_URL: pg })).store.url).toBe(pg);
+    expect(
+      (await loadConfig(file, { ...env, DATABASE_URL: pg, COSELL_STORE_URL: 'postgres://other/cosell' })).store
+        .url,
+    ).toBe('postgres://other/cosell');
+    // Somebody else's DATABASE_URL (MySQL, a file) is not a cosell store.
+    const kept = (await loadConfig(file, { ...env, DATABASE_URL: 'mysql://db/app' })).store.url;
+    expect(kept).not.toContain('mysql');
+    expect(kept).toBe((await loadConfig(file, env)).store.url);
+  });
+
   it('a missing secret names its environment variable', async () => {
     const error = await problemsOf(await write('nosecret.yaml', minimal), {});
     expect(error.problems).toEqual([

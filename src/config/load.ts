@@ -136,7 +136,13 @@ export async function configFromObject(
     );
   }
   const config = parsed.data;
-  const storeUrl = env[SECRET_ENV.storeUrl]?.trim() || config.store.url;
+  // DATABASE_URL is the usual way platforms hand a PostgreSQL database to a process; only a PostgreSQL URL there
+  // is taken (a SQLite path in it would be somebody else's setting).
+  const databaseUrl = env['DATABASE_URL']?.trim();
+  const storeUrl =
+    env[SECRET_ENV.storeUrl]?.trim() ||
+    (databaseUrl && /^postgres(ql)?:\/\//i.test(databaseUrl) ? databaseUrl : undefined) ||
+    config.store.url;
   const relative = (p: string) => (isAbsolute(p) ? p : resolve(source.baseDir, p));
 
   const trustAnchors = config.partnerCenter.webhook.trustAnchors.map(relative);

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { PublicClientApplication, TokenCacheContext } from '@azure/msal-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreCachePlugin, TOKEN_CACHE_SECRET } from './cache-plugin.ts';
-import { openSqliteStore, type SqliteStore } from './sqlite.ts';
-import { temporaryDirectory } from './test-support.ts';
+import type { SqliteStore } from './sqlite.ts';
+import { openTestStore, temporaryDirectory } from './test-support.ts';
 
 const HOME = 'uid.utid';
 const ENVIRONMENT = 'login.microsoftonline.com';
@@ -42,7 +42,7 @@ describe('StoreCachePlugin: the msal token cache kept encrypted in the store', (
   const key = randomBytes(32);
   beforeEach(async () => {
     tmp = temporaryDirectory();
-    store = await openSqliteStore({ file: tmp.file() });
+    store = await openTestStore(tmp);
   });
   afterEach(async () => {
     await store.close();
@@ -59,7 +59,7 @@ describe('StoreCachePlugin: the msal token cache kept encrypted in the store', (
     expect(stored).not.toContain('admin@contoso');
     await store.close();
 
-    const reopened = await openSqliteStore({ file: tmp.file() });
+    const reopened = await openTestStore(tmp);
     let loaded = '';
     await new StoreCachePlugin(reopened, key).beforeCacheAccess(
       new TokenCacheContext(

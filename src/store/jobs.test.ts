@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteStore } from './sqlite.ts';
+import type { SqliteStore } from './sqlite.ts';
 import type { Link } from './store.ts';
-import { temporaryDirectory, testClock } from './test-support.ts';
+import { openTestStore, temporaryDirectory, testClock } from './test-support.ts';
 
 const LEASE = 60_000;
 
-describe('SQLite store: jobs keyed by link', () => {
+describe('store: jobs keyed by link', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   let store: SqliteStore;
   let time: ReturnType<typeof testClock>;
@@ -15,7 +15,7 @@ describe('SQLite store: jobs keyed by link', () => {
   beforeEach(async () => {
     tmp = temporaryDirectory();
     time = testClock();
-    store = await openSqliteStore({ file: tmp.file(), clock: time.clock });
+    store = await openTestStore(tmp, { clock: time.clock });
     link = (
       await store.findOrCreateLinkForReferral('r-1', { crmKind: 'salesforce', dealKind: 'opportunity' })
     ).link;

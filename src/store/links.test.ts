@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from './sqlite.ts';
 import { StoreError } from './store.ts';
-import { temporaryDirectory, testClock } from './test-support.ts';
+import { openTestStore, temporaryDirectory, testClock } from './test-support.ts';
 
 const OPPORTUNITY = { crmKind: 'salesforce', dealKind: 'opportunity' } as const;
 
@@ -34,6 +34,20 @@ describe('SQLite store: opening and migrations', () => {
     ]);
   });
 
+  it('enforces one link per referral and per CRM record in the schema itself', async () => {
+    const store = await openSqliteStore({ file: tmp.file() });
+    await store.findOrCreateLinkForReferral('r-1', { ...OPPORTUNITY, crmId: '006A' });
+    const raw = new Database(tmp.file());
+    const insert = raw.prepare(
+      `insert into links (tenant_id, referral_id, crm_kind, crm_id, deal_kind, state, created_at, updated_at)
+       values ('default', ?, 'salesforce', ?, 'opportunity', 'active', 'x', 'x')`,
+    );
+    expect(() => insert.run('r-1', null)).toThrow(/UNIQUE/);
+    expect(() => insert.run(null, '006A')).toThrow(/UNIQUE/);
+    raw.close();
+    await store.close();
+  });
+
   it('R2 commits durably: WAL, synchronous=FULL, foreign keys and a busy timeout on every connection', async () => {
     const store = await openSqliteStore({ file: tmp.file() });
     expect(store.pragma('journal_mode')).toBe('wal');
@@ -52,20 +66,24 @@ describe('SQLite store: opening and migrations', () => {
     await store.close();
   });
 
-  it('refuses a PostgreSQL URL with a fix instead of creating a file named like it', async () => {
+  it('a PostgreSQL URL opens the PostgreSQL store: unreachable, one error with the fix and without the password', async () => {
     const { openStore } = await import('./open.ts');
-    await expect(openStore({ url: 'postgres://localhost/cosell' })).rejects.toMatchObject({
-      code: 'unsupportedUrl',
-    });
+    const error = await openStore({ url: 'postgres://cosell:s3cret-pa55@127.0.0.1:1/cosell' }).then(
+      () => null,
+      (e: StoreError) => e,
+    );
+    expect(error).toMatchObject({ code: 'migrationFailed' });
+    expect(`${error?.message} ${error?.fix}`).not.toContain('s3cret-pa55');
+    expect(error?.fix).toContain('store.url');
   });
 });
 
-describe('SQLite store: links', () => {
+describe('store: links', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   let store: SqliteStore;
   beforeEach(async () => {
     tmp = temporaryDirectory();
-    store = await openSqliteStore({ file: tmp.file(), clock: testClock().clock });
+    store = await openTestStore(tmp, { clock: testClock().clock });
   });
   afterEach(async () => {
     await store.close();
@@ -147,18 +165,6 @@ describe('SQLite store: links', () => {
     expect(await store.getLink(b.id)).not.toBeNull();
   });
 
-  it('enforces one link per referral and per CRM record in the schema itself', async () => {
-    await store.findOrCreateLinkForReferral('r-1', { ...OPPORTUNITY, crmId: '006A' });
-    const raw = new Database(tmp.file());
-    const insert = raw.prepare(
-      `insert into links (tenant_id, referral_id, crm_kind, crm_id, deal_kind, state, created_at, updated_at)
-       values ('default', ?, 'salesforce', ?, 'opportunity', 'active', 'x', 'x')`,
-    );
-    expect(() => insert.run('r-1', null)).toThrow(/UNIQUE/);
-    expect(() => insert.run(null, '006A')).toThrow(/UNIQUE/);
-    raw.close();
-  });
-
   it('attachReferral / attachCrm fill the missing side and merge a link holding it', async () => {
     const deal = (await store.findOrCreateLinkForCrm('salesforce', '006A', { dealKind: 'opportunity' })).link;
     const byWebhook = (await store.findOrCreateLinkForReferral('r-1', OPPORTUNITY)).link;
@@ -217,12 +223,12 @@ describe('SQLite store: links', () => {
   });
 });
 
-describe('SQLite store: snapshots and create intents', () => {
+describe('store: snapshots and create intents', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   let store: SqliteStore;
   beforeEach(async () => {
     tmp = temporaryDirectory();
-    store = await openSqliteStore({ file: tmp.file(), clock: testClock().clock });
+    store = await openTestStore(tmp, { clock: testClock().clock });
   });
   afterEach(async () => {
     await store.close();

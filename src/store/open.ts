@@ -1,13 +1,14 @@
-// Opens the store a deployment is configured for. Today: SQLite (a file path, a `file:` URL, or
-// ':memory:'); PostgreSQL (`postgres://…`, DATABASE_URL) implements the same Store interface next.
+// Opens the store a deployment is configured for: SQLite (a file path, a `file:` URL, or ':memory:') or
+// PostgreSQL (`postgres://…`, from store.url, COSELL_STORE_URL or DATABASE_URL).
 import { fileURLToPath } from 'node:url';
+import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
-import { type Store, StoreError } from './store.ts';
+import type { Store } from './store.ts';
 
 export const DEFAULT_STORE_FILE = 'cosell.db';
 
 export interface OpenStoreOptions {
-  /** A file path, a `file:` URL or ':memory:'. Default `cosell.db` in the working directory. */
+  /** A file path, a `file:` URL, ':memory:' or `postgres://…`. Default `cosell.db` in the working directory. */
   url?: string;
   /** The tenant the returned store is bound to (`forTenant` gives others). Default 'default'. */
   tenantId?: string;
@@ -18,11 +19,11 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const url = options.url?.trim() || DEFAULT_STORE_FILE;
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new StoreError(
-      'unsupportedUrl',
-      'PostgreSQL stores are not supported by this version of cosell yet.',
-      'Use a SQLite file path (the default, cosell.db) for now.',
-    );
+    return openPostgresStore({
+      url,
+      ...(options.tenantId ? { tenantId: options.tenantId } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
   }
   const file = url.startsWith('file:') ? fileURLToPath(url) : url;
   return openSqliteStore({

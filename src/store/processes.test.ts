@@ -1,12 +1,12 @@
 // Several processes on one store file: the guarantees the engine relies on when a worker is killed or a
 // second process (a CLI command, another worker) shares the database.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore } from './sqlite.ts';
-import { startStoreChild, temporaryDirectory } from './test-support.ts';
+import { openStore } from './open.ts';
+import { startStoreChild, temporaryDirectory, testStoreUrl } from './test-support.ts';
 
 const parseResult = <T>(line: string) => JSON.parse(line) as T;
 
-describe('SQLite store across processes', () => {
+describe('store across processes', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   beforeEach(() => {
     tmp = temporaryDirectory();
@@ -14,13 +14,13 @@ describe('SQLite store across processes', () => {
   afterEach(() => tmp.remove());
 
   it('R2 an event is on disk once acceptInbox returns: kill -9 right after, reopen, it is there', async () => {
-    const file = tmp.file();
+    const file = await testStoreUrl(tmp);
     const child = startStoreChild(['accept-inbox', file, 'delivery-1', '{"eventName":"referral-created"}']);
     const ok = await child.waitForLine((line) => line.startsWith('ok '), 'the child to accept the event');
     child.process.kill('SIGKILL');
     expect(await child.exited).toBeNull(); // killed by the signal, not exited
 
-    const store = await openSqliteStore({ file });
+    const store = await openStore({ url: file });
     try {
       const events = await store.unprocessedInbox(10);
       expect(events).toHaveLength(1);
@@ -43,12 +43,12 @@ describe('SQLite store across processes', () => {
   });
 
   it('three processes opening a new file at once migrate it once and all write to it', async () => {
-    const file = tmp.file();
+    const file = await testStoreUrl(tmp);
     const children = [1, 2, 3].map((n) => startStoreChild(['accept-inbox', file, `delivery-${n}`, '{}']));
     await Promise.all(children.map((c) => c.waitForLine((l) => l.startsWith('ok '), 'the child to accept')));
     for (const child of children) child.process.kill('SIGKILL');
     await Promise.all(children.map((c) => c.exited));
-    const store = await openSqliteStore({ file });
+    const store = await openStore({ url: file });
     try {
       expect((await store.unprocessedInbox(10)).map((e) => e.dedupeKey).sort()).toEqual([
         'delivery-1',
@@ -61,7 +61,7 @@ describe('SQLite store across processes', () => {
   });
 
   it('processes racing to see each side of the same pairs end with exactly one link per pair', async () => {
-    const file = tmp.file();
+    const file = await testStoreUrl(tmp);
     const count = 150;
     // No file yet: the first two children also race to create and migrate it.
     const race = async (styles: [string, string]) => {
@@ -84,7 +84,7 @@ describe('SQLite store across processes', () => {
     // ...then two processes that know both ids race to join them.
     const [referralFirst, crmFirst] = await race(['referral-first', 'crm-first']);
 
-    const store = await openSqliteStore({ file });
+    const store = await openStore({ url: file });
     try {
       const links = await store.listLinks({ limit: 1000 });
       expect(links).toHaveLength(count);
@@ -102,8 +102,8 @@ describe('SQLite store across processes', () => {
   });
 
   it('two worker processes claiming at once never run the same job twice and leave none behind', async () => {
-    const file = tmp.file();
-    const store = await openSqliteStore({ file });
+    const file = await testStoreUrl(tmp);
+    const store = await openStore({ url: file });
     const past = new Date(Date.now() - 60_000);
     for (let i = 0; i < 60; i++) {
       const { link } = await store.findOrCreateLinkForReferral(`referral-${i}`, {
@@ -124,7 +124,7 @@ describe('SQLite store across processes', () => {
 
     expect(claimed).toHaveLength(60);
     expect(new Set(claimed).size).toBe(60);
-    const reopened = await openSqliteStore({ file });
+    const reopened = await openStore({ url: file });
     try {
       expect(await reopened.listJobs({ state: ['pending', 'running'] })).toEqual([]);
       expect(await reopened.listJobs({ state: 'succeeded', limit: 100 })).toHaveLength(60);
@@ -134,9 +134,9 @@ describe('SQLite store across processes', () => {
   });
 
   it('two store instances in one process see each other’s links at once', async () => {
-    const file = tmp.file();
-    const a = await openSqliteStore({ file });
-    const b = await openSqliteStore({ file });
+    const file = await testStoreUrl(tmp);
+    const a = await openStore({ url: file });
+    const b = await openStore({ url: file });
     try {
       const [fromA, fromB] = await Promise.all([
         a.findOrCreateLinkForReferral('r-1', { crmKind: 'salesforce', dealKind: 'opportunity' }),

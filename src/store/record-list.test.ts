@@ -1,9 +1,9 @@
 // The records list the dashboard pages through: the summary each run leaves on its link, search by id, name and
 // customer, filters by state and direction, keyset paging, counts, and another tenant's rows never showing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteStore } from './sqlite.ts';
+import type { SqliteStore } from './sqlite.ts';
 import type { RunInput } from './store.ts';
-import { temporaryDirectory, testClock } from './test-support.ts';
+import { openTestStore, temporaryDirectory, testClock } from './test-support.ts';
 
 function run(linkId: number, overrides: Partial<RunInput> = {}): RunInput {
   return {
@@ -22,12 +22,12 @@ function run(linkId: number, overrides: Partial<RunInput> = {}): RunInput {
   };
 }
 
-describe('SQLite store: the records list (dashboard)', () => {
+describe('store: the records list (dashboard)', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   let store: SqliteStore;
   beforeEach(async () => {
     tmp = temporaryDirectory();
-    store = await openSqliteStore({ file: tmp.file(), clock: testClock().clock });
+    store = await openTestStore(tmp, { clock: testClock().clock });
   });
   afterEach(async () => {
     await store.close();

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Referral } from '../core/referral.ts';
-import { openSqliteStore, type SqliteStore } from './sqlite.ts';
+import type { SqliteStore } from './sqlite.ts';
 import type { RunInput } from './store.ts';
-import { temporaryDirectory, testClock } from './test-support.ts';
+import { openTestStore, temporaryDirectory, testClock } from './test-support.ts';
 
 const DAY = 86_400_000;
 
@@ -23,14 +23,14 @@ function run(overrides: Partial<RunInput> = {}): RunInput {
   };
 }
 
-describe('SQLite store: inbox, runs, cursors, secrets, retention', () => {
+describe('store: inbox, runs, cursors, secrets, retention', () => {
   let tmp: ReturnType<typeof temporaryDirectory>;
   let store: SqliteStore;
   let time: ReturnType<typeof testClock>;
   beforeEach(async () => {
     tmp = temporaryDirectory();
     time = testClock();
-    store = await openSqliteStore({ file: tmp.file(), clock: time.clock });
+    store = await openTestStore(tmp, { clock: time.clock });
   });
   afterEach(async () => {
     await store.close();

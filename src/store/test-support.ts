@@ -2,9 +2,13 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { openPostgresStore } from './postgres.ts';
+import type { SqlStore } from './sql-store.ts';
+import { openSqliteStore } from './sqlite.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -100,4 +104,39 @@ export function startStoreChild(args: string[]): Child {
     send: (line) => child.stdin.write(`${line}\n`),
     exited,
   };
+}
+
+/**
+ * Where the store suites keep a store: a SQLite file in `tmp` (npm test), or, under `npm run test:pg`
+ * (COSELL_TEST_PG_URL set by its global setup), a PostgreSQL database of its own for `tmp` — so the same suites
+ * are the contract both backends keep. The same `tmp` gives the same store.
+ */
+export async function testStoreUrl(tmp: { dir: string; file: (name?: string) => string }): Promise<string> {
+  const server = process.env['COSELL_TEST_PG_URL'];
+  if (!server) return tmp.file();
+  const name = `t_${basename(tmp.dir)
+    .replace(/[^a-zA-Z0-9]/g, '_')
+    .toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Opens the suites' store in `tmp` (see testStoreUrl); opening again with the same `tmp` reopens it. */
+export async function openTestStore(
+  tmp: { dir: string; file: (name?: string) => string },
+  options: { clock?: () => Date; tenantId?: string } = {},
+): Promise<SqlStore> {
+  const url = await testStoreUrl(tmp);
+  return url.startsWith('postgres')
+    ? openPostgresStore({ url, ...options })
+    : openSqliteStore({ file: url, ...options });
 }
