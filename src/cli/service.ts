@@ -1,10 +1,11 @@
 // The composition root of the running service: from a loaded config to store, Partner Center clients, CRM
 // adapter, engine and HTTP server, started in that order and stopped in reverse. `cosell start` and the
 // demo both run through here, so the demo exercises exactly what a deployment runs.
+
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { readinessProblems } from '../config/readiness.ts';
-import { redactedConfig } from '../config/redact.ts';
+import { redactedConfig, withoutPassword } from '../config/redact.ts';
 import { type Config, SECRET_ENV } from '../config/schema.ts';
 import { syncMappingWith } from '../core/deal-values.ts';
 import { DynamicsAdapter } from '../crm/dynamics/adapter.ts';
@@ -113,7 +114,7 @@ export async function openEngine(
 ): Promise<{ engine: Engine; referrals: ReferralsClient; crm: CrmAdapter }> {
   if (!(await tokens.currentUser())) {
     throw new CliError(
-      `No Partner Center user is signed in for this configuration (store ${config.store.url}).`,
+      `No Partner Center user is signed in for this configuration (store ${withoutPassword(config.store.url)}).`,
       `Run \`cosell login --config ${config.file}\` once as a Referrals Admin user, then ${options.again}.`,
     );
   }

@@ -2,9 +2,11 @@
 // mandatory, so cosell signs in once with the device-code flow and keeps the (encrypted) refresh token.
 // With a config file the token cache goes into the store, where `cosell start` reads it; with flags only it
 // goes to an encrypted file (the setup before a config exists).
+
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { withoutPassword } from '../../config/redact.ts';
 import { TOKEN_RENEWED_CURSOR } from '../../engine/token-renewal.ts';
 import { readTokenKey } from '../../partner-center/auth.ts';
 import { TOKEN_CACHE_SECRET } from '../../store/cache-plugin.ts';
@@ -63,7 +65,7 @@ async function loginWithConfig(file: string | undefined): Promise<void> {
     // The refresh token is as new as it gets: the service renews it from here on (R3).
     await store.setCursor(TOKEN_RENEWED_CURSOR, new Date().toISOString());
     process.stdout.write(
-      `Logged in to Partner Center as ${username}. Token cache: encrypted in the store ${config.store.url}\n`,
+      `Logged in to Partner Center as ${username}. Token cache: encrypted in the store ${withoutPassword(config.store.url)}\n`,
     );
   } finally {
     await store.close();
