@@ -1,7 +1,6 @@
 // The one place the store's backends differ in how SQL runs: a connection (SQLite) or a pool (PostgreSQL), and
 // one async transaction path over it. The store's queries are built once with kysely and compiled for the
 // driver's dialect; the store never touches better-sqlite3 or pg itself.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Compilable, Kysely } from 'kysely';
 import type { StoreDialect } from './migrations/index.ts';
 import type { StoreDatabase } from './schema.ts';
@@ -33,27 +32,6 @@ export interface Driver {
   /** One statement on its own (autocommit): a read, or a write that needs no read before it. */
   once<T>(work: (executor: Executor) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-/**
- * Runs `work` in a transaction of `driver`, or in the one already open in this async context (a store operation
- * that calls another joins its transaction instead of waiting for itself).
- */
-export class Transactions {
-  private readonly current = new AsyncLocalStorage<Executor>();
-
-  constructor(private readonly driver: Driver) {}
-
-  run<T>(tenantId: string, mode: TransactionMode, work: () => Promise<T>): Promise<T> {
-    if (this.current.getStore()) return work();
-    return this.driver.transaction(tenantId, mode, (executor) => this.current.run(executor, work));
-  }
-
-  /** Runs one statement in the open transaction, or on its own outside one. */
-  query<T>(work: (executor: Executor) => Promise<T>): Promise<T> {
-    const executor = this.current.getStore();
-    return executor ? work(executor) : this.driver.once(work);
-  }
 }
 
 /** Serialises async work in this process: the SQLite connection runs one transaction at a time. */

@@ -1,7 +1,6 @@
 // The PostgreSQL store (`store.url: postgres://…` or DATABASE_URL): the SQL store's queries (sql-store.ts) on a pg
 // pool, the same migrations as SQLite. Several processes on several machines share one database.
 import { Migrator } from 'kysely';
-import { Transactions } from './driver.ts';
 import { storeMigrationProvider } from './migrations/index.ts';
 import { postgresDriver, postgresPool } from './postgres-driver.ts';
 import { SqlStore } from './sql-store.ts';
@@ -39,7 +38,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new SqlStore(
     {
       driver,
-      transactions: new Transactions(driver),
       clock: options.clock ?? (() => new Date()),
       release: async () => {
         if (released) return;

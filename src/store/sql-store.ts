@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { type Compilable, type Kysely, type Selectable, sql } from 'kysely';
 import type { DealKind } from '../core/deal.ts';
 import type { CrmKind } from '../crm/port.ts';
-import type { Driver, Transactions } from './driver.ts';
+import type { Driver, Executor } from './driver.ts';
 import {
   attemptsAfterRetry,
   checkTransition,
@@ -66,7 +66,6 @@ import {
 /** What every tenant view of one opened store shares. */
 export interface Connection {
   driver: Driver;
-  transactions: Transactions;
   clock: () => Date;
   /** Gives the database back (the last one closed closes it); once. */
   release: () => Promise<void>;
@@ -103,34 +102,34 @@ export class SqlStore implements Store {
   }
 
   // ---- execution ---------------------------------------------------------------------------------------
+  // An operation's queries run on the executor its transaction (or its one statement) was given: passed
+  // explicitly, not found through AsyncLocalStorage, whose promise hooks would slow every promise of the process.
 
   private get db(): Kysely<StoreDatabase> {
     return this.connection.driver.db;
   }
 
+  /** One statement on its own (a read, or a write needing no read before it). */
   private all<R>(query: Compilable<R>): Promise<R[]> {
-    return this.connection.transactions.query((x) => x.all(query));
+    return this.connection.driver.once((x) => x.all(query));
   }
 
   private async first<R>(query: Compilable<R>): Promise<R | undefined> {
     return (await this.all(query))[0];
   }
 
-  /** Runs a statement that returns no rows; the number of rows it changed. */
   private run(query: Compilable<unknown>): Promise<number> {
-    return this.connection.transactions.query((x) => x.run(query));
+    return this.connection.driver.once((x) => x.run(query));
   }
 
-  private async one<R>(query: Compilable<R>): Promise<R> {
-    const row = await this.first(query);
-    if (row === undefined) throw new Error('expected a row');
-    return row;
+  /** Reads that need an executor (helpers) outside a transaction. */
+  private read<T>(work: (x: Executor) => Promise<T>): Promise<T> {
+    return this.connection.driver.once(work);
   }
 
-  /** A store operation that writes: the tenant's write lock from its start (see driver.ts). Nested calls join
-   *  the open transaction. */
-  private transaction<T>(work: () => Promise<T>): Promise<T> {
-    return this.connection.transactions.run(this.tenantId, 'write', work);
+  /** A store operation that writes: the tenant's write lock from its start (see driver.ts). */
+  private transaction<T>(work: (x: Executor) => Promise<T>): Promise<T> {
+    return this.connection.driver.transaction(this.tenantId, 'write', work);
   }
 
   private now(): string {
@@ -139,20 +138,22 @@ export class SqlStore implements Store {
 
   // ---- links -------------------------------------------------------------------------------------------
 
-  private async linkRow(linkId: number): Promise<LinkRow | undefined> {
-    return await this.first(
+  private async linkRow(x: Executor, linkId: number): Promise<LinkRow | undefined> {
+    return await first(
+      x,
       this.db.selectFrom('links').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', linkId),
     );
   }
 
-  private async requireLink(linkId: number): Promise<LinkRow> {
-    const row = await this.linkRow(linkId);
+  private async requireLink(x: Executor, linkId: number): Promise<LinkRow> {
+    const row = await this.linkRow(x, linkId);
     if (!row) throw notFound('Link', linkId);
     return row;
   }
 
-  private async linkRowByReferral(referralId: string): Promise<LinkRow | undefined> {
-    return await this.first(
+  private async linkRowByReferral(x: Executor, referralId: string): Promise<LinkRow | undefined> {
+    return await first(
+      x,
       this.db
         .selectFrom('links')
         .selectAll()
@@ -161,8 +162,9 @@ export class SqlStore implements Store {
     );
   }
 
-  private async linkRowByCrm(crmKind: CrmKind, crmId: string): Promise<LinkRow | undefined> {
-    return await this.first(
+  private async linkRowByCrm(x: Executor, crmKind: CrmKind, crmId: string): Promise<LinkRow | undefined> {
+    return await first(
+      x,
       this.db
         .selectFrom('links')
         .selectAll()
@@ -173,12 +175,14 @@ export class SqlStore implements Store {
   }
 
   private async updateLink(
+    x: Executor,
     linkId: number,
     set: Partial<
       Pick<LinkRow, 'referral_id' | 'engagement_id' | 'crm_kind' | 'crm_id' | 'deal_kind' | 'state'>
     >,
   ): Promise<LinkRow> {
-    return await this.one(
+    return await one(
+      x,
       this.db
         .updateTable('links')
         .set({ ...set, updated_at: this.now() })
@@ -188,15 +192,19 @@ export class SqlStore implements Store {
     );
   }
 
-  private async insertLink(fields: {
-    referralId: string | null;
-    engagementId: string | null;
-    crmKind: CrmKind;
-    crmId: string | null;
-    dealKind: DealKind;
-  }): Promise<LinkRow> {
+  private async insertLink(
+    x: Executor,
+    fields: {
+      referralId: string | null;
+      engagementId: string | null;
+      crmKind: CrmKind;
+      crmId: string | null;
+      dealKind: DealKind;
+    },
+  ): Promise<LinkRow> {
     const now = this.now();
-    return await this.one(
+    return await one(
+      x,
       this.db
         .insertInto('links')
         .values({
@@ -215,17 +223,17 @@ export class SqlStore implements Store {
   }
 
   async getLink(linkId: number): Promise<Link | null> {
-    const row = await this.linkRow(linkId);
+    const row = await this.read((x) => this.linkRow(x, linkId));
     return row ? toLink(row) : null;
   }
 
   async linkByReferral(referralId: string): Promise<Link | null> {
-    const row = await this.linkRowByReferral(referralId);
+    const row = await this.read((x) => this.linkRowByReferral(x, referralId));
     return row ? toLink(row) : null;
   }
 
   async linkByCrm(crmKind: CrmKind, crmId: string): Promise<Link | null> {
-    const row = await this.linkRowByCrm(crmKind, crmId);
+    const row = await this.read((x) => this.linkRowByCrm(x, crmKind, crmId));
     return row ? toLink(row) : null;
   }
 
@@ -256,37 +264,39 @@ export class SqlStore implements Store {
     referralId: string,
     init: { crmKind: CrmKind; dealKind: DealKind; engagementId?: string | null; crmId?: string | null },
   ): Promise<LinkResult> {
-    return this.transaction(async () => {
+    return this.transaction(async (x) => {
       const engagementId = init.engagementId ?? null;
-      const byReferral = await this.linkRowByReferral(referralId);
-      const byCrm = init.crmId ? await this.linkRowByCrm(init.crmKind, init.crmId) : undefined;
+      const byReferral = await this.linkRowByReferral(x, referralId);
+      const byCrm = init.crmId ? await this.linkRowByCrm(x, init.crmKind, init.crmId) : undefined;
       if (byReferral && byCrm && byReferral.id !== byCrm.id) {
         // The referral and the CRM record it names were each seen first on their own: one pair, one link.
         if (byReferral.crm_id === null && byCrm.referral_id === null) {
           const [keep, drop] = byReferral.id < byCrm.id ? [byReferral, byCrm] : [byCrm, byReferral];
           return {
-            link: toLink(await this.fillEngagement(await this.mergeRows(keep.id, drop.id), engagementId)),
+            link: toLink(
+              await this.fillEngagement(x, await this.mergeRows(x, keep.id, drop.id), engagementId),
+            ),
             created: false,
           };
         }
-        return { link: toLink(await this.fillEngagement(byReferral, engagementId)), created: false };
+        return { link: toLink(await this.fillEngagement(x, byReferral, engagementId)), created: false };
       }
       if (byReferral) {
         const row =
           init.crmId && byReferral.crm_id === null && !byCrm
-            ? await this.updateLink(byReferral.id, { crm_kind: init.crmKind, crm_id: init.crmId })
+            ? await this.updateLink(x, byReferral.id, { crm_kind: init.crmKind, crm_id: init.crmId })
             : byReferral;
-        return { link: toLink(await this.fillEngagement(row, engagementId)), created: false };
+        return { link: toLink(await this.fillEngagement(x, row, engagementId)), created: false };
       }
       if (byCrm && byCrm.referral_id === null) {
-        const row = await this.updateLink(byCrm.id, {
+        const row = await this.updateLink(x, byCrm.id, {
           referral_id: referralId,
           engagement_id: byCrm.engagement_id ?? engagementId,
         });
         return { link: toLink(row), created: false };
       }
       // byCrm, if any, pairs with another referral: this referral gets its own link, without the CRM id.
-      const row = await this.insertLink({
+      const row = await this.insertLink(x, {
         referralId,
         engagementId,
         crmKind: init.crmKind,
@@ -302,15 +312,17 @@ export class SqlStore implements Store {
     crmId: string,
     init: { dealKind: DealKind; referralId?: string | null; engagementId?: string | null },
   ): Promise<LinkResult> {
-    return this.transaction(async () => {
+    return this.transaction(async (x) => {
       const engagementId = init.engagementId ?? null;
-      const byCrm = await this.linkRowByCrm(crmKind, crmId);
-      const byReferral = init.referralId ? await this.linkRowByReferral(init.referralId) : undefined;
+      const byCrm = await this.linkRowByCrm(x, crmKind, crmId);
+      const byReferral = init.referralId ? await this.linkRowByReferral(x, init.referralId) : undefined;
       if (byCrm && byReferral && byCrm.id !== byReferral.id) {
         if (byCrm.referral_id === null && byReferral.crm_id === null) {
           const [keep, drop] = byCrm.id < byReferral.id ? [byCrm, byReferral] : [byReferral, byCrm];
           return {
-            link: toLink(await this.fillEngagement(await this.mergeRows(keep.id, drop.id), engagementId)),
+            link: toLink(
+              await this.fillEngagement(x, await this.mergeRows(x, keep.id, drop.id), engagementId),
+            ),
             created: false,
           };
         }
@@ -319,12 +331,12 @@ export class SqlStore implements Store {
       if (byCrm) {
         const row =
           init.referralId && byCrm.referral_id === null && !byReferral
-            ? await this.updateLink(byCrm.id, { referral_id: init.referralId })
+            ? await this.updateLink(x, byCrm.id, { referral_id: init.referralId })
             : byCrm;
-        return { link: toLink(await this.fillEngagement(row, engagementId)), created: false };
+        return { link: toLink(await this.fillEngagement(x, row, engagementId)), created: false };
       }
       if (byReferral && byReferral.crm_id === null) {
-        const row = await this.updateLink(byReferral.id, {
+        const row = await this.updateLink(x, byReferral.id, {
           crm_kind: crmKind,
           crm_id: crmId,
           deal_kind: init.dealKind,
@@ -334,7 +346,7 @@ export class SqlStore implements Store {
       }
       // byReferral, if any, pairs with another CRM record (a cloned record carrying a copied Referral
       // Identifier): this record gets its own link, without the referral.
-      const row = await this.insertLink({
+      const row = await this.insertLink(x, {
         referralId: byReferral ? null : (init.referralId ?? null),
         engagementId: byReferral ? null : engagementId,
         crmKind,
@@ -345,18 +357,19 @@ export class SqlStore implements Store {
     });
   }
 
-  private async fillEngagement(row: LinkRow, engagementId: string | null): Promise<LinkRow> {
+  private async fillEngagement(x: Executor, row: LinkRow, engagementId: string | null): Promise<LinkRow> {
     if (!engagementId || row.engagement_id !== null) return row;
-    return await this.updateLink(row.id, { engagement_id: engagementId });
+    return await this.updateLink(x, row.id, { engagement_id: engagementId });
   }
 
   private async attachReferralRow(
+    x: Executor,
     linkId: number,
     referralId: string,
     engagementId: string | null,
   ): Promise<LinkRow> {
-    const link = await this.requireLink(linkId);
-    if (link.referral_id === referralId) return await this.fillEngagement(link, engagementId);
+    const link = await this.requireLink(x, linkId);
+    if (link.referral_id === referralId) return await this.fillEngagement(x, link, engagementId);
     if (link.referral_id !== null) {
       throw new StoreError(
         'linkConflict',
@@ -364,15 +377,15 @@ export class SqlStore implements Store {
         'A CRM record pairs with one referral: check which referral it belongs to.',
       );
     }
-    const other = await this.linkRowByReferral(referralId);
+    const other = await this.linkRowByReferral(x, referralId);
     const row = other
-      ? await this.mergeRows(link.id, other.id)
-      : await this.updateLink(link.id, { referral_id: referralId });
-    return await this.fillEngagement(row, engagementId);
+      ? await this.mergeRows(x, link.id, other.id)
+      : await this.updateLink(x, link.id, { referral_id: referralId });
+    return await this.fillEngagement(x, row, engagementId);
   }
 
-  private async attachCrmRow(linkId: number, crmId: string): Promise<LinkRow> {
-    const link = await this.requireLink(linkId);
+  private async attachCrmRow(x: Executor, linkId: number, crmId: string): Promise<LinkRow> {
+    const link = await this.requireLink(x, linkId);
     if (link.crm_id === crmId) return link;
     if (link.crm_id !== null) {
       throw new StoreError(
@@ -381,36 +394,36 @@ export class SqlStore implements Store {
         'To move a link to another CRM record (lead conversion, merged records), relink it instead.',
       );
     }
-    const other = await this.linkRowByCrm(link.crm_kind, crmId);
+    const other = await this.linkRowByCrm(x, link.crm_kind, crmId);
     return other
-      ? await this.mergeRows(link.id, other.id)
-      : await this.updateLink(link.id, { crm_id: crmId });
+      ? await this.mergeRows(x, link.id, other.id)
+      : await this.updateLink(x, link.id, { crm_id: crmId });
   }
 
   async attachReferral(linkId: number, referralId: string, engagementId?: string | null): Promise<Link> {
     return toLink(
       await this.transaction(
-        async () => await this.attachReferralRow(linkId, referralId, engagementId ?? null),
+        async (x) => await this.attachReferralRow(x, linkId, referralId, engagementId ?? null),
       ),
     );
   }
 
   async attachCrm(linkId: number, crmId: string): Promise<Link> {
-    return toLink(await this.transaction(async () => await this.attachCrmRow(linkId, crmId)));
+    return toLink(await this.transaction(async (x) => await this.attachCrmRow(x, linkId, crmId)));
   }
 
   async mergeLinks(keepId: number, dropId: number): Promise<Link> {
-    return toLink(await this.transaction(async () => await this.mergeRows(keepId, dropId)));
+    return toLink(await this.transaction(async (x) => await this.mergeRows(x, keepId, dropId)));
   }
 
   async replaceCrmId(linkId: number, crmId: string, dealKind?: DealKind): Promise<Link> {
     return toLink(
-      await this.transaction(async () => {
-        const link = await this.requireLink(linkId);
+      await this.transaction(async (x) => {
+        const link = await this.requireLink(x, linkId);
         const kind = dealKind ?? link.deal_kind;
-        const other = await this.linkRowByCrm(link.crm_kind, crmId);
+        const other = await this.linkRowByCrm(x, link.crm_kind, crmId);
         if (!other || other.id === link.id)
-          return await this.updateLink(link.id, { crm_id: crmId, deal_kind: kind });
+          return await this.updateLink(x, link.id, { crm_id: crmId, deal_kind: kind });
         if (
           other.referral_id !== null &&
           link.referral_id !== null &&
@@ -423,42 +436,41 @@ export class SqlStore implements Store {
           );
         }
         // The surviving record's link folds into this one (R31 merge): free the old id, then merge.
-        await this.updateLink(link.id, { crm_id: null });
-        await this.mergeRows(link.id, other.id);
-        return await this.updateLink(link.id, { crm_id: crmId, deal_kind: kind });
+        await this.updateLink(x, link.id, { crm_id: null });
+        await this.mergeRows(x, link.id, other.id);
+        return await this.updateLink(x, link.id, { crm_id: crmId, deal_kind: kind });
       }),
     );
   }
 
   async setLinkState(linkId: number, state: LinkState): Promise<Link> {
     return toLink(
-      await this.transaction(async () => {
-        await this.requireLink(linkId);
-        return await this.updateLink(linkId, { state });
+      await this.transaction(async (x) => {
+        await this.requireLink(x, linkId);
+        return await this.updateLink(x, linkId, { state });
       }),
     );
   }
 
   /** Folds `dropId` into `keepId` (inside the caller's transaction); returns keep's row. */
-  private async mergeRows(keepId: number, dropId: number): Promise<LinkRow> {
+  private async mergeRows(x: Executor, keepId: number, dropId: number): Promise<LinkRow> {
     refuseSelfMerge(keepId, dropId);
-    const keep = await this.requireLink(keepId);
-    const drop = await this.requireLink(dropId);
+    const keep = await this.requireLink(x, keepId);
+    const drop = await this.requireLink(x, dropId);
     const merged = mergedLink(keep, drop);
     const now = this.now();
-    await this.moveJobs(keep.id, drop.id, now);
+    await this.moveJobs(x, keep.id, drop.id, now);
 
-    const keepHasSnapshot = await this.first(
+    const keepHasSnapshot = await first(
+      x,
       this.db.selectFrom('snapshots').select('link_id').where('link_id', '=', keep.id),
     );
-    if (keepHasSnapshot) await this.run(this.db.deleteFrom('snapshots').where('link_id', '=', drop.id));
+    if (keepHasSnapshot) await x.run(this.db.deleteFrom('snapshots').where('link_id', '=', drop.id));
     else
-      await this.run(
-        this.db.updateTable('snapshots').set({ link_id: keep.id }).where('link_id', '=', drop.id),
-      );
+      await x.run(this.db.updateTable('snapshots').set({ link_id: keep.id }).where('link_id', '=', drop.id));
 
-    if (await this.pendingIntentRow(keep.id)) {
-      await this.run(
+    if (await this.pendingIntentRow(x, keep.id)) {
+      await x.run(
         this.db
           .updateTable('create_intents')
           .set({ state: 'abandoned', updated_at: now })
@@ -466,39 +478,39 @@ export class SqlStore implements Store {
           .where('state', '=', 'pending'),
       );
     }
-    await this.run(
+    await x.run(
       this.db.updateTable('create_intents').set({ link_id: keep.id }).where('link_id', '=', drop.id),
     );
-    await this.run(this.db.updateTable('runs').set({ link_id: keep.id }).where('link_id', '=', drop.id));
+    await x.run(this.db.updateTable('runs').set({ link_id: keep.id }).where('link_id', '=', drop.id));
     // Delete first: the unique (referral) and (crm) indexes would refuse keep taking drop's ids otherwise.
-    await this.run(this.db.deleteFrom('links').where('id', '=', drop.id));
-    return await this.updateLink(keep.id, merged);
+    await x.run(this.db.deleteFrom('links').where('id', '=', drop.id));
+    return await this.updateLink(x, keep.id, merged);
   }
 
   /** Keeps "one pending, one running job per link" while moving drop's jobs to keep. */
-  private async moveJobs(keepId: number, dropId: number, now: string): Promise<void> {
-    const dropPending = await this.activeJobRow(dropId, 'pending');
-    const keepPending = await this.activeJobRow(keepId, 'pending');
+  private async moveJobs(x: Executor, keepId: number, dropId: number, now: string): Promise<void> {
+    const dropPending = await this.activeJobRow(x, dropId, 'pending');
+    const keepPending = await this.activeJobRow(x, keepId, 'pending');
     if (dropPending && keepPending) {
-      await this.run(
+      await x.run(
         this.db
           .updateTable('jobs')
           .set({ ...mergePending(keepPending, dropPending), updated_at: now })
           .where('id', '=', keepPending.id),
       );
-      await this.run(this.db.deleteFrom('jobs').where('id', '=', dropPending.id));
+      await x.run(this.db.deleteFrom('jobs').where('id', '=', dropPending.id));
     } else if (dropPending) {
-      await this.run(this.db.updateTable('jobs').set({ link_id: keepId }).where('id', '=', dropPending.id));
+      await x.run(this.db.updateTable('jobs').set({ link_id: keepId }).where('id', '=', dropPending.id));
     }
-    const dropRunning = await this.activeJobRow(dropId, 'running');
-    if (dropRunning && (await this.activeJobRow(keepId, 'running'))) {
+    const dropRunning = await this.activeJobRow(x, dropId, 'running');
+    if (dropRunning && (await this.activeJobRow(x, keepId, 'running'))) {
       // Two workers on the two halves of one pair: drop's worker loses its lease (its report is refused)
       // and keep gets a pending job, so the merged link is synced again after keep's run.
-      await this.run(this.db.deleteFrom('jobs').where('id', '=', dropRunning.id));
-      await this.enqueueRow(keepId, dropRunning.trigger, now);
+      await x.run(this.db.deleteFrom('jobs').where('id', '=', dropRunning.id));
+      await this.enqueueRow(x, keepId, dropRunning.trigger, now);
     }
     // What is left on drop: its running job (keep had none) and finished jobs, history only.
-    await this.run(this.db.updateTable('jobs').set({ link_id: keepId }).where('link_id', '=', dropId));
+    await x.run(this.db.updateTable('jobs').set({ link_id: keepId }).where('link_id', '=', dropId));
   }
 
   // ---- snapshots ---------------------------------------------------------------------------------------
@@ -516,8 +528,8 @@ export class SqlStore implements Store {
 
   async saveSnapshot(linkId: number, update: SnapshotUpdate): Promise<Snapshot> {
     return toSnapshot(
-      await this.transaction(async () => {
-        await this.requireLink(linkId);
+      await this.transaction(async (x) => {
+        await this.requireLink(x, linkId);
         const set: Partial<Selectable<SnapshotsTable>> = { updated_at: this.now() };
         if (update.values !== undefined)
           set.values_json = update.values === null ? null : JSON.stringify(update.values);
@@ -533,15 +545,18 @@ export class SqlStore implements Store {
           set.error_message = update.error?.message ?? null;
           set.failed_digest = update.error?.digest ?? null;
         }
-        const existing = await this.first(
+        const existing = await first(
+          x,
           this.db.selectFrom('snapshots').select('link_id').where('link_id', '=', linkId),
         );
         if (existing) {
-          return await this.one(
+          return await one(
+            x,
             this.db.updateTable('snapshots').set(set).where('link_id', '=', linkId).returningAll(),
           );
         }
-        return await this.one(
+        return await one(
+          x,
           this.db
             .insertInto('snapshots')
             .values({
@@ -568,8 +583,9 @@ export class SqlStore implements Store {
 
   async acceptInbox(event: InboxEventInput): Promise<{ event: InboxEvent; duplicate: boolean }> {
     // Returns only after COMMIT, which with synchronous=FULL has fsynced the WAL: the caller may ack.
-    return this.transaction(async () => {
-      const existing = await this.first(
+    return this.transaction(async (x) => {
+      const existing = await first(
+        x,
         this.db
           .selectFrom('inbox')
           .selectAll()
@@ -577,7 +593,8 @@ export class SqlStore implements Store {
           .where('dedupe_key', '=', event.dedupeKey),
       );
       if (existing) return { event: toInboxEvent(existing), duplicate: true };
-      const row = await this.one(
+      const row = await one(
+        x,
         this.db
           .insertInto('inbox')
           .values({
@@ -621,21 +638,28 @@ export class SqlStore implements Store {
 
   // ---- jobs --------------------------------------------------------------------------------------------
 
-  private async activeJobRow(linkId: number, state: 'pending' | 'running'): Promise<JobRow | undefined> {
-    return await this.first(
+  private async activeJobRow(
+    x: Executor,
+    linkId: number,
+    state: 'pending' | 'running',
+  ): Promise<JobRow | undefined> {
+    return await first(
+      x,
       this.db.selectFrom('jobs').selectAll().where('link_id', '=', linkId).where('state', '=', state),
     );
   }
 
   private async enqueueRow(
+    x: Executor,
     linkId: number,
     trigger: JobTrigger,
     runAt: string,
   ): Promise<{ row: JobRow; coalesced: boolean }> {
     const now = this.now();
-    const pending = await this.activeJobRow(linkId, 'pending');
+    const pending = await this.activeJobRow(x, linkId, 'pending');
     if (pending) {
-      const row = await this.one(
+      const row = await one(
+        x,
         this.db
           .updateTable('jobs')
           .set({ ...coalesceHint(pending, trigger, runAt), updated_at: now })
@@ -644,7 +668,8 @@ export class SqlStore implements Store {
       );
       return { row, coalesced: true };
     }
-    const row = await this.one(
+    const row = await one(
+      x,
       this.db
         .insertInto('jobs')
         .values({
@@ -671,9 +696,9 @@ export class SqlStore implements Store {
     trigger: JobTrigger,
     runAt: Date,
   ): Promise<{ job: Job; coalesced: boolean }> {
-    return this.transaction(async () => {
-      await this.requireLink(linkId);
-      const { row, coalesced } = await this.enqueueRow(linkId, trigger, iso(runAt));
+    return this.transaction(async (x) => {
+      await this.requireLink(x, linkId);
+      const { row, coalesced } = await this.enqueueRow(x, linkId, trigger, iso(runAt));
       return { job: toJob(row), coalesced };
     });
   }
@@ -682,10 +707,10 @@ export class SqlStore implements Store {
     if (limit <= 0) return [];
     const at = iso(now);
     const expires = iso(new Date(now.getTime() + leaseMs));
-    return this.transaction(async () => {
+    return this.transaction(async (x) => {
       // Two indexed reads instead of one OR over every job of the tenant (jobs_due: tenant, state, time): due
       // pending jobs of links with nothing running, in order; and running jobs whose lease ran out.
-      const pending = await this.all(
+      const pending = await x.all(
         this.db
           .selectFrom('jobs as j')
           .select(['j.id', 'j.next_run_at'])
@@ -707,7 +732,7 @@ export class SqlStore implements Store {
           .orderBy('j.id')
           .limit(limit),
       );
-      const expired = await this.all(
+      const expired = await x.all(
         this.db
           .selectFrom('jobs as j')
           .select(['j.id', 'j.next_run_at'])
@@ -727,7 +752,8 @@ export class SqlStore implements Store {
       for (const { id } of due) {
         claimed.push(
           toClaimedJob(
-            await this.one(
+            await one(
+              x,
               this.db
                 .updateTable('jobs')
                 .set((eb) => ({
@@ -748,8 +774,9 @@ export class SqlStore implements Store {
   }
 
   /** The job row if `lease` still holds it. */
-  private async leasedRow(lease: JobLease): Promise<JobRow | undefined> {
-    return await this.first(
+  private async leasedRow(x: Executor, lease: JobLease): Promise<JobRow | undefined> {
+    return await first(
+      x,
       this.db
         .selectFrom('jobs')
         .selectAll()
@@ -761,9 +788,9 @@ export class SqlStore implements Store {
   }
 
   async extendLease(job: JobLease, now: Date, leaseMs: number): Promise<boolean> {
-    return this.transaction(async () => {
-      if (!(await this.leasedRow(job))) return false;
-      await this.run(
+    return this.transaction(async (x) => {
+      if (!(await this.leasedRow(x, job))) return false;
+      await x.run(
         this.db
           .updateTable('jobs')
           .set({ lease_expires_at: iso(new Date(now.getTime() + leaseMs)), updated_at: iso(now) })
@@ -778,10 +805,10 @@ export class SqlStore implements Store {
     state: 'succeeded' | 'failed' | 'dead',
     error: string | null,
   ): Promise<boolean> {
-    return this.transaction(async () => {
-      if (!(await this.leasedRow(job))) return false;
+    return this.transaction(async (x) => {
+      if (!(await this.leasedRow(x, job))) return false;
       checkTransition('running', state);
-      await this.run(
+      await x.run(
         this.db
           .updateTable('jobs')
           .set({ state, last_error: error, lease_expires_at: null, updated_at: this.now() })
@@ -790,9 +817,9 @@ export class SqlStore implements Store {
       if (state !== 'succeeded') {
         // The newest failure stands for the link (resubmit works by link): a link failing on every re-check
         // keeps one row, not one per attempt. The runs keep the history.
-        const row = await this.first(this.db.selectFrom('jobs').select('link_id').where('id', '=', job.id));
+        const row = await first(x, this.db.selectFrom('jobs').select('link_id').where('id', '=', job.id));
         if (row) {
-          await this.run(
+          await x.run(
             this.db
               .deleteFrom('jobs')
               .where('tenant_id', '=', this.tenantId)
@@ -807,15 +834,15 @@ export class SqlStore implements Store {
   }
 
   async completeJob(job: JobLease): Promise<boolean> {
-    return await this.finish(job, 'succeeded', null);
+    return this.finish(job, 'succeeded', null);
   }
 
   async failJob(job: JobLease, error: string): Promise<boolean> {
-    return await this.finish(job, 'failed', error);
+    return this.finish(job, 'failed', error);
   }
 
   async deadLetterJob(job: JobLease, error: string): Promise<boolean> {
-    return await this.finish(job, 'dead', error);
+    return this.finish(job, 'dead', error);
   }
 
   async retryJob(
@@ -824,24 +851,24 @@ export class SqlStore implements Store {
     error: string,
     options: RetryJobOptions = {},
   ): Promise<boolean> {
-    return this.transaction(async () => {
-      const row = await this.leasedRow(job);
+    return this.transaction(async (x) => {
+      const row = await this.leasedRow(x, job);
       if (!row) return false;
       const now = this.now();
       const attempts = attemptsAfterRetry(row.attempts, options.refundAttempt ?? false);
-      const pending = await this.activeJobRow(row.link_id, 'pending');
+      const pending = await this.activeJobRow(x, row.link_id, 'pending');
       checkTransition('running', pending ? null : 'pending');
       if (pending) {
-        await this.run(
+        await x.run(
           this.db
             .updateTable('jobs')
             .set({ ...foldRetry(pending, attempts, iso(nextRunAt)), last_error: error, updated_at: now })
             .where('id', '=', pending.id),
         );
-        await this.run(this.db.deleteFrom('jobs').where('id', '=', row.id));
+        await x.run(this.db.deleteFrom('jobs').where('id', '=', row.id));
         return true;
       }
-      await this.run(
+      await x.run(
         this.db
           .updateTable('jobs')
           .set({
@@ -861,11 +888,12 @@ export class SqlStore implements Store {
 
   async resubmit(target: ResubmitTarget, now?: Date): Promise<Job[]> {
     const at = iso(now ?? this.connection.clock());
-    return this.transaction(async () => {
+    return this.transaction(async (x) => {
       const linkIds = new Set<number>();
-      for (const linkId of target.linkIds ?? []) linkIds.add((await this.requireLink(linkId)).id);
+      for (const linkId of target.linkIds ?? []) linkIds.add((await this.requireLink(x, linkId)).id);
       for (const jobId of target.jobIds ?? []) {
-        const row = await this.first(
+        const row = await first(
+          x,
           this.db
             .selectFrom('jobs')
             .select('link_id')
@@ -876,7 +904,7 @@ export class SqlStore implements Store {
         linkIds.add(row.link_id);
       }
       if (target.allFailed) {
-        const rows = await this.all(
+        const rows = await x.all(
           this.db
             .selectFrom('jobs')
             .select('link_id')
@@ -888,13 +916,13 @@ export class SqlStore implements Store {
       }
       const jobs: Job[] = [];
       for (const linkId of [...linkIds].sort((a, b) => a - b))
-        jobs.push(toJob(await this.resubmitLink(linkId, at)));
+        jobs.push(toJob(await this.resubmitLink(x, linkId, at)));
       return jobs;
     });
   }
 
-  private async resubmitLink(linkId: number, at: string): Promise<JobRow> {
-    const finished = await this.all(
+  private async resubmitLink(x: Executor, linkId: number, at: string): Promise<JobRow> {
+    const finished = await x.all(
       this.db
         .selectFrom('jobs')
         .selectAll()
@@ -902,13 +930,14 @@ export class SqlStore implements Store {
         .where('state', 'in', ['failed', 'dead'])
         .orderBy('id', 'desc'),
     );
-    const pending = await this.activeJobRow(linkId, 'pending');
+    const pending = await this.activeJobRow(x, linkId, 'pending');
     const revive = pending ?? finished[0];
     if (revive) checkTransition(revive.state, 'pending');
     const drop = finished.filter((row) => row.id !== revive?.id).map((row) => row.id);
-    if (drop.length > 0) await this.run(this.db.deleteFrom('jobs').where('id', 'in', drop));
-    if (!revive) return (await this.enqueueRow(linkId, 'resubmit', at)).row;
-    return await this.one(
+    if (drop.length > 0) await x.run(this.db.deleteFrom('jobs').where('id', 'in', drop));
+    if (!revive) return (await this.enqueueRow(x, linkId, 'resubmit', at)).row;
+    return await one(
+      x,
       this.db
         .updateTable('jobs')
         .set({
@@ -990,8 +1019,8 @@ export class SqlStore implements Store {
 
   async pruneRuns(olderThan: Date): Promise<number> {
     return this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db
             .deleteFrom('runs')
             .where('tenant_id', '=', this.tenantId)
@@ -1002,8 +1031,8 @@ export class SqlStore implements Store {
 
   async pruneJobs(olderThan: Date): Promise<number> {
     return this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db
             .deleteFrom('jobs')
             .where('tenant_id', '=', this.tenantId)
@@ -1015,8 +1044,9 @@ export class SqlStore implements Store {
 
   // ---- create intents ----------------------------------------------------------------------------------
 
-  private async pendingIntentRow(linkId: number): Promise<IntentRow | undefined> {
-    return await this.first(
+  private async pendingIntentRow(x: Executor, linkId: number): Promise<IntentRow | undefined> {
+    return await first(
+      x,
       this.db
         .selectFrom('create_intents')
         .selectAll()
@@ -1026,8 +1056,9 @@ export class SqlStore implements Store {
     );
   }
 
-  private async requireIntent(intentId: number): Promise<IntentRow> {
-    const row = await this.first(
+  private async requireIntent(x: Executor, intentId: number): Promise<IntentRow> {
+    const row = await first(
+      x,
       this.db
         .selectFrom('create_intents')
         .selectAll()
@@ -1040,12 +1071,13 @@ export class SqlStore implements Store {
 
   async recordCreateIntent(intent: CreateIntentInput): Promise<CreateIntent> {
     return toIntent(
-      await this.transaction(async () => {
-        await this.requireLink(intent.linkId);
-        const pending = await this.pendingIntentRow(intent.linkId);
+      await this.transaction(async (x) => {
+        await this.requireLink(x, intent.linkId);
+        const pending = await this.pendingIntentRow(x, intent.linkId);
         if (pending) return pending;
         const now = this.now();
-        return await this.one(
+        return await one(
+          x,
           this.db
             .insertInto('create_intents')
             .values({
@@ -1065,7 +1097,7 @@ export class SqlStore implements Store {
   }
 
   async pendingCreateIntent(linkId: number): Promise<CreateIntent | null> {
-    const row = await this.pendingIntentRow(linkId);
+    const row = await this.read((x) => this.pendingIntentRow(x, linkId));
     return row ? toIntent(row) : null;
   }
 
@@ -1074,8 +1106,8 @@ export class SqlStore implements Store {
     referralId: string,
     how: 'confirmed' | 'adopted' = 'confirmed',
   ): Promise<{ intent: CreateIntent; link: Link }> {
-    return this.transaction(async () => {
-      const intent = await this.requireIntent(intentId);
+    return this.transaction(async (x) => {
+      const intent = await this.requireIntent(x, intentId);
       if (intent.state !== 'pending' && !(intent.state === how && intent.referral_id === referralId)) {
         throw new StoreError(
           'invalidArgument',
@@ -1083,8 +1115,9 @@ export class SqlStore implements Store {
           'Record a new create intent before creating another referral.',
         );
       }
-      const link = await this.attachReferralRow(intent.link_id, referralId, null);
-      const row = await this.one(
+      const link = await this.attachReferralRow(x, intent.link_id, referralId, null);
+      const row = await one(
+        x,
         this.db
           .updateTable('create_intents')
           .set({ state: how, referral_id: referralId, link_id: link.id, updated_at: this.now() })
@@ -1097,10 +1130,11 @@ export class SqlStore implements Store {
 
   async abandonCreateIntent(intentId: number): Promise<CreateIntent> {
     return toIntent(
-      await this.transaction(async () => {
-        const intent = await this.requireIntent(intentId);
+      await this.transaction(async (x) => {
+        const intent = await this.requireIntent(x, intentId);
         if (intent.state !== 'pending') return intent;
-        return await this.one(
+        return await one(
+          x,
           this.db
             .updateTable('create_intents')
             .set({ state: 'abandoned', updated_at: this.now() })
@@ -1115,8 +1149,9 @@ export class SqlStore implements Store {
 
   async recordRun(run: RunInput): Promise<Run> {
     return toRun(
-      await this.transaction(async () => {
-        const row = await this.one(
+      await this.transaction(async (x) => {
+        const row = await one(
+          x,
           this.db
             .insertInto('runs')
             .values({
@@ -1138,14 +1173,14 @@ export class SqlStore implements Store {
             })
             .returningAll(),
         );
-        if (run.linkId !== null) await this.summarise(run.linkId, run);
+        if (run.linkId !== null) await this.summarise(x, run.linkId, run);
         return row;
       }),
     );
   }
 
   /** The link's record summary after a run (the dashboard's list): what it read and how it ended. */
-  private async summarise(linkId: number, run: RunInput): Promise<void> {
+  private async summarise(x: Executor, linkId: number, run: RunInput): Promise<void> {
     const set: Partial<Selectable<StoreDatabase['links']>> = {
       last_run_at: iso(run.startedAt),
       last_outcome: run.outcome,
@@ -1153,7 +1188,7 @@ export class SqlStore implements Store {
     if (run.direction !== 'none') set.last_direction = run.direction;
     if (run.name) set.display_name = run.name;
     if (run.customer) set.customer_name = run.customer;
-    await this.run(
+    await x.run(
       this.db.updateTable('links').set(set).where('tenant_id', '=', this.tenantId).where('id', '=', linkId),
     );
   }
@@ -1230,38 +1265,41 @@ export class SqlStore implements Store {
   }
 
   async recordCounts(): Promise<RecordCounts> {
-    const row = await this.one(
-      this.db
-        .selectFrom('links')
-        .leftJoin('snapshots', 'snapshots.link_id', 'links.id')
-        .where('links.tenant_id', '=', this.tenantId)
-        .select((eb) => [
-          eb.fn.countAll<number>().as('linked'),
-          eb.fn
-            .sum<number>(
-              eb
-                .case()
-                .when(
-                  eb.or([
-                    eb('snapshots.error_message', 'is not', null),
-                    eb('links.last_outcome', '=', 'failed'),
-                  ]),
-                )
-                .then(1)
-                .else(0)
-                .end(),
-            )
-            .as('failing'),
-          eb.fn
-            .sum<number>(eb.case().when('links.last_outcome', '=', 'dead').then(1).else(0).end())
-            .as('dead'),
-          eb.fn
-            .sum<number>(eb.case().when('links.state', '=', 'unshared').then(1).else(0).end())
-            .as('unshared'),
-          eb.fn
-            .sum<number>(eb.case().when('links.state', '=', 'orphaned').then(1).else(0).end())
-            .as('orphaned'),
-        ]),
+    const row = await this.read((x) =>
+      one(
+        x,
+        this.db
+          .selectFrom('links')
+          .leftJoin('snapshots', 'snapshots.link_id', 'links.id')
+          .where('links.tenant_id', '=', this.tenantId)
+          .select((eb) => [
+            eb.fn.countAll<number>().as('linked'),
+            eb.fn
+              .sum<number>(
+                eb
+                  .case()
+                  .when(
+                    eb.or([
+                      eb('snapshots.error_message', 'is not', null),
+                      eb('links.last_outcome', '=', 'failed'),
+                    ]),
+                  )
+                  .then(1)
+                  .else(0)
+                  .end(),
+              )
+              .as('failing'),
+            eb.fn
+              .sum<number>(eb.case().when('links.last_outcome', '=', 'dead').then(1).else(0).end())
+              .as('dead'),
+            eb.fn
+              .sum<number>(eb.case().when('links.state', '=', 'unshared').then(1).else(0).end())
+              .as('unshared'),
+            eb.fn
+              .sum<number>(eb.case().when('links.state', '=', 'orphaned').then(1).else(0).end())
+              .as('orphaned'),
+          ]),
+      ),
     );
     return {
       linked: Number(row.linked ?? 0),
@@ -1316,8 +1354,8 @@ export class SqlStore implements Store {
   async setCursor(name: string, value: string): Promise<void> {
     const now = this.now();
     await this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db
             .insertInto('cursors')
             .values({ tenant_id: this.tenantId, name, value, updated_at: now })
@@ -1340,8 +1378,8 @@ export class SqlStore implements Store {
   async setSecret(name: string, ciphertext: string): Promise<void> {
     const now = this.now();
     await this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db
             .insertInto('secrets')
             .values({ tenant_id: this.tenantId, name, ciphertext, updated_at: now })
@@ -1354,8 +1392,8 @@ export class SqlStore implements Store {
 
   async deleteSecret(name: string): Promise<void> {
     await this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db.deleteFrom('secrets').where('tenant_id', '=', this.tenantId).where('name', '=', name),
         ),
     );
@@ -1375,8 +1413,8 @@ export class SqlStore implements Store {
     // a sync that saves a newer snapshot meanwhile is never overwritten with old values.
     let afterLinkId = 0;
     for (;;) {
-      const batch = await this.transaction(async () => {
-        const rows = await this.all(
+      const batch = await this.transaction(async (x) => {
+        const rows = await x.all(
           this.db
             .selectFrom('snapshots')
             .select(['link_id', 'values_json', 'referral_json'])
@@ -1391,7 +1429,7 @@ export class SqlStore implements Store {
           const kept = withoutPersonalValues(JSON.parse(row.values_json ?? '{}') as Values, fields);
           // The cached referral holds the customer's contacts too: dropped whole (the next sync reads it).
           if (!kept && row.referral_json === null) continue;
-          await this.run(
+          await x.run(
             this.db
               .updateTable('snapshots')
               .set({ ...(kept ? { values_json: JSON.stringify(kept) } : {}), referral_json: null })
@@ -1407,8 +1445,8 @@ export class SqlStore implements Store {
 
     const purgedAt = this.now();
     for (;;) {
-      const batch = await this.transaction(async () => {
-        const rows = await this.all(
+      const batch = await this.transaction(async (x) => {
+        const rows = await x.all(
           this.db
             .selectFrom('runs')
             .select(['id', 'diff_json', 'error_message'])
@@ -1421,7 +1459,7 @@ export class SqlStore implements Store {
         for (const row of rows) {
           const diff = withoutPersonalChanges(JSON.parse(row.diff_json) as RunFieldChange[], fields);
           const message = row.error_message === null ? null : withoutEmailAddresses(row.error_message);
-          await this.run(
+          await x.run(
             this.db
               .updateTable('runs')
               .set({
@@ -1439,8 +1477,8 @@ export class SqlStore implements Store {
     }
 
     result.inboxEvents = await this.transaction(
-      async () =>
-        await this.run(
+      async (x) =>
+        await x.run(
           this.db
             .deleteFrom('inbox')
             .where('tenant_id', '=', this.tenantId)
@@ -1450,6 +1488,16 @@ export class SqlStore implements Store {
     );
     return result;
   }
+}
+
+async function first<R>(x: Executor, query: Compilable<R>): Promise<R | undefined> {
+  return (await x.all(query))[0];
+}
+
+async function one<R>(x: Executor, query: Compilable<R>): Promise<R> {
+  const row = await first(x, query);
+  if (row === undefined) throw new Error('expected a row');
+  return row;
 }
 
 function clampLimit(limit: number | undefined, fallback: number, max: number): number {

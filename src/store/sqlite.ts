@@ -4,7 +4,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, realpathSync, statSync } fro
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
-import { type Driver, Transactions } from './driver.ts';
+import type { Driver } from './driver.ts';
 import { storeMigrationProvider, storeMigrations } from './migrations/index.ts';
 import type { StoreDatabase } from './schema.ts';
 import { type Connection, SqlStore } from './sql-store.ts';
@@ -25,7 +25,6 @@ export interface SqliteStoreOptions {
 interface Shared {
   sqlite: Database.Database;
   driver: Driver;
-  transactions: Transactions;
   users: number;
 }
 const openFiles = new Map<string, Promise<Shared>>();
@@ -63,7 +62,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   let released = false;
   const connection: Connection = {
     driver: shared.driver,
-    transactions: shared.transactions,
     sqlite: shared.sqlite,
     clock: options.clock ?? (() => new Date()),
     release: async () => {
@@ -91,7 +89,7 @@ async function openShared(file: string, busyTimeoutMs: number): Promise<Shared> 
     const db = new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
     await migrate(db, sqlite);
     const driver = sqliteDriver(sqlite, db);
-    return { sqlite, driver, transactions: new Transactions(driver), users: 0 };
+    return { sqlite, driver, users: 0 };
   } catch (error) {
     sqlite.close();
     throw error;
