@@ -212,8 +212,8 @@ crm:
     const pg = 'postgres://cosell:pw@db.example:5432/cosell';
     expect((await loadConfig(file, { ...env, DATABASE_URL: pg })).store.url).toBe(pg);
     expect(
-      (await loadConfig(file, { ...env, DATABASE_URL: pg, COSELL_STORE_URL: 'postgres://other/cosell' })).store
-        .url,
+      (await loadConfig(file, { ...env, DATABASE_URL: pg, COSELL_STORE_URL: 'postgres://other/cosell' }))
+        .store.url,
     ).toBe('postgres://other/cosell');
     // Somebody else's DATABASE_URL (MySQL, a file) is not a cosell store.
     const kept = (await loadConfig(file, { ...env, DATABASE_URL: 'mysql://db/app' })).store.url;
