@@ -42,7 +42,7 @@ describe('job rules (every store backend)', () => {
     expect(resubmitRunAt({ next_run_at: T1 }, T2)).toBe(T1);
   });
 
-  it('the transition table: a finished job is never reopened, a pending one is never finished without running', () => {
+  it('R26 the transition table: a finished job is never reopened, a pending one is never finished without running', () => {
     expect(() => checkTransition('running', 'succeeded')).not.toThrow();
     expect(() => checkTransition('dead', 'pending')).not.toThrow();
     expect(() => checkTransition('succeeded', 'pending')).toThrow(

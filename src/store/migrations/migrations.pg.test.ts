@@ -28,7 +28,7 @@ async function migrated(dialect: StoreDialect, db: Kysely<unknown>) {
 }
 
 describe('store migrations on PostgreSQL', () => {
-  it('R2 one set of migrations builds the same tables and columns on PostgreSQL as on SQLite, and runs once', async () => {
+  it('R2 R23 one set of migrations builds the same tables and columns on PostgreSQL as on SQLite, and runs once', async () => {
     const postgres = new Kysely<unknown>({
       dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: server.url, max: 2 }) }),
     });
