@@ -1,7 +1,7 @@
 // The circuits with a clock the test moves: pauses, their doubling, budgets until midnight, and what a success
 // clears — without waiting for any of it.
 import { describe, expect, it } from 'vitest';
-import { Circuits } from './circuits.ts';
+import { Circuits, hasChanges, mergeShared, parseShared } from './circuits.ts';
 
 const MINUTE = 60_000;
 
@@ -106,15 +106,53 @@ describe('Circuits', () => {
     expect(circuits.isPaused('crm')).toBe(false);
   });
 
-  it("R27 the day's count is saved when it changed and restored after a restart", () => {
+  it("R27 the day's count is shared through the store and continues after a restart", () => {
     const first = setup({ partnerCenterPerDay: 5, crmPerDay: null });
     first.circuits.spend('partner-center', 5);
-    const saved = first.circuits.budgetsToSave();
-    expect(saved?.['partner-center']).toEqual({ day: '2026-12-05', used: 5 });
-    expect(first.circuits.budgetsToSave()).toBeUndefined();
+    const stored = mergeShared(parseShared(null), first.circuits.takeChanges());
+    expect(stored.budgets['partner-center']).toEqual({ day: '2026-12-05', used: 5 });
+    expect(hasChanges({ ...first.circuits.takeChanges(), opened: {} })).toBe(false);
     const restarted = setup({ partnerCenterPerDay: 5, crmPerDay: null });
-    restarted.circuits.restoreBudget('partner-center', saved!['partner-center']!);
+    restarted.circuits.adopt(parseShared(JSON.stringify(stored)));
     expect(restarted.circuits.isPaused('partner-center')).toBe(true);
+  });
+
+  it('R27 R28 two workers of one tenant: a throttling pause one got pauses the other, and a success closes it for both', () => {
+    const a = setup();
+    const b = setup();
+    a.circuits.pause({ kind: 'pause', api: 'crm', reason: 'throttled', fix: 'wait', pauseMs: 30_000 });
+    let stored = mergeShared(parseShared(null), a.circuits.takeChanges());
+    stored = mergeShared(stored, b.circuits.takeChanges());
+    b.circuits.adopt(stored);
+    expect(b.circuits.paused()).toMatchObject([{ api: 'crm', reason: 'throttled' }]);
+    expect(b.warnings).toMatchObject([{ event: 'api-paused', api: 'crm', sharedBy: 'another worker' }]);
+    // A shorter pause does not shorten the stored one; a later one moves it.
+    expect(
+      mergeShared(stored, { opened: { crm: { ...stored.pauses.crm!, until: 1 } }, closed: {}, calls: {} }),
+    ).toEqual(stored);
+    a.skip(1_000);
+    a.circuits.succeeded();
+    stored = mergeShared(stored, a.circuits.takeChanges());
+    expect(stored.pauses).toEqual({});
+    // A close does not remove a spell begun after it.
+    const later = {
+      until: Date.now() + 99_000,
+      reason: 'throttled',
+      fix: 'wait',
+      openedAt: Number.MAX_SAFE_INTEGER,
+    };
+    expect(
+      mergeShared({ pauses: { crm: later }, budgets: {} }, { opened: {}, closed: { crm: 5 }, calls: {} })
+        .pauses,
+    ).toEqual({ crm: later });
+    expect(parseShared('not json')).toEqual({ pauses: {}, budgets: {} });
+  });
+
+  it('R27 calls the store did not take are shared again', () => {
+    const { circuits } = setup();
+    circuits.spend('crm', 3);
+    circuits.giveBack(circuits.takeChanges());
+    expect(circuits.takeChanges().calls).toEqual({ crm: { day: '2026-12-05', used: 3 } });
   });
 
   it('R3 a success clears credential and throttling pauses', () => {

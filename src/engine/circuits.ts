@@ -1,8 +1,11 @@
 // Per-API circuits (R3, R27): an API whose credentials were refused, whose daily budget is used up or that keeps
 // throttling is paused — its work waits, nothing is dropped or dead-lettered — and says why and until when.
 // No I/O and no timers: the engine asks and probes; the clock is passed in, so tests skip time.
+// Several workers on one store share their circuits (a 429 one of them got pauses all, the day's calls of all
+// count against one budget): `SharedCircuits` is what the store keeps, `takeChanges` / `adopt` what the engine
+// moves between it and this process, `mergeShared` the pure rule applied under the store's lock.
 import type { Logger } from 'pino';
-import { type BudgetState, DailyBudget, nextUtcMidnight } from '../lib/daily-budget.ts';
+import { addUse, type BudgetState, DailyBudget, nextUtcMidnight } from '../lib/daily-budget.ts';
 import type { ApiName, ErrorVerdict } from './errors.ts';
 
 export interface PausedApi {
@@ -18,6 +21,55 @@ interface Pause {
   fix: string;
   /** Consecutive refusals: the pause doubles while the probe keeps failing. */
   strikes: number;
+  /** When this spell began (a close of the spell by another process removes only spells begun before it). */
+  openedAt: number;
+}
+
+const APIS: readonly ApiName[] = ['partner-center', 'crm'];
+
+/** What the store keeps for every process of a tenant: open pauses and the day's count of calls per API. */
+export interface SharedCircuits {
+  pauses: Partial<Record<ApiName, { until: number; reason: string; fix: string; openedAt: number }>>;
+  budgets: Partial<Record<ApiName, BudgetState>>;
+}
+
+/** What one process changed since it last shared: pauses it opened or moved, pauses a success closed, calls. */
+export interface CircuitChanges {
+  opened: Partial<Record<ApiName, { until: number; reason: string; fix: string; openedAt: number }>>;
+  closed: Partial<Record<ApiName, number>>;
+  calls: Partial<Record<ApiName, BudgetState>>;
+}
+
+export function parseShared(text: string | null): SharedCircuits {
+  try {
+    const value = text ? (JSON.parse(text) as Partial<SharedCircuits>) : {};
+    return { pauses: value.pauses ?? {}, budgets: value.budgets ?? {} };
+  } catch {
+    // An unreadable row starts the day's count again rather than stopping the service.
+    return { pauses: {}, budgets: {} };
+  }
+}
+
+/** The stored circuits after one process's changes: the later end of two pauses wins; a close removes only a
+ *  spell begun before it; calls add up per UTC day. */
+export function mergeShared(stored: SharedCircuits, changes: CircuitChanges): SharedCircuits {
+  const pauses = { ...stored.pauses };
+  const budgets = { ...stored.budgets };
+  for (const api of APIS) {
+    const closedAt = changes.closed[api];
+    const existing = pauses[api];
+    if (closedAt !== undefined && existing && existing.openedAt <= closedAt) delete pauses[api];
+    const opened = changes.opened[api];
+    const current = pauses[api];
+    if (opened && (!current || current.until < opened.until)) pauses[api] = opened;
+    const calls = changes.calls[api];
+    if (calls) budgets[api] = addUse(budgets[api] ?? null, calls);
+  }
+  return { pauses, budgets };
+}
+
+export function hasChanges(changes: CircuitChanges): boolean {
+  return [changes.opened, changes.closed, changes.calls].some((part) => Object.keys(part).length > 0);
 }
 
 export interface CircuitSettings {
@@ -35,7 +87,8 @@ const API_LABEL: Readonly<Record<ApiName, string>> = { 'partner-center': 'Partne
 export class Circuits {
   private readonly pauses = new Map<ApiName, Pause>();
   private readonly budgets: Record<ApiName, DailyBudget>;
-  private budgetsChanged = false;
+  private opened: CircuitChanges['opened'] = {};
+  private closed: CircuitChanges['closed'] = {};
 
   constructor(
     private readonly settings: CircuitSettings,
@@ -73,7 +126,11 @@ export class Circuits {
       : verdict.pauseMs !== undefined
         ? Math.max(previous.until, now + pauseMs)
         : previous.until;
-    this.pauses.set(verdict.api, { until, reason: verdict.reason, fix: verdict.fix, strikes });
+    const openedAt = sameSpell ? previous.openedAt : now;
+    this.pauses.set(verdict.api, { until, reason: verdict.reason, fix: verdict.fix, strikes, openedAt });
+    if (!sameSpell || until !== previous.until) {
+      this.opened[verdict.api] = { until, reason: verdict.reason, fix: verdict.fix, openedAt };
+    }
     if (!previous || previous.until <= now) {
       this.logger.warn({
         event: 'api-paused',
@@ -101,13 +158,21 @@ export class Circuits {
   }
 
   close(api: ApiName): void {
-    this.pauses.delete(api);
+    if (this.pauses.delete(api)) this.markClosed(api);
   }
 
   /** A sync went through: refused credentials and throttling are over. A used-up budget is not: it lasts the day. */
   succeeded(): void {
-    for (const [api, pause] of [...this.pauses.entries()])
-      if (pause.reason !== 'budget') this.pauses.delete(api);
+    for (const [api, pause] of [...this.pauses.entries()]) {
+      if (pause.reason === 'budget') continue;
+      this.pauses.delete(api);
+      this.markClosed(api);
+    }
+  }
+
+  private markClosed(api: ApiName): void {
+    delete this.opened[api];
+    this.closed[api] = this.now().getTime();
   }
 
   paused(): PausedApi[] {
@@ -124,7 +189,6 @@ export class Circuits {
   /** Counts calls made; a used-up allowance pauses the API until midnight UTC. */
   spend(api: ApiName, n: number): void {
     this.budgets[api].add(n, this.now());
-    this.budgetsChanged = true;
     this.checkBudget(api);
   }
 
@@ -138,20 +202,55 @@ export class Circuits {
     }));
   }
 
-  /** The day's counts as stored, so a restart continues them (undefined: nothing changed since last asked). */
-  budgetsToSave(): Partial<Record<ApiName, BudgetState>> | undefined {
-    if (!this.budgetsChanged) return undefined;
-    this.budgetsChanged = false;
+  // ---- sharing with the other processes of the tenant -----------------------------------------------------
+
+  /** What changed here since the last call: to merge into the stored circuits (`mergeShared`). */
+  takeChanges(): CircuitChanges {
     const now = this.now();
-    return {
-      'partner-center': this.budgets['partner-center'].snapshot(now),
-      crm: this.budgets.crm.snapshot(now),
-    };
+    const calls: CircuitChanges['calls'] = {};
+    for (const api of APIS) {
+      const taken = this.budgets[api].takePending(now);
+      if (taken) calls[api] = taken;
+    }
+    const changes = { opened: this.opened, closed: this.closed, calls };
+    this.opened = {};
+    this.closed = {};
+    return changes;
   }
 
-  restoreBudget(api: ApiName, state: BudgetState): void {
-    this.budgets[api] = new DailyBudget(this.budgets[api].limit, state);
-    this.checkBudget(api);
+  /** Changes the store did not take (it failed): shared again next time. */
+  giveBack(changes: CircuitChanges): void {
+    const now = this.now();
+    this.opened = { ...changes.opened, ...this.opened };
+    this.closed = { ...changes.closed, ...this.closed };
+    for (const api of APIS) {
+      const calls = changes.calls[api];
+      if (calls) this.budgets[api].giveBack(calls, now);
+    }
+  }
+
+  /** The stored circuits of every process: their calls count here, a pause one of them opened pauses here. */
+  adopt(shared: SharedCircuits): void {
+    const now = this.now();
+    for (const api of APIS) {
+      const budget = shared.budgets[api];
+      if (budget) this.budgets[api].adopt(budget, now);
+      this.checkBudget(api);
+      const pause = shared.pauses[api];
+      const local = this.pauses.get(api);
+      if (!pause || pause.until <= now.getTime() || (local && local.until >= pause.until)) continue;
+      this.pauses.set(api, { ...pause, strikes: local?.strikes ?? 1 });
+      if (!local || local.until <= now.getTime()) {
+        this.logger.warn({
+          event: 'api-paused',
+          api,
+          reason: pause.reason,
+          pauseMs: pause.until - now.getTime(),
+          fix: pause.fix,
+          sharedBy: 'another worker',
+        });
+      }
+    }
   }
 
   private checkBudget(api: ApiName): void {

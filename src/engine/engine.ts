@@ -27,7 +27,6 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { formatAuditLine, type SyncDirection } from '../core/audit.ts';
 import { type CrmAdapter, CrmError, type CrmKind } from '../crm/port.ts';
-import type { BudgetState } from '../lib/daily-budget.ts';
 import { systemTimers, type TimerHandle, type Timers } from '../lib/timers.ts';
 import { PartnerCenterError } from '../partner-center/errors.ts';
 import type { ReferralsClient } from '../partner-center/referrals.ts';
@@ -41,7 +40,7 @@ import {
   scanCrm,
   scanPartnerCenter,
 } from './backfill.ts';
-import { Circuits, type PausedApi } from './circuits.ts';
+import { Circuits, hasChanges, mergeShared, type PausedApi, parseShared } from './circuits.ts';
 import { type ApiName, classifyError, describeFailure, type ErrorVerdict, SyncRefusal } from './errors.ts';
 import { warnExpiringReferrals } from './expiry.ts';
 import type { AttemptState } from './failed-states.ts';
@@ -59,6 +58,13 @@ import {
 } from './intake.ts';
 import { decideAfterFailure } from './job-decision.ts';
 import { noteOwnWrites, OwnChanges } from './own-changes.ts';
+import {
+  holderGoneOnThisHost,
+  leaseHolder,
+  releaseLease,
+  SCHEDULE_LEASE_CURSOR,
+  takeLease,
+} from './schedule-lease.ts';
 import { type Schedule, Scheduler } from './scheduler.ts';
 import type { EngineSettings } from './settings.ts';
 import { type SyncContext, type SyncResult, syncLink } from './sync-link.ts';
@@ -110,6 +116,9 @@ export interface Engine {
   pausedApis(): { api: ApiName; until: Date; reason: string; fix: string }[];
   /** R27: API calls made today (UTC, every call cosell made) against each daily budget. */
   apiUsage(): { api: ApiName; usedToday: number; limit: number | null }[];
+  /** Shares pauses and the day's calls with the tenant's other processes (the workers do it as they claim; a
+   *  web process that runs no worker calls it to show what they see). */
+  shareCircuits(force?: boolean): Promise<void>;
   /** What each API's calls said lately: calls by how they ended, last success, last failure, reachable. */
   apiHealth(): ApiHealthReport[];
   /** Both sides of a link as they are now, read live (the dashboard's record detail); null: no such link. */
@@ -166,6 +175,9 @@ class SyncEngine implements Engine {
   private pollIntervalMs: number;
   private readonly renewCredentials: (() => Promise<void>) | null;
   private readonly ownChanges = new OwnChanges();
+  /** When the circuits were last shared with the store (engine clock, ms). */
+  private sharedAt = Number.NEGATIVE_INFINITY;
+  private sharing: Promise<void> | null = null;
 
   constructor(deps: EngineDeps) {
     this.store =
@@ -367,7 +379,7 @@ class SyncEngine implements Engine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.loadBudgets();
+    await this.shareCircuits(true);
     this.logger.info({ event: 'engine-started', workerId: this.workerId, dryRun: this.settings.dryRun });
     this.scheduleWorker(0);
     this.scheduler.start(this.schedules());
@@ -381,10 +393,12 @@ class SyncEngine implements Engine {
       this.logger.warn({ event: `${name}-failed`, reason: (error as Error).message });
       return retryMs;
     };
+    // One process of the tenant runs the recurring work (schedule-lease.ts); the others look again within half a
+    // lease, so the work moves on when its holder stops or dies.
     const schedule = (name: string, firstDelayMs: number, run: () => Promise<number>, retryMs?: number) => ({
       name,
       firstDelayMs,
-      run,
+      run: async () => ((await this.holdsScheduleLease()) ? await run() : s.worker.leaseMs / 2),
       onError: onError(name, retryMs ?? s.worker.pollIntervalMs * 5),
     });
     return [
@@ -436,7 +450,9 @@ class SyncEngine implements Engine {
     const deadline = new Promise((resolve) => setTimeout(resolve, this.settings.worker.leaseMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
     // The day's count survives the restart; a store that no longer answers does not hold up the stop.
-    await Promise.race([this.saveBudgets().catch(() => {}), deadline]);
+    await Promise.race([this.shareCircuits(true).catch(() => {}), deadline]);
+    // Another process (or the next start) takes the recurring work over now, not when the lease runs out.
+    await Promise.race([this.releaseScheduleLease().catch(() => {}), deadline]);
     this.logger.info({ event: 'engine-stopped', workerId: this.workerId });
   }
 
@@ -530,7 +546,7 @@ class SyncEngine implements Engine {
   private async tick(): Promise<number> {
     while (this.ticking) await this.ticking;
     this.ticking = (async () => {
-      await this.saveBudgets();
+      await this.shareCircuits();
       if (!(await this.circuitsClosed())) return 0;
       await this.processInbox();
       const free = this.settings.worker.concurrency - this.inFlight.size;
@@ -811,23 +827,57 @@ class SyncEngine implements Engine {
 
   // ---- budgets (R27) -------------------------------------------------------------------------------------
 
-  private async loadBudgets(): Promise<void> {
-    for (const api of ['partner-center', 'crm'] as const) {
-      const stored = await this.store.getCursor(budgetCursor(api));
-      if (!stored) continue;
+  /**
+   * Shares the circuits with the other processes of the tenant (circuits.ts): this process's calls and pauses go
+   * into the stored row, theirs come back. At once when a pause opened or closed here, else at most once a
+   * second: a read per second per worker, a write only when something changed.
+   */
+  async shareCircuits(force = false): Promise<void> {
+    while (this.sharing) await this.sharing;
+    const now = this.now().getTime();
+    const changes = this.circuits.takeChanges();
+    const urgent = Object.keys(changes.opened).length > 0 || Object.keys(changes.closed).length > 0;
+    if (!force && !urgent && now - this.sharedAt < SHARE_CIRCUITS_EVERY_MS) {
+      this.circuits.giveBack(changes);
+      return;
+    }
+    this.sharedAt = now;
+    this.sharing = (async () => {
       try {
-        this.circuits.restoreBudget(api, JSON.parse(stored) as BudgetState);
-      } catch {
-        // An unreadable count starts the day again rather than stopping the service.
+        const stored = hasChanges(changes)
+          ? await this.store.updateCursor(CIRCUITS_CURSOR, (current) =>
+              JSON.stringify(mergeShared(parseShared(current), changes)),
+            )
+          : await this.store.getCursor(CIRCUITS_CURSOR);
+        this.circuits.adopt(parseShared(stored));
+      } catch (error) {
+        this.circuits.giveBack(changes);
+        throw error;
       }
+    })();
+    try {
+      await this.sharing;
+    } finally {
+      this.sharing = null;
     }
   }
 
-  private async saveBudgets(): Promise<void> {
-    const states = this.circuits.budgetsToSave();
-    for (const [api, state] of Object.entries(states ?? {})) {
-      await this.store.setCursor(budgetCursor(api as ApiName), JSON.stringify(state));
-    }
+  private async releaseScheduleLease(): Promise<void> {
+    await this.store.updateCursor(SCHEDULE_LEASE_CURSOR, (current) => releaseLease(current, this.workerId));
+  }
+
+  /** True while this process holds (or just took) the tenant's lease on the recurring work. */
+  private async holdsScheduleLease(): Promise<boolean> {
+    const stored = await this.store.updateCursor(SCHEDULE_LEASE_CURSOR, (current) =>
+      takeLease(
+        current,
+        this.workerId,
+        this.now().getTime(),
+        this.settings.worker.leaseMs,
+        holderGoneOnThisHost,
+      ),
+    );
+    return leaseHolder(stored) === this.workerId;
   }
 
   // ---- circuits ------------------------------------------------------------------------------------------
@@ -890,7 +940,9 @@ class SyncEngine implements Engine {
 
 const RETRYING = 'not synced yet, retrying';
 
-const budgetCursor = (api: ApiName) => `budget:${api}`;
+/** The tenant's shared circuits (pauses, the day's calls): one row every process of the tenant reads. */
+const CIRCUITS_CURSOR = 'circuits';
+const SHARE_CIRCUITS_EVERY_MS = 1_000;
 
 function lastAuditLine(audit: string | null | undefined): string {
   return audit?.trimEnd().split('\n').at(-1) ?? '';

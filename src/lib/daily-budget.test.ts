@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DailyBudget, nextUtcMidnight } from './daily-budget.ts';
+import { addUse, DailyBudget, nextUtcMidnight, parseBudgetState } from './daily-budget.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -25,5 +25,45 @@ describe('DailyBudget', () => {
     budget.add(1_000_000, at('2026-12-05T08:00:00Z'));
     expect(budget.used(at('2026-12-05T08:00:00Z'))).toBe(1_000_000);
     expect(budget.exhausted(at('2026-12-05T08:00:00Z'))).toBe(false);
+  });
+});
+
+describe('DailyBudget shared by several processes', () => {
+  it("R27 each process adds its own calls to the stored count and sees every process's calls", () => {
+    const now = at('2026-12-05T08:00:00Z');
+    const a = new DailyBudget(10);
+    const b = new DailyBudget(10);
+    a.add(4, now);
+    b.add(5, now);
+    let stored = addUse(null, a.takePending(now)!);
+    stored = addUse(stored, b.takePending(now)!);
+    expect(stored).toEqual({ day: '2026-12-05', used: 9 });
+    a.adopt(stored, now);
+    expect(a.takePending(now)).toBeNull();
+    a.add(1, now);
+    // 9 stored plus its own call not yet stored: the shared allowance is used up in this process already.
+    expect(a.exhausted(now)).toBe(true);
+    expect(b.exhausted(now)).toBe(false);
+    b.adopt(addUse(stored, a.takePending(now)!), now);
+    expect(b.exhausted(now)).toBe(true);
+  });
+
+  it('R27 a count of a day already over is not added to the next day; calls the store refused are taken again', () => {
+    expect(addUse({ day: '2026-12-06', used: 3 }, { day: '2026-12-05', used: 7 })).toEqual({
+      day: '2026-12-06',
+      used: 3,
+    });
+    expect(addUse({ day: '2026-12-05', used: 3 }, { day: '2026-12-06', used: 1 })).toEqual({
+      day: '2026-12-06',
+      used: 1,
+    });
+    const now = at('2026-12-05T08:00:00Z');
+    const budget = new DailyBudget(null);
+    budget.add(2, now);
+    const taken = budget.takePending(now)!;
+    budget.giveBack(taken, now);
+    expect(budget.takePending(now)).toEqual({ day: '2026-12-05', used: 2 });
+    expect(parseBudgetState('not json')).toBeNull();
+    expect(parseBudgetState('{"day":"2026-12-05","used":4}')).toEqual({ day: '2026-12-05', used: 4 });
   });
 });

@@ -120,6 +120,23 @@ describe('store: inbox, runs, cursors, secrets, retention', () => {
     expect(await store.forTenant('contoso').getCursor('salesforce.systemModstamp')).toBeNull();
   });
 
+  it('R27 updates a cursor atomically across store connections: concurrent increments from two openings all count', async () => {
+    const other = await openTestStore(tmp, { clock: time.clock });
+    try {
+      const increment = (current: string | null) => String(Number(current ?? '0') + 1);
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? store : other).updateCursor('budget:crm', increment)),
+      );
+      expect(await store.getCursor('budget:crm')).toBe('40');
+      // Returning the current value (or null) writes nothing and answers what is stored.
+      expect(await store.updateCursor('budget:crm', () => null)).toBe('40');
+      expect(await store.forTenant('contoso').updateCursor('budget:crm', increment)).toBe('1');
+      expect(await store.getCursor('budget:crm')).toBe('40');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps opaque secrets per tenant and deletes them', async () => {
     await store.setSecret('token-cache', 'ciphertext-1');
     await store.setSecret('token-cache', 'ciphertext-2');

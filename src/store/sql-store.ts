@@ -1364,6 +1364,35 @@ export class SqlStore implements Store {
     );
   }
 
+  async updateCursor(
+    name: string,
+    update: (current: string | null) => string | null,
+  ): Promise<string | null> {
+    const now = this.now();
+    return await this.transaction(async (x) => {
+      const row = await first(
+        x,
+        this.db
+          .selectFrom('cursors')
+          .select('value')
+          .where('tenant_id', '=', this.tenantId)
+          .where('name', '=', name),
+      );
+      const current = row?.value ?? null;
+      const next = update(current);
+      if (next === null || next === current) return current;
+      await x.run(
+        this.db
+          .insertInto('cursors')
+          .values({ tenant_id: this.tenantId, name, value: next, updated_at: now })
+          .onConflict((oc) =>
+            oc.columns(['tenant_id', 'name']).doUpdateSet({ value: next, updated_at: now }),
+          ),
+      );
+      return next;
+    });
+  }
+
   async getSecret(name: string): Promise<string | null> {
     const row = await this.first(
       this.db

@@ -439,6 +439,10 @@ export interface Store {
   // cursors
   getCursor(name: string): Promise<string | null>;
   setCursor(name: string, value: string): Promise<void>;
+  /** Read-modify-write of one cursor under the tenant's write lock, so processes sharing the store (several
+   *  workers) never lose each other's update. `update` is pure and may run once per call; returning null or the
+   *  current value writes nothing. Resolves with the value stored after. */
+  updateCursor(name: string, update: (current: string | null) => string | null): Promise<string | null>;
 
   // secrets: opaque, already-encrypted blobs (the caller encrypts; see cache-plugin.ts)
   getSecret(name: string): Promise<string | null>;

@@ -1,7 +1,7 @@
 // Daily API budgets (R27) on Salesforce and on Dynamics 365: once cosell has made the day's allowance of calls
 // to an API, work for it pauses (health and doctor say until when and why) and every queued referral waits;
 // at midnight UTC the count starts again and everything arrives. The clock is moved, not waited for.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import type { Store } from '../../src/store/store.ts';
 import { until } from '../helpers/until.ts';
@@ -13,11 +13,12 @@ describe.each(CRMS)('daily API budgets on $crm (engine over HTTP)', ({ crm }) =>
   let h: Harness;
   let pc: ReturnType<typeof pcControl>;
 
-  beforeAll(async () => {
+  // A harness per test: each moves the clock days ahead, and the store keeps the day's count of those days.
+  beforeEach(async () => {
     h = await startHarness(undefined, { crm });
     pc = pcControl(h);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await h?.close();
   });
 
