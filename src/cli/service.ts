@@ -3,10 +3,11 @@
 // demo both run through here, so the demo exercises exactly what a deployment runs.
 
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, type ConfigProblem } from '../config/errors.ts';
 import { readinessProblems } from '../config/readiness.ts';
 import { redactedConfig, withoutPassword } from '../config/redact.ts';
-import { type Config, SECRET_ENV } from '../config/schema.ts';
+import { type Config, DEFAULT_WEBHOOK_PATH, SECRET_ENV } from '../config/schema.ts';
+import { tenantEnv, tenantVariable } from '../config/tenant-env.ts';
 import { syncMappingWith } from '../core/deal-values.ts';
 import { DynamicsAdapter } from '../crm/dynamics/adapter.ts';
 import type { CrmAdapter } from '../crm/port.ts';
@@ -16,7 +17,11 @@ import { formatSeconds } from '../lib/deadline.ts';
 import type { ApiRetry } from '../lib/retry.ts';
 import { type DelegatedTokenProvider, readTokenKey } from '../partner-center/auth.ts';
 import { ReferralsClient } from '../partner-center/referrals.ts';
-import { createCertificateCache, verifyWebhookSignature } from '../partner-center/signature.ts';
+import {
+  createCertificateCache,
+  type HeaderBag,
+  verifyWebhookSignature,
+} from '../partner-center/signature.ts';
 import { WebhooksClient } from '../partner-center/webhooks.ts';
 import { adminTokenProblem } from '../server/admin/auth.ts';
 import { AdminData, type WebhookState } from '../server/admin/data.ts';
@@ -30,6 +35,11 @@ import { lockStore } from './service-lock.ts';
 import { storeTokenProvider } from './store-tokens.ts';
 import { VERSION } from './version.ts';
 
+/** What one process of a deployment does: `web` takes webhooks and serves the dashboard, `worker` syncs (jobs,
+ *  CRM polls, sweeps), `all` both. Any number of each share one store (PostgreSQL across machines). */
+export const SERVICE_ROLES = ['all', 'web', 'worker'] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
 export interface ServiceOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
@@ -37,23 +47,34 @@ export interface ServiceOptions {
   tokenKey?: Buffer;
   /** `--dry-run` on the command line wins over the file. */
   dryRun?: boolean;
+  /** Default `all`. */
+  role?: ServiceRole;
 }
 
-export interface RunningService {
-  /** Base URL the server listens on, e.g. http://127.0.0.1:3000. */
-  url: string;
-  webhookUrl: string;
+/** One partner tenant of the deployment: its config, its engine on its view of the store, its clients. */
+export interface TenantService {
+  tenantId: string;
+  config: Config;
   engine: Engine;
   store: Store;
   crm: CrmAdapter;
   tokens: DelegatedTokenProvider;
   referrals: ReferralsClient;
   webhooks: WebhooksClient;
-  server: CosellServer;
-  /** Where the dashboard is (the server's root). */
-  dashboardUrl: string;
+  /** Where this process takes the tenant's webhooks (null: a worker takes none). */
+  webhookUrl: string | null;
   /** Reads Partner Center's webhook registration again (the dashboard shows the last reading). */
   checkWebhook(): Promise<void>;
+}
+
+export interface RunningService {
+  role: ServiceRole;
+  /** Base URL the server listens on, e.g. http://127.0.0.1:3000 (null: a worker serves no HTTP). */
+  url: string | null;
+  /** Where the dashboard is (the server's root), null for a worker. */
+  dashboardUrl: string | null;
+  tenants: TenantService[];
+  server: CosellServer | null;
   stop(): Promise<void>;
 }
 
@@ -154,154 +175,323 @@ export async function openEngine(
   return { engine, referrals, crm };
 }
 
-export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
+/** Refusals of the deployment as a whole (several config files, one per tenant): one store, one listener,
+ *  distinct tenant ids and webhook paths, and a token per tenant (the token decides the tenant a request sees). */
+function deploymentProblems(
+  configs: readonly Config[],
+  env: NodeJS.ProcessEnv,
+  role: ServiceRole,
+): ConfigProblem[] {
+  const [first, ...others] = configs;
+  if (!first) return [{ path: '', message: 'no config file was given' }];
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, string>();
+  const paths = new Map<string, string>();
+  for (const config of others) {
+    const where = `in ${config.file}`;
+    if (config.store.url !== first.store.url)
+      problems.push({
+        path: 'store.url',
+        message: `${where} differs from ${first.file}: the tenants of a deployment share one store`,
+      });
+    if (config.server.host !== first.server.host || config.server.port !== first.server.port)
+      problems.push({
+        path: 'server',
+        message: `${where} differs from ${first.file}: the deployment listens once (host and port of the first file)`,
+      });
+  }
+  for (const config of configs) {
+    const owner = seen.get(config.tenantId);
+    if (owner)
+      problems.push({
+        path: 'tenantId',
+        message: `${config.tenantId} is the tenant of both ${owner} and ${config.file}: give each file its own tenantId`,
+      });
+    seen.set(config.tenantId, config.file);
+    const path = config.server.webhookPath;
+    const other = paths.get(path);
+    if (other)
+      problems.push({
+        path: 'server.webhookPath',
+        message: `${path} is the webhook path of both ${other} and ${config.file}: Partner Center posts each tenant's events to its own path (e.g. ${DEFAULT_WEBHOOK_PATH}/${config.tenantId})`,
+      });
+    paths.set(path, config.file);
+  }
+  if (configs.length > 1 && role !== 'worker') {
+    const tokens = new Map<string, string>();
+    for (const config of configs) {
+      const token = tenantEnv(env, config.tenantId)[SECRET_ENV.adminToken]?.trim();
+      const variable = tenantVariable(SECRET_ENV.adminToken, config.tenantId);
+      if (!token) {
+        problems.push({
+          path: 'tenantId',
+          message: `${config.tenantId} (${config.file}) has no admin token: with several tenants each needs its own, set ${variable} (openssl rand -base64 32)`,
+        });
+        continue;
+      }
+      const sharedWith = tokens.get(token);
+      if (sharedWith)
+        problems.push({
+          path: 'tenantId',
+          message: `${config.tenantId} and ${sharedWith} have the same admin token: each tenant's token must be its own, or one would see the other's records (set ${variable})`,
+        });
+      tokens.set(token, config.tenantId);
+    }
+  }
+  return problems;
+}
+
+export async function startService(
+  configs: Config | readonly Config[],
+  options: ServiceOptions,
+): Promise<RunningService> {
+  const list: readonly Config[] = Array.isArray(configs) ? configs : [configs as Config];
+  const first = list[0];
+  if (!first) throw new CliError('No config file was given.', 'Pass --config <file> once per tenant.');
+  const role = options.role ?? 'all';
   const logger = options.logger;
-  const problems = readinessProblems(config);
-  // One pass (§4): the file's problems and the org's, unless the CRM section itself is not filled in yet.
-  if (!problems.some((p) => p.path.startsWith('crm.'))) {
-    const preflight = await crmPreflight(config);
-    problems.push(...preflight.problems);
-    if (preflight.unchecked) {
-      logger.warn(
-        { event: 'crm-unchecked', crm: config.crm.kind, reason: preflight.unchecked },
-        'could not check the CRM against the config; starting anyway (the sync pauses while the CRM is unreachable)',
+  const env = options.env ?? process.env;
+  const deployment = deploymentProblems(list, env, role);
+  if (deployment.length > 0) {
+    throw new ConfigError(
+      first.file,
+      deployment,
+      'Fix the files above so they make one deployment, then start again. Nothing was started.',
+    );
+  }
+  for (const config of list) {
+    const problems = readinessProblems(config);
+    // One pass (§4): the file's problems and the org's, unless the CRM section itself is not filled in yet.
+    if (!problems.some((p) => p.path.startsWith('crm.'))) {
+      const preflight = await crmPreflight(config);
+      problems.push(...preflight.problems);
+      if (preflight.unchecked) {
+        logger.warn(
+          {
+            event: 'crm-unchecked',
+            tenant: config.tenantId,
+            crm: config.crm.kind,
+            reason: preflight.unchecked,
+          },
+          'could not check the CRM against the config; starting anyway (the sync pauses while the CRM is unreachable)',
+        );
+      }
+    }
+    const adminToken = tenantEnv(env, config.tenantId)[SECRET_ENV.adminToken]?.trim() || undefined;
+    const exposed = role === 'worker' ? null : adminTokenProblem(first.server.host, adminToken);
+    if (exposed) problems.push({ path: 'server.host', message: exposed });
+    if (problems.length > 0) {
+      throw new ConfigError(
+        config.file,
+        problems,
+        `Fix the settings and the CRM above, then start again (\`cosell doctor --config ${config.file}\` checks them without starting). Nothing was started.`,
       );
     }
   }
-  const env = options.env ?? process.env;
-  const adminToken = env[SECRET_ENV.adminToken]?.trim() || undefined;
-  const exposed = adminTokenProblem(config.server.host, adminToken);
-  if (exposed) problems.push({ path: 'server.host', message: exposed });
-  if (problems.length > 0) {
-    throw new ConfigError(
-      config.file,
-      problems,
-      `Fix the settings and the CRM above, then start again (\`cosell doctor --config ${config.file}\` checks them without starting). Nothing was started.`,
-    );
-  }
-  const tokenKey = options.tokenKey ?? readTokenKey(options.env ?? process.env);
-  const unlock = lockStore(config.store.url);
-  let store: Store;
+  const tokenKey = options.tokenKey ?? readTokenKey(env);
+  // A second `cosell start` on the one-file store by mistake is refused; processes started with a role are a
+  // deliberate scale-out (the schedules' lease keeps their recurring work to one of them).
+  const unlock = role === 'all' ? lockStore(first.store.url) : () => {};
+  let root: Store;
   try {
-    store = await openStore({ url: config.store.url, tenantId: config.tenantId });
+    root = await openStore({ url: first.store.url, tenantId: first.tenantId });
   } catch (error) {
     unlock();
     throw error;
   }
-  const cleanup: (() => Promise<void>)[] = [async () => unlock(), () => store.close()];
+  const cleanup: (() => Promise<void>)[] = [async () => unlock(), () => root.close()];
   const unwind = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   };
   try {
-    const tokens = storeTokenProvider(config, store, tokenKey);
-    const { engine, referrals, crm } = await openEngine(config, store, tokens, {
-      logger: logger.child({ component: 'engine' }),
-      dryRun: options.dryRun ?? false,
-      renewCredentials: true,
-      again: 'start again',
-    });
-    const webhooks = new WebhooksClient({
-      tokens,
-      baseUrl: config.partnerCenter.webhooksUrl,
-      timeoutMs: config.engine.requestTimeoutMs,
-    });
+    const dryRun = (config: Config) => options.dryRun || config.engine.dryRun;
+    const parts = [];
+    for (const config of list) {
+      const store = config.tenantId === root.tenantId ? root : root.forTenant(config.tenantId);
+      const tokens = storeTokenProvider(config, store, tokenKey);
+      const tenantLogger = list.length > 1 ? logger.child({ tenant: config.tenantId }) : logger;
+      const opened = await openEngine(config, store, tokens, {
+        logger: tenantLogger.child({ component: 'engine' }),
+        dryRun: options.dryRun ?? false,
+        renewCredentials: true,
+        again: 'start again',
+      });
+      const webhooks = new WebhooksClient({
+        tokens,
+        baseUrl: config.partnerCenter.webhooksUrl,
+        timeoutMs: config.engine.requestTimeoutMs,
+      });
+      parts.push({ config, store, tokens, webhooks, logger: tenantLogger, ...opened });
+    }
 
     let ready = false;
-    const { webhook } = config.partnerCenter;
-    let webhookState: WebhookState = {
-      state: 'unchecked',
-      url: webhook.publicUrl ?? '',
-      message: 'Not checked yet.',
-      checkedAt: null,
-    };
-    const admin = new AdminData({
-      tenantId: config.tenantId,
-      crmKind: config.crm.kind,
-      dryRun: options.dryRun || config.engine.dryRun,
-      store,
-      engine,
-      mapping: syncMappingWith(config.engine.mapping.fields),
-      redactedConfig: redactedConfig(config),
-      webhook: () => webhookState,
-      referralUrl: (id) => DEFAULT_REFERRAL_LINK(id),
-      crmUrl: (id, kind) => crm.recordUrl({ kind: kind === 'lead' ? 'lead' : 'opportunity', id }),
-    });
-    const certificates = createCertificateCache();
-    const server = await buildServer({
-      engine,
-      verifySignature: (event, { allowDownload }) =>
-        verifyWebhookSignature(event, {
-          allowedCertificateHosts: webhook.allowedCertificateHosts,
-          trustAnchorsPem: webhook.trustAnchorsPem,
-          cache: certificates,
-          allowDownload,
-        }),
-      checkStore: async () => {
-        await store.getCursor('healthz');
-      },
-      isReady: () => ready,
-      pausedApis: () => engine.pausedApis(),
-      apiHealth: () => engine.apiHealth(),
-      metrics: createMetrics({ engine, store }),
-      admin: {
-        access: { token: adminToken ?? null, tenantId: config.tenantId },
-        dataFor: (tenantId) => {
-          // One tenant per deployment today: a request for any other tenant sees nothing (auth.ts tenantOf).
-          if (tenantId !== config.tenantId) throw new CliError(`Unknown tenant ${tenantId}.`);
-          return admin;
+    let url: string | null = null;
+    let server: CosellServer | null = null;
+    const webhookStates = new Map<string, WebhookState>();
+    const tenants: TenantService[] = parts.map((part) => {
+      const { webhook } = part.config.partnerCenter;
+      const registrationUrl = () => webhook.publicUrl ?? `${url}${part.config.server.webhookPath}`;
+      return {
+        tenantId: part.config.tenantId,
+        config: part.config,
+        engine: part.engine,
+        store: part.store,
+        crm: part.crm,
+        tokens: part.tokens,
+        referrals: part.referrals,
+        webhooks: part.webhooks,
+        webhookUrl: null,
+        checkWebhook: async () => {
+          webhookStates.set(
+            part.config.tenantId,
+            await readRegistration(part.webhooks, registrationUrl(), !!webhook.publicUrl, part.logger),
+          );
         },
-        version: VERSION,
-      },
-      logger: logger.child({ component: 'server' }),
-      webhookPath: config.server.webhookPath,
-      bodyLimit: config.server.bodyLimit,
+      };
     });
 
-    await engine.start();
-    cleanup.push(() => engine.stop());
-    const url = await server.listen({ host: config.server.host, port: config.server.port }).catch((error) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      throw new CliError(
-        `Port ${config.server.port} on ${config.server.host} is already in use (another cosell, or another service).`,
-        'Stop what listens there, or set server.port in the config to a free port (0 picks one).',
-      );
-    });
-    cleanup.push(() => server.close());
+    if (role !== 'worker') {
+      const admins = new Map<string, AdminData>();
+      for (const tenant of tenants) {
+        const { config } = tenant;
+        admins.set(
+          tenant.tenantId,
+          new AdminData({
+            tenantId: config.tenantId,
+            crmKind: config.crm.kind,
+            dryRun: dryRun(config),
+            store: tenant.store,
+            engine: tenant.engine,
+            mapping: syncMappingWith(config.engine.mapping.fields),
+            redactedConfig: redactedConfig(config),
+            webhook: () =>
+              webhookStates.get(tenant.tenantId) ?? {
+                state: 'unchecked',
+                url: config.partnerCenter.webhook.publicUrl ?? '',
+                message: 'Not checked yet.',
+                checkedAt: null,
+              },
+            referralUrl: (id) => DEFAULT_REFERRAL_LINK(id),
+            crmUrl: (id, kind) =>
+              tenant.crm.recordUrl({ kind: kind === 'lead' ? 'lead' : 'opportunity', id }),
+          }),
+        );
+      }
+      const labelled = list.length > 1;
+      server = await buildServer({
+        webhooks: tenants.map((tenant) => {
+          const { webhook } = tenant.config.partnerCenter;
+          const certificates = createCertificateCache();
+          return {
+            path: tenant.config.server.webhookPath,
+            tenantId: tenant.tenantId,
+            engine: tenant.engine,
+            verifySignature: (
+              event: { rawBody: Buffer; headers: HeaderBag },
+              { allowDownload }: { allowDownload: boolean },
+            ) =>
+              verifyWebhookSignature(event, {
+                allowedCertificateHosts: webhook.allowedCertificateHosts,
+                trustAnchorsPem: webhook.trustAnchorsPem,
+                cache: certificates,
+                allowDownload,
+              }),
+          };
+        }),
+        checkStore: async () => {
+          await root.getCursor('healthz');
+        },
+        isReady: () => ready,
+        pausedApis: () =>
+          tenants.flatMap((t) =>
+            t.engine.pausedApis().map((p) => (labelled ? { ...p, tenant: t.tenantId } : p)),
+          ),
+        apiHealth: () =>
+          tenants.flatMap((t) =>
+            t.engine.apiHealth().map((h) => (labelled ? { ...h, tenant: t.tenantId } : h)),
+          ),
+        metrics: createMetrics({ tenants }),
+        admin: {
+          access: {
+            tenants: tenants.map((t) => ({
+              tenantId: t.tenantId,
+              token: tenantEnv(env, t.tenantId)[SECRET_ENV.adminToken]?.trim() || null,
+            })),
+          },
+          dataFor: (tenantId) => {
+            const data = admins.get(tenantId);
+            // auth.ts lets through only requests carrying one of these tenants' tokens.
+            if (!data) throw new CliError(`Unknown tenant ${tenantId}.`);
+            return data;
+          },
+          version: VERSION,
+        },
+        logger: logger.child({ component: 'server' }),
+        bodyLimit: first.server.bodyLimit,
+      });
+    }
+
+    if (role !== 'web') {
+      for (const tenant of tenants) {
+        await tenant.engine.start();
+        cleanup.push(() => tenant.engine.stop());
+      }
+    } else {
+      // A web process runs no worker: it reads what the workers share (pauses, the day's calls) for /readyz,
+      // /metrics and the dashboard.
+      const share = () => {
+        for (const tenant of tenants) void tenant.engine.shareCircuits(true).catch(() => {});
+      };
+      share();
+      const timer = setInterval(share, WEB_SHARE_EVERY_MS);
+      timer.unref();
+      cleanup.push(async () => clearInterval(timer));
+    }
+
+    if (server) {
+      const listening = server;
+      url = await listening.listen({ host: first.server.host, port: first.server.port }).catch((error) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        throw new CliError(
+          `Port ${first.server.port} on ${first.server.host} is already in use (another cosell, or another service).`,
+          'Stop what listens there, or set server.port in the config to a free port (0 picks one).',
+        );
+      });
+      cleanup.push(() => listening.close());
+      for (const tenant of tenants) tenant.webhookUrl = `${url}${tenant.config.server.webhookPath}`;
+      // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL. Without a
+      // public URL the service's own address is compared, for the dashboard only (nothing is logged).
+      const checkAll = () => {
+        for (const tenant of tenants) void tenant.checkWebhook();
+      };
+      checkAll();
+      const timer = setInterval(checkAll, Math.min(...list.map((c) => c.partnerCenter.webhook.checkEveryMs)));
+      timer.unref();
+      cleanup.push(async () => clearInterval(timer));
+    }
     ready = true;
-    const registrationUrl = () => webhook.publicUrl ?? `${url}${config.server.webhookPath}`;
-    const checkWebhook = async () => {
-      webhookState = await readRegistration(webhooks, registrationUrl(), !!webhook.publicUrl, logger);
-    };
     const service: RunningService = {
+      role,
       url,
-      webhookUrl: `${url}${config.server.webhookPath}`,
-      engine,
-      store,
-      crm,
-      tokens,
-      referrals,
-      webhooks,
+      dashboardUrl: url ? `${url}/` : null,
+      tenants,
       server,
-      dashboardUrl: `${url}/`,
-      checkWebhook,
       stop: async () => {
         ready = false;
         await unwind();
       },
     };
-    // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL. Without a
-    // public URL the service's own address is compared, for the dashboard only (nothing is logged).
-    void checkWebhook();
-    const timer = setInterval(() => void checkWebhook(), webhook.checkEveryMs);
-    timer.unref();
-    cleanup.push(async () => clearInterval(timer));
     logger.info(
       {
         event: 'started',
+        role,
         url,
-        webhookUrl: service.webhookUrl,
-        crm: config.crm.kind,
-        dryRun: options.dryRun || config.engine.dryRun,
+        tenants: tenants.map((t) => ({
+          tenant: t.tenantId,
+          crm: t.config.crm.kind,
+          webhookUrl: t.webhookUrl,
+          dryRun: dryRun(t.config),
+        })),
       },
       'cosell started',
     );
@@ -311,6 +501,9 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     throw error;
   }
 }
+
+/** How often a web process reads the circuits the workers share. */
+const WEB_SHARE_EVERY_MS = 2_000;
 
 /** Partner Center keeps one URL per tenant and the latest co-sell configuration wins (R1): say when it is
  *  not ours, never take it over silently. `warn`: log what is wrong (a public URL is configured). */

@@ -125,6 +125,14 @@ crm:
     expect(config.crm.salesforce?.settings.displayCheckMark).toBe(false);
   });
 
+  it("R23 a tenant's own secret (COSELL_SF_CLIENT_SECRET__ACME_EU) wins over the shared one; without it the shared one is used", async () => {
+    const file = await write('acme.yaml', `tenantId: acme-eu\n${minimal}`);
+    const own = await loadConfig(file, { ...env, COSELL_SF_CLIENT_SECRET__ACME_EU: 'acme-own-secret' });
+    expect(own.crm.salesforce?.connection.auth).toMatchObject({ clientSecret: 'acme-own-secret' });
+    const shared = await loadConfig(file, { ...env, COSELL_SF_CLIENT_SECRET__GLOBEX: 'globex-secret' });
+    expect(shared.crm.salesforce?.connection.auth).toMatchObject({ clientSecret: 'not-in-the-file' });
+  });
+
   it('names the exact path, the line and the file of every invalid setting at once', async () => {
     const file = await write(
       'bad.yaml',

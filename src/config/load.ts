@@ -9,6 +9,7 @@ import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } fr
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem, dottedPath } from './errors.ts';
 import { CONFIG_FILE_NAMES, type Config, configFileSchema, SECRET_ENV, SECRET_PATHS } from './schema.ts';
+import { tenantEnv } from './tenant-env.ts';
 import { findUnknownKeys } from './unknown-keys.ts';
 
 const FIX =
@@ -126,7 +127,13 @@ export async function configFromObject(
   }
   if (problems.length > 0) throw new ConfigError(source.file, problems, FIX);
 
-  const withSecrets = injectSecrets(structuredClone(raw), env, options.crmSecrets !== false);
+  // A tenant's own variables (COSELL_SF_CLIENT_SECRET__ACME) win over the shared ones (tenant-env.ts).
+  const tenantId = typeof raw['tenantId'] === 'string' && raw['tenantId'] ? raw['tenantId'] : 'default';
+  const withSecrets = injectSecrets(
+    structuredClone(raw),
+    tenantEnv(env, tenantId),
+    options.crmSecrets !== false,
+  );
   const parsed = configFileSchema.safeParse(withSecrets, { error: describeIssue });
   if (!parsed.success) {
     throw new ConfigError(

@@ -39,30 +39,35 @@ beforeAll(async () => {
     }),
   });
   server = await buildServer({
-    engine: {
-      async acceptWebhook(rawBody) {
-        if (engineFails) throw new Error('disk full');
-        const duplicate = accepted.includes(rawBody);
-        accepted.push(rawBody);
-        return { duplicate };
+    webhooks: [
+      {
+        path: '/webhooks/partner-center',
+        tenantId: 'default',
+        engine: {
+          async acceptWebhook(rawBody) {
+            if (engineFails) throw new Error('disk full');
+            const duplicate = accepted.includes(rawBody);
+            accepted.push(rawBody);
+            return { duplicate };
+          },
+        },
+        verifySignature: async (event, { allowDownload }) => {
+          const result = await verifyWebhookSignature(event, {
+            allowedCertificateHosts: [new URL(emulator.info.certificateUrl).host],
+            trustAnchorsPem,
+            cache: createCertificateCache(),
+            allowDownload,
+          });
+          if (result.ok) verified.push(event);
+          return result;
+        },
       },
-    },
-    verifySignature: async (event, { allowDownload }) => {
-      const result = await verifyWebhookSignature(event, {
-        allowedCertificateHosts: [new URL(emulator.info.certificateUrl).host],
-        trustAnchorsPem,
-        cache: createCertificateCache(),
-        allowDownload,
-      });
-      if (result.ok) verified.push(event);
-      return result;
-    },
+    ],
     checkStore: async () => {
       if (!storeUp) throw new Error('store unreachable: SQLITE_CANTOPEN');
     },
     isReady: () => storeUp,
     logger,
-    webhookPath: '/webhooks/partner-center',
     bodyLimit: 4096,
   });
   const address = await server.listen({ port: 0, host: '127.0.0.1' });
@@ -201,19 +206,24 @@ describe('bodies that pass the signature check', () => {
     // Partner Center never signs such a body; a verifier that accepts everything stands in for one that did.
     const stored: string[] = [];
     const lenient = await buildServer({
-      engine: {
-        async acceptWebhook(rawBody) {
-          stored.push(rawBody);
-          return { duplicate: false };
+      webhooks: [
+        {
+          path: '/hook',
+          tenantId: 'default',
+          engine: {
+            async acceptWebhook(rawBody) {
+              stored.push(rawBody);
+              return { duplicate: false };
+            },
+          },
+          verifySignature: async () => ({
+            ok: true,
+            certificate: new X509Certificate(emulator.caCertificatePem),
+          }),
         },
-      },
-      verifySignature: async () => ({
-        ok: true,
-        certificate: new X509Certificate(emulator.caCertificatePem),
-      }),
+      ],
       checkStore: async () => {},
       logger: createLogger({ level: 'silent' }),
-      webhookPath: '/hook',
       bodyLimit: 4096,
     });
     const base = await lenient.listen({ port: 0, host: '127.0.0.1' });
@@ -252,23 +262,28 @@ describe('a flood of forged webhooks (R2)', () => {
     const refusals = new RefusalLimiter({ maxRefusals: 20, windowMs: 60_000 });
     const taken: string[] = [];
     const flooded = await buildServer({
-      engine: {
-        async acceptWebhook(rawBody) {
-          taken.push(rawBody);
-          return { duplicate: false };
+      webhooks: [
+        {
+          path: '/webhooks/partner-center',
+          tenantId: 'default',
+          engine: {
+            async acceptWebhook(rawBody) {
+              taken.push(rawBody);
+              return { duplicate: false };
+            },
+          },
+          verifySignature: (event, { allowDownload }) =>
+            verifyWebhookSignature(event, {
+              allowedCertificateHosts: [certificateUrl.host],
+              trustAnchorsPem: [emulator.caCertificatePem],
+              cache: certificates,
+              allowDownload,
+            }),
         },
-      },
-      verifySignature: (event, { allowDownload }) =>
-        verifyWebhookSignature(event, {
-          allowedCertificateHosts: [certificateUrl.host],
-          trustAnchorsPem: [emulator.caCertificatePem],
-          cache: certificates,
-          allowDownload,
-        }),
+      ],
       refusals,
       checkStore: async () => {},
       logger: createLogger({ level: 'silent' }),
-      webhookPath: '/webhooks/partner-center',
       bodyLimit: 4096,
     });
     const target = `${await flooded.listen({ port: 0, host: '127.0.0.1' })}/webhooks/partner-center`;

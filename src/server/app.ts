@@ -13,14 +13,23 @@ import { type AdminOptions, adminRoutes } from './dashboard/routes.ts';
 import type { Metrics } from './metrics.ts';
 import { RefusalLimiter } from './refusals.ts';
 
-export interface ServerDeps {
+/** Where one partner tenant's Partner Center events arrive: each tenant has its own path (R1: one URL per
+ *  Partner Center tenant) and its own engine and signature settings. */
+export interface WebhookRoute {
+  path: string;
+  tenantId: string;
   engine: Pick<Engine, 'acceptWebhook'>;
-  /** `verifyWebhookSignature` bound to the configured allow-list, trust anchors and certificate cache;
+  /** `verifyWebhookSignature` bound to the tenant's allow-list, trust anchors and certificate cache;
    *  `allowDownload: false` for a caller refused too often lately (only certificates already trusted). */
   verifySignature: (
     event: { rawBody: Buffer; headers: HeaderBag },
     options: { allowDownload: boolean },
   ) => Promise<SignatureResult>;
+}
+
+export interface ServerDeps {
+  /** One route per tenant; none on a process that takes no webhooks. */
+  webhooks: readonly WebhookRoute[];
   /** Who was refused lately; default: 20 refusals a minute per caller address. */
   refusals?: RefusalLimiter;
   /** Resolves when the store answers; throws when it does not (`/healthz`). */
@@ -28,15 +37,14 @@ export interface ServerDeps {
   /** True once the engine runs (`/readyz`). Default: always ready. */
   isReady?: () => boolean;
   /** APIs whose work is paused now (credentials, budget, throttling), each with its fix (`/readyz`). */
-  pausedApis?: () => { api: string; reason: string; until: Date; fix: string }[];
+  pausedApis?: () => { api: string; reason: string; until: Date; fix: string; tenant?: string }[];
   /** What each API's recent calls said (`/readyz`): reachable, last success, last failure. */
-  apiHealth?: () => ApiHealthReport[];
+  apiHealth?: () => (ApiHealthReport & { tenant?: string })[];
   /** `/metrics` (Prometheus text); absent: no such route. */
   metrics?: Metrics;
   /** The dashboard and the admin JSON API; absent: no such routes. */
   admin?: AdminOptions;
   logger: Logger;
-  webhookPath: string;
   bodyLimit: number;
 }
 
@@ -100,58 +108,66 @@ export async function buildServer(deps: ServerDeps) {
       (_request, body, done) => done(null, body),
     );
     // Every delivery answered with a 4xx was refused (signature, body): counted once, whichever check said so.
-    scope.addHook('onResponse', async (_request, reply) => {
-      if (reply.statusCode >= 400 && reply.statusCode < 500) deps.metrics?.webhookReceived('refused');
+    const tenantOfPath = new Map(deps.webhooks.map((route) => [route.path, route.tenantId]));
+    scope.addHook('onResponse', async (request, reply) => {
+      const tenant = tenantOfPath.get(request.routeOptions.url ?? '');
+      if (tenant !== undefined && reply.statusCode >= 400 && reply.statusCode < 500)
+        deps.metrics?.webhookReceived('refused', tenant);
     });
-    scope.post(deps.webhookPath, async (request, reply) => {
-      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const caller = request.ip;
-      const verdict = await deps.verifySignature(
-        { rawBody, headers: request.headers },
-        { allowDownload: !refusals.isLimited(caller) },
-      );
-      if (!verdict.ok && verdict.code === 'certificate-download-refused') {
-        // Not counted again: the caller is already limited, and nothing was fetched for it.
-        return reply
-          .code(429)
-          .header('retry-after', String(refusals.retryAfterSeconds(caller)))
-          .send(errorBody(verdict.code, verdict.reason));
-      }
-      if (!verdict.ok) {
-        refusals.recordRefusal(caller);
-        request.log.warn(
-          {
-            event: 'webhook-refused',
-            code: verdict.code,
-            reason: verdict.reason,
-            certificateUrl: request.headers['x-ms-certificate-url'],
-            remoteAddress: request.ip,
-          },
-          'webhook signature refused',
+    for (const route of deps.webhooks) {
+      scope.post(route.path, async (request, reply) => {
+        const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const caller = request.ip;
+        const verdict = await route.verifySignature(
+          { rawBody, headers: request.headers },
+          { allowDownload: !refusals.isLimited(caller) },
         );
-        return reply.code(401).send(errorBody(verdict.code, verdict.reason));
-      }
-      const text = rawBody.toString('utf8');
-      let event: unknown;
-      try {
-        event = JSON.parse(text);
-      } catch (error) {
-        request.log.warn({ event: 'webhook-refused', reason: 'malformed-json' }, 'webhook body is not JSON');
-        return reply
-          .code(400)
-          .send(errorBody('malformed-json', `The body is not JSON: ${(error as Error).message}`));
-      }
-      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-        return reply.code(400).send(errorBody('malformed-event', 'The body is not a JSON object.'));
-      }
-      const { duplicate } = await deps.engine.acceptWebhook(text);
-      deps.metrics?.webhookReceived(duplicate ? 'duplicate' : 'accepted');
-      request.log.info(
-        { event: 'webhook-accepted', eventName: eventNameOf(event), duplicate },
-        'webhook accepted',
-      );
-      return reply.code(200).send({ accepted: true, duplicate });
-    });
+        if (!verdict.ok && verdict.code === 'certificate-download-refused') {
+          // Not counted again: the caller is already limited, and nothing was fetched for it.
+          return reply
+            .code(429)
+            .header('retry-after', String(refusals.retryAfterSeconds(caller)))
+            .send(errorBody(verdict.code, verdict.reason));
+        }
+        if (!verdict.ok) {
+          refusals.recordRefusal(caller);
+          request.log.warn(
+            {
+              event: 'webhook-refused',
+              code: verdict.code,
+              reason: verdict.reason,
+              certificateUrl: request.headers['x-ms-certificate-url'],
+              remoteAddress: request.ip,
+            },
+            'webhook signature refused',
+          );
+          return reply.code(401).send(errorBody(verdict.code, verdict.reason));
+        }
+        const text = rawBody.toString('utf8');
+        let event: unknown;
+        try {
+          event = JSON.parse(text);
+        } catch (error) {
+          request.log.warn(
+            { event: 'webhook-refused', reason: 'malformed-json' },
+            'webhook body is not JSON',
+          );
+          return reply
+            .code(400)
+            .send(errorBody('malformed-json', `The body is not JSON: ${(error as Error).message}`));
+        }
+        if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+          return reply.code(400).send(errorBody('malformed-event', 'The body is not a JSON object.'));
+        }
+        const { duplicate } = await route.engine.acceptWebhook(text);
+        deps.metrics?.webhookReceived(duplicate ? 'duplicate' : 'accepted', route.tenantId);
+        request.log.info(
+          { event: 'webhook-accepted', tenant: route.tenantId, eventName: eventNameOf(event), duplicate },
+          'webhook accepted',
+        );
+        return reply.code(200).send({ accepted: true, duplicate });
+      });
+    }
   });
 
   if (deps.metrics) {
@@ -179,6 +195,7 @@ export async function buildServer(deps: ServerDeps) {
       .then(() => 'ok')
       .catch((error: Error) => error.message);
     const paused = (deps.pausedApis?.() ?? []).map((p) => ({
+      ...(p.tenant !== undefined ? { tenant: p.tenant } : {}),
       api: p.api,
       reason: p.reason,
       until: p.until.toISOString(),
@@ -186,9 +203,10 @@ export async function buildServer(deps: ServerDeps) {
       fix: p.fix,
     }));
     const apis = (deps.apiHealth?.() ?? []).map((h) => ({
+      ...(h.tenant !== undefined ? { tenant: h.tenant } : {}),
       api: h.api,
       reachable: h.reachable,
-      circuit: paused.some((p) => p.api === h.api) ? 'open' : 'closed',
+      circuit: paused.some((p) => p.api === h.api && p.tenant === h.tenant) ? 'open' : 'closed',
       lastOkAt: h.lastOkAt?.toISOString() ?? null,
       lastFailure: h.lastFailure
         ? { at: h.lastFailure.at.toISOString(), status: h.lastFailure.status, message: h.lastFailure.message }

@@ -38,18 +38,23 @@ describe('stopping the webhook server', () => {
     });
     let arrived = false;
     const server = await buildServer({
-      engine: {
-        async acceptWebhook() {
-          arrived = true;
-          await gate;
-          return { duplicate: false };
+      webhooks: [
+        {
+          path: '/webhooks/partner-center',
+          tenantId: 'default',
+          engine: {
+            async acceptWebhook() {
+              arrived = true;
+              await gate;
+              return { duplicate: false };
+            },
+          },
+          verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
         },
-      },
-      verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
+      ],
       checkStore: async () => {},
       isReady: () => true,
       logger: quietLogger(),
-      webhookPath: '/webhooks/partner-center',
       bodyLimit: 4096,
     });
     const address = await server.listen({ port: 0, host: '127.0.0.1' });
@@ -74,11 +79,16 @@ describe('stopping the webhook server', () => {
 
   it('R1 a caller that opened a connection and never finished its request does not hold the stop', async () => {
     const server = await buildServer({
-      engine: { acceptWebhook: async () => ({ duplicate: false }) },
-      verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
+      webhooks: [
+        {
+          path: '/webhooks/partner-center',
+          tenantId: 'default',
+          engine: { acceptWebhook: async () => ({ duplicate: false }) },
+          verifySignature: async () => ({ ok: true, certificate: {} as X509Certificate }),
+        },
+      ],
       checkStore: async () => {},
       logger: quietLogger(),
-      webhookPath: '/webhooks/partner-center',
       bodyLimit: 4096,
     });
     const address = new URL(await server.listen({ port: 0, host: '127.0.0.1' }));

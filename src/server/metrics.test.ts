@@ -11,38 +11,54 @@ describe('/metrics', () => {
   it('R27 R2 counts refused deliveries and API calls by status, shows the budget left and a paused API, as Prometheus text', async () => {
     const events = new EventEmitter();
     const metrics = createMetrics({
-      engine: {
-        events,
-        apiUsage: () => [
-          { api: 'partner-center', usedToday: 40, limit: 100 },
-          { api: 'crm', usedToday: 7, limit: null },
-        ],
-        pausedApis: () => [
-          { api: 'partner-center', until: new Date(), reason: 'credentials', fix: 'cosell login' },
-        ],
-        apiHealth: () => [
-          {
-            api: 'partner-center',
-            calls: { ok: 12, unauthorized: 2 },
-            lastOkAt: new Date(),
-            lastFailure: null,
-            reachable: true,
+      tenants: [
+        {
+          tenantId: 'acme',
+          engine: {
+            events,
+            apiUsage: () => [
+              { api: 'partner-center', usedToday: 40, limit: 100 },
+              { api: 'crm', usedToday: 7, limit: null },
+            ],
+            pausedApis: () => [
+              { api: 'partner-center', until: new Date(), reason: 'credentials', fix: 'cosell login' },
+            ],
+            apiHealth: () => [
+              {
+                api: 'partner-center',
+                calls: { ok: 12, unauthorized: 2 },
+                lastOkAt: new Date(),
+                lastFailure: null,
+                reachable: true,
+              },
+              {
+                api: 'crm',
+                calls: { ok: 5, throttled: 1 },
+                lastOkAt: null,
+                lastFailure: null,
+                reachable: true,
+              },
+            ],
           },
-          { api: 'crm', calls: { ok: 5, throttled: 1 }, lastOkAt: null, lastFailure: null, reachable: true },
-        ],
-      },
-      store: { jobCounts: async () => ({ pending: 2, running: 0, succeeded: 9, failed: 1, dead: 3 }) },
+          store: { jobCounts: async () => ({ pending: 2, running: 0, succeeded: 9, failed: 1, dead: 3 }) },
+        },
+      ],
     });
     const server = await buildServer({
-      engine: { acceptWebhook: async () => ({ duplicate: false }) },
-      verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+      webhooks: [
+        {
+          path: '/webhooks/partner-center',
+          tenantId: 'acme',
+          engine: { acceptWebhook: async () => ({ duplicate: false }) },
+          verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+        },
+      ],
       checkStore: async () => {},
       metrics,
       logger: createLogger({
         level: 'fatal',
         destination: new Writable({ write: (_c, _e, done) => done() }),
       }),
-      webhookPath: '/webhooks/partner-center',
       bodyLimit: 4096,
     });
     try {
@@ -63,15 +79,19 @@ describe('/metrics', () => {
       const response = await fetch(`${url}/metrics`);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await response.text();
-      expect(text).toContain('cosell_webhook_events_total{result="refused"} 1');
-      expect(text).toContain('cosell_jobs{state="dead"} 3');
-      expect(text).toContain('cosell_api_budget_remaining{api="partner-center"} 60');
-      expect(text).not.toContain('cosell_api_budget_remaining{api="crm"}');
-      expect(text).toContain('cosell_api_paused{api="partner-center",reason="credentials"} 1');
-      expect(text).toContain('cosell_sync_duration_seconds_count{direction="toCrm",outcome="changed"} 1');
-      expect(text).toContain('cosell_sync_api_calls_total{api="salesforce"} 3');
-      expect(text).toContain('cosell_api_calls_total{api="partner-center",status="unauthorized"} 2');
-      expect(text).toContain('cosell_api_calls_total{api="crm",status="throttled"} 1');
+      expect(text).toContain('cosell_webhook_events_total{tenant="acme",result="refused"} 1');
+      expect(text).toContain('cosell_jobs{tenant="acme",state="dead"} 3');
+      expect(text).toContain('cosell_api_budget_remaining{tenant="acme",api="partner-center"} 60');
+      expect(text).not.toContain('cosell_api_budget_remaining{tenant="acme",api="crm"}');
+      expect(text).toContain('cosell_api_paused{tenant="acme",api="partner-center",reason="credentials"} 1');
+      expect(text).toContain(
+        'cosell_sync_duration_seconds_count{tenant="acme",direction="toCrm",outcome="changed"} 1',
+      );
+      expect(text).toContain('cosell_sync_api_calls_total{tenant="acme",api="salesforce"} 3');
+      expect(text).toContain(
+        'cosell_api_calls_total{tenant="acme",api="partner-center",status="unauthorized"} 2',
+      );
+      expect(text).toContain('cosell_api_calls_total{tenant="acme",api="crm",status="throttled"} 1');
       expect(text).toContain('# TYPE cosell_api_calls_total counter');
     } finally {
       await server.close();

@@ -164,7 +164,7 @@ describe('cosell start --config against the emulators', () => {
       metricSum(before, 'cosell_webhook_events_total', { result: 'accepted' }),
     );
     expect(metricSum(after, 'cosell_api_calls_today', { api: 'crm' })).toBeGreaterThan(0);
-    expect(after.has('cosell_jobs{state="dead"}')).toBe(true);
+    expect(after.has('cosell_jobs{tenant="default",state="dead"}')).toBe(true);
     const opportunity = await opportunityOf(referral.id);
     expect(opportunity).toMatchObject({ Sync_with_Partner_Center__c: true, Amount: 250000 });
     expect(opportunity?.Name).toContain('Contoso Cloud Migration');

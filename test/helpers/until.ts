@@ -1,8 +1,10 @@
-/** Waits until `condition` returns a truthy value, polling, or throws after `timeoutMs` with `what` in the message. */
+/** Waits until `condition` returns a truthy value, polling every `everyMs`, or throws after `timeoutMs` with
+ *  `what` in the message. */
 export async function until<T>(
   condition: () => T | Promise<T>,
   timeoutMs = 5_000,
   what = 'condition',
+  everyMs = 25,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -17,6 +19,6 @@ export async function until<T>(
       const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -89,8 +89,9 @@ async function runDemo(kind: (typeof CRMS)[number]): Promise<void> {
 
     const { startService } = await import('../service.ts');
     service = await startService(config, { logger, tokenKey });
-    await service.webhooks.register({ url: service.webhookUrl, force: true });
-    await service.checkWebhook();
+    const tenant = service.tenants[0]!;
+    await tenant.webhooks.register({ url: tenant.webhookUrl!, force: true });
+    await tenant.checkWebhook();
     const readyMs = performance.now() - startedAt;
 
     const story = await playStory(service, pc, crm, crmInfo);
@@ -209,7 +210,7 @@ async function playStory(service: RunningService, pc: Info, crm: DemoCrm, crmInf
 
   const [referralOutcome, sharedOutcome, missingOutcome] = await Promise.all([
     waitFor(async () => {
-      const link = await service.store.linkByReferral(referral.id);
+      const link = await service.tenants[0]!.store.linkByReferral(referral.id);
       if (!link?.crmId) return undefined;
       const record = await crm.readOpportunity(crmControl, link.crmId).catch(() => undefined);
       return { ok: true, ms: performance.now() - t0, crmId: link.crmId, name: record?.name ?? '' };
@@ -265,7 +266,7 @@ cosell demo — running on EMULATORS: nothing here talks to Microsoft or ${crm.l
   Partner Center emulator  ${pc['referrals']}/referrals   control: ${pcc}
   ${`${crm.label} emulator`.padEnd(24)} ${crm.apiUrl(crmInfo)}   control: ${crmc}
   (the same story on the other CRM: npm start -- --crm ${other})
-  cosell service           ${service.url}   webhook: ${service.webhookUrl}   health: ${service.url}/healthz
+  cosell service           ${service.url}   webhook: ${service.tenants[0]?.webhookUrl}   health: ${service.url}/healthz
                            admin API: ${service.url}/api/overview (OpenAPI: ${service.url}/api/openapi.json)   metrics: ${service.url}/metrics
   store and log            ${input.workDir} (log: ${input.logFile}; removed when the demo stops)
 

@@ -1,43 +1,78 @@
-// `cosell start`: runs the service from a config file until SIGINT/SIGTERM. Stdout carries one JSON line
-// once it listens (the URLs, for scripts and supervisors); logs go to stderr as pino JSON.
-import type { Command } from 'commander';
+// `cosell start`: runs the service from one config file per partner tenant until SIGINT/SIGTERM. Stdout carries
+// one JSON line once it runs (role, URLs, tenants: for scripts and supervisors); logs go to stderr as pino JSON.
+import { type Command, Option } from 'commander';
+import type { Config } from '../../config/schema.ts';
 import { createLogger } from '../../server/logger.ts';
 import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
 import { stopOnSignals } from '../signals.ts';
 
 interface StartOptions {
-  config?: string;
+  config: string[];
   dryRun?: boolean;
+  role: 'all' | 'web' | 'worker';
 }
 
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
     .description(
-      'Run the sync service: webhook endpoint, CRM change feed, worker and reconcile sweep, until Ctrl-C.',
+      'Run the sync service: webhook endpoint and dashboard (role web), worker, CRM change feed and reconcile sweep (role worker), until Ctrl-C.',
     )
-    .option('--config <file>', CONFIG_OPTION_HELP)
+    .option(
+      '--config <file>',
+      `${CONFIG_OPTION_HELP}; repeat it to serve several partner tenants (one file each)`,
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .addOption(
+      new Option('--role <role>', 'what this process does: web (webhooks, dashboard), worker (sync) or all')
+        .choices(['all', 'web', 'worker'])
+        .default('all')
+        .env('COSELL_ROLE'),
+    )
     .option('--dry-run', 'compute and log what would change without writing to Partner Center or the CRM')
     .action(async (options: StartOptions) => {
-      const config = await loadConfigFromFlags(options.config);
-      const logger = createLogger({ level: config.log.level });
+      const configs: Config[] = [];
+      for (const file of options.config.length > 0 ? options.config : [undefined])
+        configs.push(await loadConfigFromFlags(file));
+      const first = configs[0]!;
+      const logger = createLogger({ level: first.log.level });
       // Loaded on use: the engine and its dependencies are not needed by the other commands.
       const { startService } = await import('../service.ts');
-      const service = await startService(config, { logger, dryRun: options.dryRun ?? false });
+      const service = await startService(configs, {
+        logger,
+        dryRun: options.dryRun ?? false,
+        role: options.role,
+      });
       stopOnSignals(async () => {
         logger.info({ event: 'stopping' }, 'cosell stopping');
         await service.stop();
         logger.info({ event: 'stopped' }, 'cosell stopped');
       });
+      const only = service.tenants.length === 1 ? service.tenants[0] : undefined;
       process.stdout.write(
         `${JSON.stringify({
           cosell: 'started',
+          role: service.role,
           url: service.url,
-          webhookUrl: service.webhookUrl,
-          healthz: `${service.url}/healthz`,
-          crm: config.crm.kind,
-          dryRun: options.dryRun || config.engine.dryRun,
-          config: config.file,
+          healthz: service.url ? `${service.url}/healthz` : null,
+          // One tenant: its fields as before; several: one entry each.
+          ...(only
+            ? {
+                webhookUrl: only.webhookUrl,
+                crm: only.config.crm.kind,
+                dryRun: options.dryRun || only.config.engine.dryRun,
+                config: only.config.file,
+              }
+            : {
+                tenants: service.tenants.map((t) => ({
+                  tenantId: t.tenantId,
+                  webhookUrl: t.webhookUrl,
+                  crm: t.config.crm.kind,
+                  dryRun: options.dryRun || t.config.engine.dryRun,
+                  config: t.config.file,
+                })),
+              }),
         })}\n`,
       );
     });

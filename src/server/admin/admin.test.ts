@@ -20,12 +20,17 @@ const TOKEN = 'admin-token-0123456789-abcdefghij';
 /** The service's HTTP server with only the admin surface wired (the webhook refuses everything). */
 function adminServer(data: AdminData, token: string | null): Promise<CosellServer> {
   return buildServer({
-    engine: { acceptWebhook: async () => ({ duplicate: false }) },
-    verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+    webhooks: [
+      {
+        path: '/webhooks/partner-center',
+        tenantId: 'default',
+        engine: { acceptWebhook: async () => ({ duplicate: false }) },
+        verifySignature: async () => ({ ok: false, code: 'missing-signature', reason: 'no signature' }),
+      },
+    ],
     checkStore: async () => {},
-    admin: { access: { token, tenantId: 'default' }, dataFor: () => data, version: '0.1.0' },
+    admin: { access: { tenants: [{ tenantId: 'default', token }] }, dataFor: () => data, version: '0.1.0' },
     logger: createLogger({ level: 'fatal', destination: new Writable({ write: (_c, _e, done) => done() }) }),
-    webhookPath: '/webhooks/partner-center',
     bodyLimit: 4096,
   });
 }

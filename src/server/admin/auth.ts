@@ -1,18 +1,23 @@
 // Who may see the dashboard and call the admin API (DESIGN.md §2 server/). Bound to a loopback address, the
 // machine's own users may; on any other address every request needs the admin token (COSELL_ADMIN_TOKEN):
 // `Authorization: Bearer …` for scripts, or the session cookie the sign-in form sets for browsers. The tenant a
-// request may see is decided here and only here (`tenantOf`), so a multi-tenant deployment changes one function.
+// request may see is decided here and only here (`tenantOf`): in a deployment serving several partner tenants
+// each has its own token (COSELL_ADMIN_TOKEN__<TENANT>), and the token a request carries is the tenant it sees.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const SESSION_COOKIE = 'cosell_admin';
 
-export interface AdminAccess {
-  /** Null: no token is configured (only allowed on a loopback address). */
-  token: string | null;
-  /** The tenant this deployment serves; the one a valid request sees. */
+export interface TenantAccess {
   tenantId: string;
+  /** Null: no token is configured (only allowed for a deployment of one tenant on a loopback address). */
+  token: string | null;
+}
+
+export interface AdminAccess {
+  /** The tenants this deployment serves, each with its admin token. */
+  tenants: readonly TenantAccess[];
 }
 
 export function isLoopback(host: string): boolean {
@@ -61,21 +66,36 @@ export function cookieOf(request: FastifyRequest, name: string): string | undefi
   return undefined;
 }
 
-/**
- * Without a token the service is bound to loopback, and only a request that names a loopback host gets in: a web
- * page that rebinds its own domain to 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused.
- */
-export function isAuthorized(request: FastifyRequest, access: AdminAccess): boolean {
-  if (access.token === null) return isLoopback(hostnameOf(request.headers.host));
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return sameSecret(header.slice(7).trim(), access.token);
-  const cookie = cookieOf(request, SESSION_COOKIE);
-  return cookie !== undefined && sameSecret(cookie, sessionValue(access.token));
+/** True when nobody configured a token: one tenant, bound to loopback (start refuses anything else). */
+export function withoutToken(access: AdminAccess): boolean {
+  return access.tenants.length === 1 && access.tenants[0]!.token === null;
 }
 
-/** The one tenant check: today one tenant per deployment, so a valid request sees the deployment's tenant. */
-export function tenantOf(_request: FastifyRequest, access: AdminAccess): string {
-  return access.tenantId;
+/**
+ * The one tenant check: the tenant whose admin token the request carries (bearer header or session cookie), or
+ * null when it carries none that is valid. Without a token the service is bound to loopback, and only a request
+ * that names a loopback host gets in: a web page that rebinds its own domain to 127.0.0.1 (DNS rebinding) sends
+ * its own name as Host and is refused.
+ */
+export function tenantOf(request: FastifyRequest, access: AdminAccess): string | null {
+  if (withoutToken(access)) {
+    return isLoopback(hostnameOf(request.headers.host)) ? access.tenants[0]!.tenantId : null;
+  }
+  const header = request.headers.authorization;
+  const cookie = cookieOf(request, SESSION_COOKIE);
+  for (const tenant of access.tenants) {
+    if (tenant.token === null) continue;
+    if (header?.startsWith('Bearer ')) {
+      if (sameSecret(header.slice(7).trim(), tenant.token)) return tenant.tenantId;
+    } else if (cookie !== undefined && sameSecret(cookie, sessionValue(tenant.token))) {
+      return tenant.tenantId;
+    }
+  }
+  return null;
+}
+
+export function isAuthorized(request: FastifyRequest, access: AdminAccess): boolean {
+  return tenantOf(request, access) !== null;
 }
 
 /**

@@ -37,7 +37,7 @@ ${input.refreshSeconds ? html`<meta http-equiv="refresh" content="${input.refres
 <header><strong>cosell</strong><nav aria-label="Main">${NAV.map(
     ([page, label, href]) =>
       html`<a href="${href}"${page === input.page ? html` aria-current="page"` : ''}>${label}</a>`,
-  )}</nav><span class="tenant">tenant ${input.tenantId}</span></header>
+  )}</nav>${input.tenantId ? html`<span class="tenant">tenant ${input.tenantId}</span>` : ''}</header>
 <main id="main">${input.body}</main></body></html>`}`;
 }
 

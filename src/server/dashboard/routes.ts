@@ -10,6 +10,7 @@ import {
   SESSION_COOKIE,
   sessionValue,
   tenantOf,
+  withoutToken,
 } from '../admin/auth.ts';
 import type { AdminData } from '../admin/data.ts';
 import { openApiDocument } from '../admin/openapi.ts';
@@ -58,7 +59,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         });
       }
       if (OPEN_PATHS.has(path) || isAuthorized(request, options.access)) return;
-      if (options.access.token === null) {
+      if (withoutToken(options.access)) {
         return reply.code(403).send({
           error: {
             code: 'not-loopback',
@@ -69,8 +70,11 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
       }
       return refuseUnauthorized(request, reply, !path.startsWith('/api/'));
     });
-    const data = (request: FastifyRequest) => options.dataFor(tenantOf(request, options.access));
+    // The onRequest hook let only requests with a tenant through (the open paths read no tenant's data).
+    const tenant = (request: FastifyRequest) => tenantOf(request, options.access) ?? '';
+    const data = (request: FastifyRequest) => options.dataFor(tenant(request));
     const page = (
+      request: FastifyRequest,
       reply: FastifyReply,
       title: string,
       active: Parameters<typeof layout>[0]['page'],
@@ -84,7 +88,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
           layout({
             title,
             page: active,
-            tenantId: options.access.tenantId,
+            tenantId: tenant(request),
             body,
             ...(refreshSeconds ? { refreshSeconds } : {}),
           }),
@@ -97,7 +101,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
     registerApi(scope, data);
 
     scope.get('/', async (request, reply) =>
-      page(reply, 'Overview', 'overview', overviewPage(await data(request).overview())),
+      page(request, reply, 'Overview', 'overview', overviewPage(await data(request).overview())),
     );
     scope.get('/records', async (request, reply) => {
       const raw = Object.fromEntries(
@@ -105,7 +109,13 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
       );
       const parsed = recordsQuerySchema.safeParse(raw);
       const query = parsed.success ? parsed.data : recordsQuerySchema.parse({});
-      return page(reply, 'Records', 'records', recordsPage(await data(request).records(query), query));
+      return page(
+        request,
+        reply,
+        'Records',
+        'records',
+        recordsPage(await data(request).records(query), query),
+      );
     });
     scope.get<{ Params: { id: string }; Querystring: { queued?: string } }>(
       '/records/:id',
@@ -120,7 +130,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
               layout({
                 title: 'Not found',
                 page: 'records',
-                tenantId: options.access.tenantId,
+                tenantId: tenant(request),
                 body: recordsPage({ records: [], nextCursor: null }, recordsQuerySchema.parse({})),
               }),
             );
@@ -131,6 +141,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
             ? 'Queued again: cosell syncs it within seconds.'
             : 'Synced again after your resubmit: the latest run is at the top of Runs.';
         return page(
+          request,
           reply,
           detail.record.name ?? 'Record',
           'records',
@@ -152,7 +163,13 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         queued !== undefined
           ? `Queued ${queued} record${queued === '1' ? '' : 's'} again: refresh in a few seconds to see the outcome.`
           : undefined;
-      return page(reply, 'Failures', 'failures', failuresPage(await data(request).failures(), notice));
+      return page(
+        request,
+        reply,
+        'Failures',
+        'failures',
+        failuresPage(await data(request).failures(), notice),
+      );
     });
     scope.post('/failures/resubmit', async (request, reply) => {
       const form = (request.body ?? {}) as Form;
@@ -170,21 +187,28 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
       return reply.redirect(`/failures?queued=${queued}`, 303);
     });
     scope.get('/settings', async (request, reply) =>
-      page(reply, 'Settings', 'settings', settingsPage(data(request).settings())),
+      page(request, reply, 'Settings', 'settings', settingsPage(data(request).settings())),
     );
 
     scope.get<{ Querystring: { next?: string; failed?: string } }>('/login', async (request, reply) =>
-      page(reply, 'Sign in', null, loginPage(safeNext(request.query.next), request.query.failed === '1')),
+      page(
+        request,
+        reply,
+        'Sign in',
+        null,
+        loginPage(safeNext(request.query.next), request.query.failed === '1'),
+      ),
     );
     scope.post('/login', async (request, reply) => {
       const form = (request.body ?? {}) as Form;
       const next = safeNext(typeof form['next'] === 'string' ? form['next'] : undefined);
       const token = typeof form['token'] === 'string' ? form['token'] : '';
-      const expected = options.access.token;
-      if (expected === null) return reply.redirect(next, 303);
+      if (withoutToken(options.access)) return reply.redirect(next, 303);
       const probe = { headers: { authorization: `Bearer ${token}` } } as FastifyRequest;
       if (!isAuthorized(probe, options.access))
         return reply.redirect(`/login?failed=1&next=${encodeURIComponent(next)}`, 303);
+      // The cookie is derived from the token given: it opens that token's tenant, and only it.
+      const expected = token.trim();
       const secure = request.protocol === 'https' ? '; Secure' : '';
       return reply
         .header(
