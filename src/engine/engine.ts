@@ -551,7 +551,9 @@ class SyncEngine implements Engine {
       await this.processInbox();
       const free = this.settings.worker.concurrency - this.inFlight.size;
       if (free <= 0) return 0;
-      const jobs = await this.store.claimJobs(this.workerId, this.now(), free, this.settings.worker.leaseMs);
+      const jobs = await this.store.claimJobs(this.workerId, this.now(), free, this.settings.worker.leaseMs, {
+        maxRunning: this.settings.worker.maxRunning,
+      });
       for (const job of jobs) {
         const done = this.runJob(job)
           .catch((error: unknown) => {

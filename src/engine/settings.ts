@@ -24,6 +24,9 @@ const workerSchema = z.object({
   leaseMs: positiveMs(60_000),
   /** How often the worker looks for due jobs when nothing woke it. */
   pollIntervalMs: positiveMs(1_000),
+  /** Jobs of this tenant running at once across every worker process (null: each process's concurrency alone).
+   *  Set it to what the tenant's APIs allow at once when several workers run (Dataverse: 52 per user). */
+  maxRunning: z.number().int().min(1).max(1000).nullable().default(null),
 });
 
 // One policy for the whole engine (src/lib/retry.ts); job retries are minutes apart, not milliseconds.
@@ -184,7 +187,7 @@ export interface EngineSettings {
   defaultCurrency: string | null;
   defaultOwnerId: string | null;
   defaultCloseDays: number | null;
-  worker: { concurrency: number; leaseMs: number; pollIntervalMs: number };
+  worker: { concurrency: number; leaseMs: number; pollIntervalMs: number; maxRunning: number | null };
   retry: RetryPolicy;
   crmPoll: { minIntervalMs: number; maxIntervalMs: number; overlapMs: number };
   reconcile: { intervalMs: number; overlapMs: number; initialLookbackMs: number };

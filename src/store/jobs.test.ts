@@ -44,6 +44,35 @@ describe('store: jobs keyed by link', () => {
     expect(await store.listJobs({ state: 'pending' })).toHaveLength(1);
   });
 
+  it("R27 maxRunning caps the tenant's running jobs across workers: a second worker gets only what is left, an expired lease frees its place", async () => {
+    const links = [link, other];
+    for (let i = 3; i <= 6; i++) {
+      links.push(
+        (
+          await store.findOrCreateLinkForReferral(`r-${i}`, {
+            crmKind: 'salesforce',
+            dealKind: 'opportunity',
+          })
+        ).link,
+      );
+    }
+    for (const l of links) await store.enqueueJob(l.id, 'backfill', time.at(0));
+    const second = await openTestStore(tmp, { clock: time.clock });
+    try {
+      const cap = { maxRunning: 3 };
+      expect(await store.claimJobs('w1', time.at(0), 2, LEASE, cap)).toHaveLength(2);
+      expect(await second.claimJobs('w2', time.at(0), 5, LEASE, cap)).toHaveLength(1);
+      expect(await second.claimJobs('w2', time.at(0), 5, LEASE, cap)).toEqual([]);
+      // Another tenant's cap is its own.
+      expect(await store.forTenant('contoso').claimJobs('w3', time.at(0), 5, LEASE, cap)).toEqual([]);
+      // Past the leases the three are up for claiming again, and count no longer.
+      expect(await second.claimJobs('w2', time.at(LEASE + 1), 5, LEASE, cap)).toHaveLength(3);
+      expect(await store.claimJobs('w1', time.at(LEASE + 2), 5, LEASE)).toHaveLength(3);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('says when work falls due: the earliest pending run time, whatever the order of ids, and each running lease', async () => {
     expect(await store.jobTimes()).toEqual({ nextPendingAt: null, running: [] });
     await store.enqueueJob(link.id, 'backfill', time.at(0));

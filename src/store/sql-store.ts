@@ -703,11 +703,33 @@ export class SqlStore implements Store {
     });
   }
 
-  async claimJobs(owner: string, now: Date, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    if (limit <= 0) return [];
+  async claimJobs(
+    owner: string,
+    now: Date,
+    wanted: number,
+    leaseMs: number,
+    options: { maxRunning?: number | null } = {},
+  ): Promise<ClaimedJob[]> {
+    if (wanted <= 0) return [];
     const at = iso(now);
     const expires = iso(new Date(now.getTime() + leaseMs));
     return this.transaction(async (x) => {
+      let limit = wanted;
+      const maxRunning = options.maxRunning;
+      if (maxRunning !== undefined && maxRunning !== null) {
+        // Jobs whose lease still runs are running somewhere; expired ones are up for claiming.
+        const live = await one(
+          x,
+          this.db
+            .selectFrom('jobs')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('tenant_id', '=', this.tenantId)
+            .where('state', '=', 'running')
+            .where('lease_expires_at', '>', at),
+        );
+        limit = Math.min(limit, maxRunning - Number(live.n));
+        if (limit <= 0) return [];
+      }
       // Two indexed reads instead of one OR over every job of the tenant (jobs_due: tenant, state, time): due
       // pending jobs of links with nothing running, in order; and running jobs whose lease ran out.
       const pending = await x.all(

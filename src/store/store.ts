@@ -383,9 +383,17 @@ export interface Store {
   /**
    * Leases up to `limit` due jobs to `owner` until now+leaseMs, incrementing attempts: pending jobs whose
    * link has no running job, and running jobs whose lease expired (the worker died: nothing is lost).
-   * Atomic across processes (SQLite: one IMMEDIATE transaction; PostgreSQL: FOR UPDATE SKIP LOCKED).
+   * `maxRunning`: no more than this many of the tenant's jobs run at once, whatever process runs them (the
+   * tenant's API allows so many calls at once). Atomic across processes (SQLite: one IMMEDIATE transaction;
+   * PostgreSQL: the tenant's advisory lock, see driver.ts).
    */
-  claimJobs(owner: string, now: Date, limit: number, leaseMs: number): Promise<ClaimedJob[]>;
+  claimJobs(
+    owner: string,
+    now: Date,
+    limit: number,
+    leaseMs: number,
+    options?: { maxRunning?: number | null },
+  ): Promise<ClaimedJob[]>;
   extendLease(job: JobLease, now: Date, leaseMs: number): Promise<boolean>;
   /** The run succeeded. False (and nothing written) when the lease was lost to another worker. */
   completeJob(job: JobLease): Promise<boolean>;
