@@ -5,6 +5,7 @@
 //   --repeats N                 repetitions of each change kind for the call counts (default 5)
 //   --only latency,calls,idle   a subset
 //   --out DIR                   where to write latest.json / latest.svg (default bench/results)
+//   --scale                     instead: throughput with 1, 2 and 4 workers on PostgreSQL (bench/scale.ts)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,12 @@ import { measureAfterQuiet, measureIdleDay } from './idle.ts';
 import { measureToCrm, measureToReferral } from './latency.ts';
 import { distribution } from './lib/stats.ts';
 import { type BenchResults, markdown, svg, targets } from './report.ts';
+
+if (process.argv.includes('--scale')) {
+  const { runScaleBench } = await import('./scale.ts');
+  await runScaleBench();
+  process.exit(0);
+}
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);

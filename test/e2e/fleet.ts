@@ -87,7 +87,8 @@ const started = (lines: string[]) => lines.some((l) => l.includes('"cosell":"sta
 export async function startFleet(options: {
   tenants: { id: string; crm: CrmKind }[];
   storeUrl: string;
-  engine: Record<string, unknown>;
+  /** The config's engine section, or a function giving each tenant's. */
+  engine: Record<string, unknown> | ((tenant: { id: string; crm: CrmKind }) => Record<string, unknown>);
   /** Called with each tenant's CRM emulator control URL before cosell starts (limits, faults). */
   configureCrm?: (tenant: { id: string; crm: CrmKind; control: string }) => Promise<void>;
 }): Promise<Fleet> {
@@ -119,7 +120,7 @@ export async function startFleet(options: {
         `${await partnerCenterSection(tenantDir, pc)}${stringify({
           tenantId: spec.id,
           crm: demo.crm,
-          engine: options.engine,
+          engine: typeof options.engine === 'function' ? options.engine(spec) : options.engine,
           server: { host: '127.0.0.1', port, webhookPath: `/webhooks/partner-center/${spec.id}` },
         })}`,
       );
