@@ -19,6 +19,8 @@ export interface ExpiryContext {
   post?: (url: string, body: unknown) => Promise<void>;
 }
 
+const MINUTE = 60_000;
+
 /** The body of the optional notification webhook. */
 export interface ExpiryWarning {
   event: 'referral-expiring';
@@ -43,17 +45,22 @@ export function isDueForWarning(
   return left > 0 && left <= warnBeforeMs ? deadline : null;
 }
 
-/** One pass over the active links; returns how many records were warned. */
+/** One pass over the links whose deadline falls in the warning window; returns how many records were warned. */
 export async function warnExpiringReferrals(ctx: ExpiryContext): Promise<number> {
   const { warnBeforeMs, notifyUrl } = ctx.settings.expiry;
   const now = ctx.now();
   let warned = 0;
+  // The store answers which deadlines fall in the window (an index, not every link's snapshot); a minute either
+  // side covers timestamps written with and without milliseconds, and isDueForWarning decides exactly.
+  const from = new Date(now.getTime() - MINUTE);
+  const to = new Date(now.getTime() + warnBeforeMs + MINUTE);
   for (let afterId = 0; ; ) {
-    const links = await ctx.store.listLinks({ state: 'active', limit: 500, afterId });
-    if (links.length === 0) return warned;
-    afterId = links.at(-1)!.id;
-    for (const link of links) {
-      if (!link.crmId || !link.referralId || link.dealKind !== 'opportunity') continue;
+    const ids = await ctx.store.linksWithDeadlineBetween(from, to, { afterId, limit: 500 });
+    if (ids.length === 0) return warned;
+    afterId = ids.at(-1)!;
+    for (const id of ids) {
+      const link = await ctx.store.getLink(id);
+      if (!link?.crmId || !link.referralId || link.dealKind !== 'opportunity') continue;
       const deadline = isDueForWarning((await ctx.store.getSnapshot(link.id))?.values, now, warnBeforeMs);
       if (!deadline) continue;
       const deal = await ctx.crm.findDeal({ kind: 'opportunity', id: link.crmId });

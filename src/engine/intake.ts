@@ -341,20 +341,16 @@ export async function requeueFailedLinks(ctx: IntakeContext): Promise<number> {
   const { store } = ctx;
   let queued = 0;
   let afterId = 0;
+  // A new referral whose CRM record was refused has nothing in the CRM to re-check (no CRM id): it waits for a
+  // change in Partner Center (webhook, sweep) or a resubmit, and failedLinkIds leaves it out.
   for (;;) {
-    const links = await store.listLinks({ state: 'active', limit: 500, afterId });
-    if (links.length === 0) break;
-    for (const link of links) {
-      // A new referral whose CRM record was refused has nothing in the CRM to re-check: it waits for a change
-      // in Partner Center (webhook, sweep) or a resubmit.
-      if (!link.crmId) continue;
-      const snapshot = await store.getSnapshot(link.id);
-      if (snapshot?.error) {
-        await store.enqueueJob(link.id, 'reconcile', ctx.now());
-        queued++;
-      }
+    const ids = await store.failedLinkIds({ afterId, limit: 500 });
+    if (ids.length === 0) break;
+    for (const id of ids) {
+      await store.enqueueJob(id, 'reconcile', ctx.now());
+      queued++;
     }
-    afterId = links[links.length - 1]!.id;
+    afterId = ids[ids.length - 1]!;
   }
   return queued;
 }

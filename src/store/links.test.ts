@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storeMigrationProvider } from './migrations/index.ts';
 import { openSqliteStore, type SqliteStore } from './sqlite.ts';
 import { StoreError } from './store.ts';
 import { openTestStore, temporaryDirectory, testClock } from './test-support.ts';
@@ -31,7 +33,37 @@ describe('SQLite store: opening and migrations', () => {
       { name: '0002_failed_digest' },
       { name: '0003_record_summary' },
       { name: '0004_snapshot_referral' },
+      { name: '0005_indexed_sweeps' },
     ]);
+  });
+
+  it('R30 the deadline column is filled from the values stored before the migration that added it', async () => {
+    const file = tmp.file();
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    await new Migrator({ db, provider: storeMigrationProvider('sqlite') }).migrateTo(
+      '0004_snapshot_referral',
+    );
+    const now = '2026-01-05T09:00:00.000Z';
+    await sql`insert into links (tenant_id, referral_id, crm_kind, crm_id, deal_kind, state, created_at, updated_at)
+      values ('default', 'r-old', 'salesforce', '006OLD', 'opportunity', 'active', ${now}, ${now})`.execute(
+      db,
+    );
+    await sql`insert into snapshots (link_id, tenant_id, values_json, updated_at)
+      values (1, 'default', ${JSON.stringify({ status: 'New', responseDeadline: '2026-01-06T09:00:00Z' })}, ${now})`.execute(
+      db,
+    );
+    await db.destroy();
+    const store = await openSqliteStore({ file });
+    try {
+      expect(
+        await store.linksWithDeadlineBetween(
+          new Date('2026-01-05T00:00:00Z'),
+          new Date('2026-01-07T00:00:00Z'),
+        ),
+      ).toEqual([1]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('enforces one link per referral and per CRM record in the schema itself', async () => {
@@ -233,6 +265,55 @@ describe('store: snapshots and create intents', () => {
   afterEach(async () => {
     await store.close();
     tmp.remove();
+  });
+
+  it('R30 finds the referrals whose response deadline falls in a window from the index: active opportunities with both sides', async () => {
+    const awaiting = (deadline: string | null) => ({ values: { status: 'New', responseDeadline: deadline } });
+    const soon = (await store.findOrCreateLinkForReferral('r-soon', { ...OPPORTUNITY, crmId: '006S' })).link;
+    const later = (await store.findOrCreateLinkForReferral('r-later', { ...OPPORTUNITY, crmId: '006L' }))
+      .link;
+    const noCrm = (await store.findOrCreateLinkForReferral('r-nocrm', OPPORTUNITY)).link;
+    const answered = (await store.findOrCreateLinkForReferral('r-done', { ...OPPORTUNITY, crmId: '006D' }))
+      .link;
+    await store.saveSnapshot(soon.id, awaiting('2026-01-06T09:00:00Z'));
+    await store.saveSnapshot(later.id, awaiting('2026-01-20T09:00:00Z'));
+    await store.saveSnapshot(noCrm.id, awaiting('2026-01-06T10:00:00Z'));
+    await store.saveSnapshot(answered.id, awaiting('2026-01-06T11:00:00Z'));
+    // An answer clears the deadline from the values, and from the index.
+    await store.saveSnapshot(answered.id, awaiting(null));
+    const window = [new Date('2026-01-05T09:00:00Z'), new Date('2026-01-08T09:00:00Z')] as const;
+    expect(await store.linksWithDeadlineBetween(...window)).toEqual([soon.id]);
+    expect(await store.forTenant('contoso').linksWithDeadlineBetween(...window)).toEqual([]);
+    expect(
+      await store.linksWithDeadlineBetween(
+        new Date('2026-01-01T00:00:00Z'),
+        new Date('2026-02-01T00:00:00Z'),
+      ),
+    ).toEqual([soon.id, later.id]);
+  });
+
+  it('R25 lists the failed links to re-check from the index: active, with a CRM record, this tenant only, in id order', async () => {
+    const failed = { error: { rule: 'country-code-missing', message: 'No country' } };
+    const a = (await store.findOrCreateLinkForCrm('salesforce', '006A', { dealKind: 'opportunity' })).link;
+    const fine = (await store.findOrCreateLinkForCrm('salesforce', '006B', { dealKind: 'opportunity' })).link;
+    const noCrm = (await store.findOrCreateLinkForReferral('r-new', OPPORTUNITY)).link;
+    const unshared = (await store.findOrCreateLinkForCrm('salesforce', '006C', { dealKind: 'opportunity' }))
+      .link;
+    const b = (await store.findOrCreateLinkForCrm('salesforce', '006D', { dealKind: 'opportunity' })).link;
+    for (const link of [a, noCrm, unshared, b]) await store.saveSnapshot(link.id, failed);
+    await store.saveSnapshot(fine.id, { values: null });
+    await store.setLinkState(unshared.id, 'unshared');
+    const contoso = store.forTenant('contoso');
+    const theirs = (await contoso.findOrCreateLinkForCrm('salesforce', '006X', { dealKind: 'opportunity' }))
+      .link;
+    await contoso.saveSnapshot(theirs.id, failed);
+
+    expect(await store.failedLinkIds()).toEqual([a.id, b.id]);
+    expect(await store.failedLinkIds({ afterId: a.id, limit: 1 })).toEqual([b.id]);
+    // A fixed record leaves the list.
+    await store.saveSnapshot(a.id, { error: null });
+    expect(await store.failedLinkIds()).toEqual([b.id]);
+    expect(await contoso.failedLinkIds()).toEqual([theirs.id]);
   });
 
   it('saves a snapshot partially: the error state changes without touching the values', async () => {

@@ -44,6 +44,8 @@ export interface SnapshotsTable {
   error_message: string | null;
   failed_digest: string | null;
   referral_json: string | null;
+  /** values.responseDeadline, for the expiry warnings' indexed question (R30). */
+  response_deadline: string | null;
   updated_at: string;
 }
 

@@ -260,6 +260,47 @@ export class SqlStore implements Store {
     return (await this.all(query.orderBy('id').limit(clampLimit(filter.limit, 100, 1000)))).map(toLink);
   }
 
+  async failedLinkIds(filter: { afterId?: number; limit?: number } = {}): Promise<number[]> {
+    const rows = await this.all(
+      this.db
+        .selectFrom('snapshots as s')
+        .innerJoin('links as l', 'l.id', 's.link_id')
+        .select('l.id')
+        .where('s.tenant_id', '=', this.tenantId)
+        .where('s.error_rule', 'is not', null)
+        .where('s.link_id', '>', filter.afterId ?? 0)
+        .where('l.state', '=', 'active')
+        .where('l.crm_id', 'is not', null)
+        .orderBy('s.link_id')
+        .limit(clampLimit(filter.limit, 500, 1000)),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async linksWithDeadlineBetween(
+    from: Date,
+    to: Date,
+    filter: { afterId?: number; limit?: number } = {},
+  ): Promise<number[]> {
+    const rows = await this.all(
+      this.db
+        .selectFrom('snapshots as s')
+        .innerJoin('links as l', 'l.id', 's.link_id')
+        .select('l.id')
+        .where('s.tenant_id', '=', this.tenantId)
+        .where('s.response_deadline', '>=', from.toISOString())
+        .where('s.response_deadline', '<=', to.toISOString())
+        .where('s.link_id', '>', filter.afterId ?? 0)
+        .where('l.state', '=', 'active')
+        .where('l.crm_id', 'is not', null)
+        .where('l.referral_id', 'is not', null)
+        .where('l.deal_kind', '=', 'opportunity')
+        .orderBy('s.link_id')
+        .limit(clampLimit(filter.limit, 500, 1000)),
+    );
+    return rows.map((r) => r.id);
+  }
+
   async findOrCreateLinkForReferral(
     referralId: string,
     init: { crmKind: CrmKind; dealKind: DealKind; engagementId?: string | null; crmId?: string | null },
@@ -531,8 +572,11 @@ export class SqlStore implements Store {
       await this.transaction(async (x) => {
         await this.requireLink(x, linkId);
         const set: Partial<Selectable<SnapshotsTable>> = { updated_at: this.now() };
-        if (update.values !== undefined)
+        if (update.values !== undefined) {
           set.values_json = update.values === null ? null : JSON.stringify(update.values);
+          const deadline = update.values?.responseDeadline;
+          set.response_deadline = typeof deadline === 'string' ? deadline : null;
+        }
         if (update.referralETag !== undefined) set.referral_etag = update.referralETag;
         if (update.referralUpdatedAt !== undefined) set.referral_updated_at = update.referralUpdatedAt;
         if (update.crmVersion !== undefined) set.crm_version = update.crmVersion;
@@ -703,6 +747,32 @@ export class SqlStore implements Store {
     });
   }
 
+  /** Two indexed reads (jobs_due), as the claim itself: an OR of the two would read every job of the tenant. */
+  private async anyJobDue(x: Executor, at: string): Promise<boolean> {
+    const pending = await first(
+      x,
+      this.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('tenant_id', '=', this.tenantId)
+        .where('state', '=', 'pending')
+        .where('next_run_at', '<=', at)
+        .limit(1),
+    );
+    if (pending) return true;
+    const expired = await first(
+      x,
+      this.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('tenant_id', '=', this.tenantId)
+        .where('state', '=', 'running')
+        .where('lease_expires_at', '<=', at)
+        .limit(1),
+    );
+    return expired !== undefined;
+  }
+
   async claimJobs(
     owner: string,
     now: Date,
@@ -713,6 +783,9 @@ export class SqlStore implements Store {
     if (wanted <= 0) return [];
     const at = iso(now);
     const expires = iso(new Date(now.getTime() + leaseMs));
+    // Most polls of an idle or busy-elsewhere tenant find nothing: a read says so without taking the tenant's
+    // write lock, which every worker's poll would otherwise queue on.
+    if (!(await this.read((x) => this.anyJobDue(x, at)))) return [];
     return this.transaction(async (x) => {
       let limit = wanted;
       const maxRunning = options.maxRunning;

@@ -335,6 +335,16 @@ export interface Store {
   linkByCrm(crmKind: CrmKind, crmId: string): Promise<Link | null>;
   /** `related-referral-*` events name Microsoft's referral: resolve them through the engagement (R2). */
   linksByEngagement(engagementId: string): Promise<Link[]>;
+  /** Active links with a CRM record whose last sync failed (the snapshot holds an error), by id after `afterId`:
+   *  an indexed read, not one snapshot per link. */
+  failedLinkIds(filter?: { afterId?: number; limit?: number }): Promise<number[]>;
+  /** Active opportunity links with both sides whose referral's response deadline (values.responseDeadline) falls
+   *  between `from` and `to`, by id after `afterId`: the expiry warnings' indexed question (R30). */
+  linksWithDeadlineBetween(
+    from: Date,
+    to: Date,
+    filter?: { afterId?: number; limit?: number },
+  ): Promise<number[]>;
   listLinks(filter?: { state?: LinkState; limit?: number; afterId?: number }): Promise<Link[]>;
   /**
    * The link of a referral, created if none; atomic, so concurrent callers get one link. `crmId` (the

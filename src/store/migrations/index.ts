@@ -5,6 +5,7 @@ import { initialMigration } from './0001_initial.ts';
 import { failedDigestMigration } from './0002_failed_digest.ts';
 import { recordSummaryMigration } from './0003_record_summary.ts';
 import { snapshotReferralMigration } from './0004_snapshot_referral.ts';
+import { indexedSweepsMigration } from './0005_indexed_sweeps.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -14,6 +15,7 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     '0002_failed_digest': failedDigestMigration(dialect),
     '0003_record_summary': recordSummaryMigration(dialect),
     '0004_snapshot_referral': snapshotReferralMigration(dialect),
+    '0005_indexed_sweeps': indexedSweepsMigration(dialect),
   };
 }
 
