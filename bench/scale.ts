@@ -1,10 +1,12 @@
 // `npm run bench -- --scale`: throughput of one deployment with 1, 2 and 4 worker processes on one PostgreSQL store
 // (issue 13). Three partner tenants (Salesforce, Dynamics 365, Salesforce), each with its own emulators; the
 // Dynamics 365 tenant's environment has service protection limits set low (Dataverse's documented 429 +
-// Retry-After), so one tenant meets its API's ceiling while the others do not. Each run: a fresh database and
-// fresh emulators, one web process, N workers; every tenant's referrals are sent at once as Microsoft would, and
-// the clock stops when every one is in its CRM with nothing queued. Prints a table, writes bench/results/scale.json.
-//   --workers 1,2,4   --referrals N (per tenant, default 150)   --out DIR
+// Retry-After), so one tenant meets its API's ceiling while the others do not. The emulators answer after a
+// delay like the real APIs' round trips (Partner Center 400 ms, the CRMs 200 ms; `--latency 0` drops it and
+// the run measures the machine's cores instead). Each run: a fresh database and fresh emulators, one web
+// process, N workers; every tenant's referrals are sent at once as Microsoft would, and the clock stops when
+// every one is in its CRM with nothing queued. Prints a table, writes bench/results/scale.json.
+//   --workers 1,2,4   --referrals N (per tenant, default 150)   --latency 1 (scale of the delays)   --out DIR
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,11 @@ const WORKERS = (arg('workers') ?? '1,2,4').split(',').map(Number);
 if (!WORKERS.every((n) => Number.isInteger(n) && n >= 1))
   throw new Error(`--workers takes whole numbers ≥ 1 separated by commas, not '${arg('workers')}'.`);
 const REFERRALS = Number(arg('referrals') ?? 150);
+const LATENCY_SCALE = Number(arg('latency') ?? 1);
+/** Round trips of the real APIs, roughly: what makes a sync wait rather than compute. */
+const LATENCY = { partnerCenterMs: 400 * LATENCY_SCALE, crmMs: 200 * LATENCY_SCALE };
+/** Where each emulator's API is (a fault's path matches a substring): the token endpoints answer at once. */
+const API_PATH = { salesforce: '/services/data/', dynamics: '/api/data/' } as const;
 const OUT = arg('out') ?? join(import.meta.dirname, 'results');
 const TENANTS = [
   { id: 'acme', crm: 'salesforce' },
@@ -30,19 +37,22 @@ const TENANTS = [
   { id: 'initech', crm: 'salesforce' },
 ] as const;
 /** The Dynamics tenant's service protection: Dataverse's rate (6,000 requests per 5 minutes, here 1,200 per
- *  minute) and 8 requests at once instead of 52, so the ceiling shows at this scale. */
-const DATAVERSE_LIMITS = { requestsPerWindow: 1_200, windowMs: 60_000, concurrent: 8 };
-/** Each worker runs 4 jobs of each tenant at once; the Dynamics tenant at most 8 across all workers
+ *  minute) and 4 requests at once instead of 52, so the ceiling shows at this scale. */
+const DATAVERSE_LIMITS = { requestsPerWindow: 1_200, windowMs: 60_000, concurrent: 4 };
+/** Each worker runs 2 jobs of each tenant at once; the Dynamics tenant at most 4 across all workers
  *  (engine.worker.maxRunning = what its environment allows at once), the Salesforce tenants as many as there are. */
 const engineFor = (tenant: { crm: string }) => ({
   worker: {
     pollIntervalMs: 200,
     leaseMs: 10_000,
-    concurrency: 4,
+    concurrency: 2,
     maxRunning: tenant.crm === 'dynamics' ? DATAVERSE_LIMITS.concurrent : null,
   },
   reconcile: { intervalMs: 60_000 },
 });
+
+/** A fault that never runs out: every call of the API waits. */
+const FOREVER = 100_000_000;
 
 const log = (line: string) =>
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} bench scale: ${line}\n`);
@@ -87,8 +97,21 @@ async function oneRun(workers: number, storeUrl: string): Promise<RunFigures> {
     engine: engineFor,
     configureCrm: async ({ crm, control: url }) => {
       if (crm === 'dynamics') await control(url, 'PUT', '/limits', DATAVERSE_LIMITS);
+      if (LATENCY.crmMs > 0)
+        await control(url, 'POST', '/faults', {
+          path: API_PATH[crm],
+          delayMs: LATENCY.crmMs,
+          count: FOREVER,
+        });
     },
   });
+  if (LATENCY.partnerCenterMs > 0) {
+    for (const tenant of fleet.tenants)
+      await control(tenant.pc.control, 'POST', '/faults', {
+        delayMs: LATENCY.partnerCenterMs,
+        count: FOREVER,
+      });
+  }
   const store = await openStore({ url: storeUrl });
   try {
     const web = await fleet.start('web');
@@ -174,7 +197,7 @@ export async function runScaleBench(): Promise<void> {
   }
   const machine = { node: process.versions.node, cpus: cpus().length };
   const lines = [
-    `Scale-out: ${TENANTS.length} tenants × ${REFERRALS} referrals, 1 web process + N workers on PostgreSQL, ${machine.cpus} cores`,
+    `Scale-out: ${TENANTS.length} tenants × ${REFERRALS} referrals, 1 web process + N workers on PostgreSQL, ${machine.cpus} cores, API round trips ${LATENCY.partnerCenterMs} ms (Partner Center) / ${LATENCY.crmMs} ms (CRMs)`,
     '',
     '| workers | wall | referrals/s | efficiency | cosell CPU s | acme (Salesforce) /s | globex (Dynamics, limited) /s | globex 429s | initech (Salesforce) /s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -188,7 +211,17 @@ export async function runScaleBench(): Promise<void> {
   const file = join(OUT, 'scale.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ startedAt: new Date().toISOString(), machine, dataverseLimits: DATAVERSE_LIMITS, runs }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        startedAt: new Date().toISOString(),
+        machine,
+        latency: LATENCY,
+        dataverseLimits: DATAVERSE_LIMITS,
+        runs,
+      },
+      null,
+      2,
+    )}\n`,
   );
   process.stdout.write(`figures written to ${file}\n`);
 }

@@ -3,7 +3,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../test/helpers/postgres.ts';
-import { type StoreDialect, storeMigrationProvider } from './index.ts';
+import { type StoreDialect, storeMigrationProvider, storeMigrations } from './index.ts';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -38,11 +38,14 @@ describe('store migrations on PostgreSQL', () => {
     try {
       const first = await migrated('postgres', postgres);
       expect(first.error).toBeUndefined();
-      expect(first.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success', 'Success']);
+      expect(first.results?.map((r) => `${r.migrationName} ${r.status}`)).toEqual(
+        Object.keys(storeMigrations('postgres')).map((name) => `${name} Success`),
+      );
       expect((await migrated('sqlite', sqlite)).error).toBeUndefined();
 
       const onPostgres = await columns(postgres);
       expect(onPostgres).toContain('jobs.lease_expires_at');
+      expect(onPostgres).toContain('snapshots.response_deadline');
       expect(onPostgres).toEqual(await columns(sqlite));
 
       // Reopening an up-to-date database changes nothing.
