@@ -260,45 +260,43 @@ export class SqlStore implements Store {
     return (await this.all(query.orderBy('id').limit(clampLimit(filter.limit, 100, 1000)))).map(toLink);
   }
 
-  async failedLinkIds(filter: { afterId?: number; limit?: number } = {}): Promise<number[]> {
-    const rows = await this.all(
-      this.db
-        .selectFrom('snapshots as s')
-        .innerJoin('links as l', 'l.id', 's.link_id')
-        .select('l.id')
-        .where('s.tenant_id', '=', this.tenantId)
-        .where('s.error_rule', 'is not', null)
-        .where('s.link_id', '>', filter.afterId ?? 0)
-        .where('l.state', '=', 'active')
-        .where('l.crm_id', 'is not', null)
-        .orderBy('s.link_id')
-        .limit(clampLimit(filter.limit, 500, 1000)),
-    );
+  /** Active links with a CRM record whose snapshot `narrow` picks, a page by id: the sweeps' indexed questions. */
+  private async sweepLinkIds(
+    filter: { afterId?: number; limit?: number },
+    narrow: (query: ReturnType<SqlStore['sweepQuery']>) => ReturnType<SqlStore['sweepQuery']>,
+  ): Promise<number[]> {
+    const query = narrow(this.sweepQuery(filter.afterId ?? 0));
+    const rows = await this.all(query.orderBy('s.link_id').limit(clampLimit(filter.limit, 500, 1000)));
     return rows.map((r) => r.id);
   }
 
-  async linksWithDeadlineBetween(
+  private sweepQuery(afterId: number) {
+    return this.db
+      .selectFrom('snapshots as s')
+      .innerJoin('links as l', 'l.id', 's.link_id')
+      .select('l.id')
+      .where('s.tenant_id', '=', this.tenantId)
+      .where('s.link_id', '>', afterId)
+      .where('l.state', '=', 'active')
+      .where('l.crm_id', 'is not', null);
+  }
+
+  failedLinkIds(filter: { afterId?: number; limit?: number } = {}): Promise<number[]> {
+    return this.sweepLinkIds(filter, (q) => q.where('s.error_rule', 'is not', null));
+  }
+
+  linksWithDeadlineBetween(
     from: Date,
     to: Date,
     filter: { afterId?: number; limit?: number } = {},
   ): Promise<number[]> {
-    const rows = await this.all(
-      this.db
-        .selectFrom('snapshots as s')
-        .innerJoin('links as l', 'l.id', 's.link_id')
-        .select('l.id')
-        .where('s.tenant_id', '=', this.tenantId)
+    return this.sweepLinkIds(filter, (q) =>
+      q
         .where('s.response_deadline', '>=', from.toISOString())
         .where('s.response_deadline', '<=', to.toISOString())
-        .where('s.link_id', '>', filter.afterId ?? 0)
-        .where('l.state', '=', 'active')
-        .where('l.crm_id', 'is not', null)
         .where('l.referral_id', 'is not', null)
-        .where('l.deal_kind', '=', 'opportunity')
-        .orderBy('s.link_id')
-        .limit(clampLimit(filter.limit, 500, 1000)),
+        .where('l.deal_kind', '=', 'opportunity'),
     );
-    return rows.map((r) => r.id);
   }
 
   async findOrCreateLinkForReferral(
@@ -747,30 +745,20 @@ export class SqlStore implements Store {
     });
   }
 
-  /** Two indexed reads (jobs_due), as the claim itself: an OR of the two would read every job of the tenant. */
+  /** Due pending jobs and running jobs whose lease ran out: two indexed reads (jobs_due: tenant, state, time),
+   *  as an OR of the two would read every job of the tenant. */
+  private dueJobs(state: 'pending' | 'running', at: string) {
+    return this.db
+      .selectFrom('jobs as j')
+      .select(['j.id', 'j.next_run_at'])
+      .where('j.tenant_id', '=', this.tenantId)
+      .where('j.state', '=', state)
+      .where(state === 'pending' ? 'j.next_run_at' : 'j.lease_expires_at', '<=', at);
+  }
+
   private async anyJobDue(x: Executor, at: string): Promise<boolean> {
-    const pending = await first(
-      x,
-      this.db
-        .selectFrom('jobs')
-        .select('id')
-        .where('tenant_id', '=', this.tenantId)
-        .where('state', '=', 'pending')
-        .where('next_run_at', '<=', at)
-        .limit(1),
-    );
-    if (pending) return true;
-    const expired = await first(
-      x,
-      this.db
-        .selectFrom('jobs')
-        .select('id')
-        .where('tenant_id', '=', this.tenantId)
-        .where('state', '=', 'running')
-        .where('lease_expires_at', '<=', at)
-        .limit(1),
-    );
-    return expired !== undefined;
+    if (await first(x, this.dueJobs('pending', at).limit(1))) return true;
+    return (await first(x, this.dueJobs('running', at).limit(1))) !== undefined;
   }
 
   async claimJobs(
@@ -803,15 +791,9 @@ export class SqlStore implements Store {
         limit = Math.min(limit, maxRunning - Number(live.n));
         if (limit <= 0) return [];
       }
-      // Two indexed reads instead of one OR over every job of the tenant (jobs_due: tenant, state, time): due
-      // pending jobs of links with nothing running, in order; and running jobs whose lease ran out.
+      // Due pending jobs of links with nothing running, in order; and running jobs whose lease ran out.
       const pending = await x.all(
-        this.db
-          .selectFrom('jobs as j')
-          .select(['j.id', 'j.next_run_at'])
-          .where('j.tenant_id', '=', this.tenantId)
-          .where('j.state', '=', 'pending')
-          .where('j.next_run_at', '<=', at)
+        this.dueJobs('pending', at)
           .where((eb) =>
             eb.not(
               eb.exists(
@@ -828,15 +810,7 @@ export class SqlStore implements Store {
           .limit(limit),
       );
       const expired = await x.all(
-        this.db
-          .selectFrom('jobs as j')
-          .select(['j.id', 'j.next_run_at'])
-          .where('j.tenant_id', '=', this.tenantId)
-          .where('j.state', '=', 'running')
-          .where('j.lease_expires_at', '<=', at)
-          .orderBy('j.next_run_at')
-          .orderBy('j.id')
-          .limit(limit),
+        this.dueJobs('running', at).orderBy('j.next_run_at').orderBy('j.id').limit(limit),
       );
       const due = [...pending, ...expired]
         .sort((a, b) =>
@@ -1435,15 +1409,16 @@ export class SqlStore implements Store {
 
   // ---- cursors and secrets -----------------------------------------------------------------------------
 
+  private cursorValue(name: string) {
+    return this.db
+      .selectFrom('cursors')
+      .select('value')
+      .where('tenant_id', '=', this.tenantId)
+      .where('name', '=', name);
+  }
+
   async getCursor(name: string): Promise<string | null> {
-    const row = await this.first(
-      this.db
-        .selectFrom('cursors')
-        .select('value')
-        .where('tenant_id', '=', this.tenantId)
-        .where('name', '=', name),
-    );
-    return row?.value ?? null;
+    return (await this.first(this.cursorValue(name)))?.value ?? null;
   }
 
   async setCursor(name: string, value: string): Promise<void> {
@@ -1465,15 +1440,7 @@ export class SqlStore implements Store {
   ): Promise<string | null> {
     const now = this.now();
     return await this.transaction(async (x) => {
-      const row = await first(
-        x,
-        this.db
-          .selectFrom('cursors')
-          .select('value')
-          .where('tenant_id', '=', this.tenantId)
-          .where('name', '=', name),
-      );
-      const current = row?.value ?? null;
+      const current = (await first(x, this.cursorValue(name)))?.value ?? null;
       const next = update(current);
       if (next === null || next === current) return current;
       await x.run(

@@ -4,12 +4,11 @@
 // processes serving every tenant. Reads back through the emulators' control APIs (never counted as API calls).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { crmSide, microsoftReferral } from '../../reliability/crm-side.ts';
-import { type CrmKind, DEMO_CRMS } from '../../reliability/deployment.ts';
+import { type CrmKind, DEMO_CRMS, freePort } from '../../reliability/deployment.ts';
 import {
   checkInvariants,
   type Expectation,
@@ -58,14 +57,6 @@ export interface Fleet {
   /** Nothing lost, duplicated or stale, per tenant (reliability/invariants.ts). */
   verdicts(): Promise<Verdict[]>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Runs `work` over `items`, `width` at a time. */

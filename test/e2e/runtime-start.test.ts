@@ -3,11 +3,11 @@
 // SIGKILL in the middle of a Partner Center create, followed by a restart.
 import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../reliability/deployment.ts';
 import {
   addCatalogueSolution,
   sendMicrosoftReferral,
@@ -51,14 +51,6 @@ afterAll(async () => {
   await emulators?.stop();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function inboxRowsMentioning(text: string): number {
   const db = new Database(join(dir, 'data/cosell.db'), { readonly: true });
