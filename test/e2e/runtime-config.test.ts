@@ -1,4 +1,5 @@
 // `cosell init` and the config file as an admin meets them, through the CLI as child processes.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,5 +106,39 @@ describe('cosell init and the config file', () => {
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe('cosell start with several tenants', () => {
+  const tenantFile = (id: string, path: string) => `tenantId: ${id}
+partnerCenter: { tenantId: t, clientId: c }
+crm: { kind: salesforce, salesforce: { connection: { auth: { grant: client-credentials, clientId: x } } } }
+store: { url: tenants.db }
+server: { webhookPath: ${path} }
+`;
+  const env = {
+    ...secrets,
+    COSELL_SF_CLIENT_SECRET: 'shared-secret',
+    COSELL_ADMIN_TOKEN__ACME: 'acme-admin-token-0123456789-abcdef',
+  };
+
+  it('R23 refuses, naming both files, one tenant id or one webhook path twice, and a tenant without its own admin token; nothing starts', async () => {
+    const acme = join(dir, 'acme.yaml');
+    const twin = join(dir, 'twin.yaml');
+    await writeFile(acme, tenantFile('acme', '/webhooks/partner-center/acme'));
+    await writeFile(twin, tenantFile('acme', '/webhooks/partner-center/acme'));
+    const twice = await runCli(['start', '--config', acme, '--config', twin], { cwd: dir, env });
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain(`acme is the tenant of both ${acme} and ${twin}`);
+    expect(twice.stderr).toContain('/webhooks/partner-center/acme is the webhook path of both');
+    expect(twice.stderr).toContain('Nothing was started');
+
+    const globex = join(dir, 'globex.yaml');
+    await writeFile(globex, tenantFile('globex', '/webhooks/partner-center/globex'));
+    const tokenless = await runCli(['start', '--config', acme, '--config', globex], { cwd: dir, env });
+    expect(tokenless.code).toBe(1);
+    expect(tokenless.stderr).toContain('COSELL_ADMIN_TOKEN__GLOBEX');
+    expect(tokenless.stderr).not.toContain('acme-admin-token');
+    expect(existsSync(join(dir, 'tenants.db'))).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
 import { stopOnSignals } from '../signals.ts';
 
 interface StartOptions {
-  config: string[];
+  config?: string[];
   dryRun?: boolean;
   role: 'all' | 'web' | 'worker';
 }
@@ -21,8 +21,7 @@ export function registerStartCommand(program: Command): void {
     .option(
       '--config <file>',
       `${CONFIG_OPTION_HELP}; repeat it to serve several partner tenants (one file each)`,
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .addOption(
       new Option('--role <role>', 'what this process does: web (webhooks, dashboard), worker (sync) or all')
@@ -33,8 +32,7 @@ export function registerStartCommand(program: Command): void {
     .option('--dry-run', 'compute and log what would change without writing to Partner Center or the CRM')
     .action(async (options: StartOptions) => {
       const configs: Config[] = [];
-      for (const file of options.config.length > 0 ? options.config : [undefined])
-        configs.push(await loadConfigFromFlags(file));
+      for (const file of options.config ?? [undefined]) configs.push(await loadConfigFromFlags(file));
       const first = configs[0]!;
       const logger = createLogger({ level: first.log.level });
       // Loaded on use: the engine and its dependencies are not needed by the other commands.
