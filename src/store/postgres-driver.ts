@@ -1,14 +1,24 @@
 // PostgreSQL through a pg pool. A write transaction first takes its tenant's transaction-level advisory lock, so
 // writes of one tenant are serialised across every process and machine as SQLite's write lock serialises them
-// in one file (a find-or-create or a claim is never overtaken between its read and its write); tenants never
-// wait on each other.
+// in one file (a find-or-create is never overtaken between its read and its write); tenants never wait on each
+// other. Claims are the exception (see TransactionMode): they lock the job rows they take, so a tenant's workers
+// claim side by side.
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Driver, Executor } from './driver.ts';
+import type { Driver, Executor, TransactionMode } from './driver.ts';
 import type { StoreDatabase } from './schema.ts';
 
 /** int8 (bigserial ids, count(*)) as a number: ids stay far below 2^53. */
 const INT8_OID = 20;
+
+/** The advisory lock on the tenant each transaction mode takes first (none: row locks only). */
+const LOCKS: Record<TransactionMode, string | null> = {
+  read: null,
+  write: 'SELECT pg_advisory_xact_lock(hashtext($1))',
+  claim: null,
+  // The two-key form is a key space of its own (PostgreSQL's docs): counted claims wait only on each other.
+  'counted-claim': 'SELECT pg_advisory_xact_lock(hashtext($1), 1)',
+};
 
 export function postgresPool(url: string, max = 10): pg.Pool {
   return new pg.Pool({
@@ -41,8 +51,9 @@ export function postgresDriver(pool: pg.Pool): Driver {
     async transaction(tenantId, mode, work) {
       const client = await pool.connect();
       try {
-        await client.query(mode === 'write' ? 'BEGIN' : 'BEGIN READ ONLY');
-        if (mode === 'write') await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [tenantId]);
+        await client.query(mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN');
+        const lock = LOCKS[mode];
+        if (lock) await client.query(lock, [tenantId]);
         const result = await work(executorOf(client));
         await client.query('COMMIT');
         return result;
@@ -53,6 +64,8 @@ export function postgresDriver(pool: pg.Pool): Driver {
         client.release();
       }
     },
+    forUpdate: (query, options = {}) =>
+      options.skipLocked ? query.forUpdate().skipLocked() : query.forUpdate(),
     once(work) {
       return work(executorOf(pool));
     },

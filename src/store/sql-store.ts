@@ -685,9 +685,12 @@ export class SqlStore implements Store {
     linkId: number,
     state: 'pending' | 'running',
   ): Promise<JobRow | undefined> {
+    // Locked: a claim in flight (which takes no tenant lock) is waited for and seen, and none starts on it.
     return await first(
       x,
-      this.db.selectFrom('jobs').selectAll().where('link_id', '=', linkId).where('state', '=', state),
+      this.connection.driver.forUpdate(
+        this.db.selectFrom('jobs').selectAll().where('link_id', '=', linkId).where('state', '=', state),
+      ),
     );
   }
 
@@ -774,10 +777,15 @@ export class SqlStore implements Store {
     // Most polls of an idle or busy-elsewhere tenant find nothing: a read says so without taking the tenant's
     // write lock, which every worker's poll would otherwise queue on.
     if (!(await this.read((x) => this.anyJobDue(x, at)))) return [];
-    return this.transaction(async (x) => {
+    const maxRunning = options.maxRunning ?? null;
+    // Workers claim side by side: each locks the rows it picks and passes over those another claim (or a write
+    // changing the job) holds. A cap on running jobs is counted with the tenant's other capped claims held off.
+    const mode = maxRunning === null ? 'claim' : 'counted-claim';
+    const skipLocked = { skipLocked: true };
+    const { forUpdate } = this.connection.driver;
+    return this.connection.driver.transaction(this.tenantId, mode, async (x) => {
       let limit = wanted;
-      const maxRunning = options.maxRunning;
-      if (maxRunning !== undefined && maxRunning !== null) {
+      if (maxRunning !== null) {
         // Jobs whose lease still runs are running somewhere; expired ones are up for claiming.
         const live = await one(
           x,
@@ -793,24 +801,30 @@ export class SqlStore implements Store {
       }
       // Due pending jobs of links with nothing running, in order; and running jobs whose lease ran out.
       const pending = await x.all(
-        this.dueJobs('pending', at)
-          .where((eb) =>
-            eb.not(
-              eb.exists(
-                eb
-                  .selectFrom('jobs as r')
-                  .select('r.id')
-                  .whereRef('r.link_id', '=', 'j.link_id')
-                  .where('r.state', '=', 'running'),
+        forUpdate(
+          this.dueJobs('pending', at)
+            .where((eb) =>
+              eb.not(
+                eb.exists(
+                  eb
+                    .selectFrom('jobs as r')
+                    .select('r.id')
+                    .whereRef('r.link_id', '=', 'j.link_id')
+                    .where('r.state', '=', 'running'),
+                ),
               ),
-            ),
-          )
-          .orderBy('j.next_run_at')
-          .orderBy('j.id')
-          .limit(limit),
+            )
+            .orderBy('j.next_run_at')
+            .orderBy('j.id')
+            .limit(limit),
+          skipLocked,
+        ),
       );
       const expired = await x.all(
-        this.dueJobs('running', at).orderBy('j.next_run_at').orderBy('j.id').limit(limit),
+        forUpdate(
+          this.dueJobs('running', at).orderBy('j.next_run_at').orderBy('j.id').limit(limit),
+          skipLocked,
+        ),
       );
       const due = [...pending, ...expired]
         .sort((a, b) =>
@@ -844,15 +858,18 @@ export class SqlStore implements Store {
 
   /** The job row if `lease` still holds it. */
   private async leasedRow(x: Executor, lease: JobLease): Promise<JobRow | undefined> {
+    // Locked, as activeJobRow: a reclaim of an expired lease in flight is waited for, and then this is not ours.
     return await first(
       x,
-      this.db
-        .selectFrom('jobs')
-        .selectAll()
-        .where('tenant_id', '=', this.tenantId)
-        .where('id', '=', lease.id)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', lease.leaseOwner),
+      this.connection.driver.forUpdate(
+        this.db
+          .selectFrom('jobs')
+          .selectAll()
+          .where('tenant_id', '=', this.tenantId)
+          .where('id', '=', lease.id)
+          .where('state', '=', 'running')
+          .where('lease_owner', '=', lease.leaseOwner),
+      ),
     );
   }
 

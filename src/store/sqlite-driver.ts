@@ -36,7 +36,13 @@ export function sqliteDriver(sqlite: Database.Database, db: Kysely<StoreDatabase
       return statement(compiled.sql).run(...compiled.parameters).changes;
     },
   };
-  const begin = { write: sqlite.prepare('BEGIN IMMEDIATE'), read: sqlite.prepare('BEGIN') };
+  const immediate = sqlite.prepare('BEGIN IMMEDIATE');
+  const begin = {
+    write: immediate,
+    claim: immediate,
+    'counted-claim': immediate,
+    read: sqlite.prepare('BEGIN'),
+  };
   const commit = sqlite.prepare('COMMIT');
   const rollback = sqlite.prepare('ROLLBACK');
   return {
@@ -55,6 +61,7 @@ export function sqliteDriver(sqlite: Database.Database, db: Kysely<StoreDatabase
         }
       });
     },
+    forUpdate: (query) => query,
     once(work) {
       return mutex.lock(() => work(executor));
     },

@@ -395,7 +395,8 @@ export interface Store {
    * link has no running job, and running jobs whose lease expired (the worker died: nothing is lost).
    * `maxRunning`: no more than this many of the tenant's jobs run at once, whatever process runs them (the
    * tenant's API allows so many calls at once). Atomic across processes (SQLite: one IMMEDIATE transaction;
-   * PostgreSQL: the tenant's advisory lock, see driver.ts).
+   * PostgreSQL: the rows it takes are locked with `FOR UPDATE SKIP LOCKED`, so workers claim side by side and
+   * never wait on the tenant's other writes; with maxRunning, claims are counted one at a time; see driver.ts).
    */
   claimJobs(
     owner: string,
