@@ -170,6 +170,7 @@ class SyncEngine implements Engine {
   private workerTimer: TimerHandle | null = null;
   private workerBusy = false;
   private wakeRequested = false;
+  private stopWatching: (() => void) | null = null;
   private ticking: Promise<number> | null = null;
   private inboxRun: Promise<void> | null = null;
   private pollIntervalMs: number;
@@ -382,6 +383,8 @@ class SyncEngine implements Engine {
     await this.shareCircuits(true);
     this.logger.info({ event: 'engine-started', workerId: this.workerId, dryRun: this.settings.dryRun });
     this.scheduleWorker(0);
+    // Another process (a web process taking webhooks, the CLI) queued work: claim it now, not at the next poll.
+    this.stopWatching = this.store.watchQueued(() => this.wake());
     this.scheduler.start(this.schedules());
   }
 
@@ -442,6 +445,8 @@ class SyncEngine implements Engine {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopWatching?.();
+    this.stopWatching = null;
     this.scheduler.stop();
     this.timers.clearTimeout(this.workerTimer);
     this.workerTimer = null;

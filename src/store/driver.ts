@@ -44,6 +44,16 @@ export interface Driver {
     query: SelectQueryBuilder<DB, TB, O>,
     options?: { skipLocked?: boolean },
   ): SelectQueryBuilder<DB, TB, O>;
+  /**
+   * Tells the tenant's workers in other processes that a job was queued, when the transaction commits
+   * (PostgreSQL `NOTIFY`). SQLite: nothing; its processes share one machine and find the job on their next poll.
+   */
+  announceQueued(executor: Executor, tenantId: string): Promise<void>;
+  /**
+   * Calls `listener` when any process announces a queued job of the tenant; returns the unsubscribe. SQLite
+   * never calls it. A lost listening connection is reopened; meanwhile the workers' polls find the work.
+   */
+  watchQueued(tenantId: string, listener: () => void): () => void;
   /** One statement on its own (autocommit): a read, or a write that needs no read before it. */
   once<T>(work: (executor: Executor) => Promise<T>): Promise<T>;
   close(): Promise<void>;

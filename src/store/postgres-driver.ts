@@ -6,6 +6,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Driver, Executor, TransactionMode } from './driver.ts';
+import { announceQueued, queuedWatcher } from './postgres-notify.ts';
 import type { StoreDatabase } from './schema.ts';
 
 /** int8 (bigserial ids, count(*)) as a number: ids stay far below 2^53. */
@@ -35,6 +36,7 @@ export function postgresPool(url: string, max = 10): pg.Pool {
 
 export function postgresDriver(pool: pg.Pool): Driver {
   const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const watcher = queuedWatcher(pool);
   const executorOf = (client: pg.PoolClient | pg.Pool): Executor => ({
     async all(query) {
       const compiled = query.compile();
@@ -69,6 +71,11 @@ export function postgresDriver(pool: pg.Pool): Driver {
     once(work) {
       return work(executorOf(pool));
     },
-    close: () => db.destroy(),
+    announceQueued,
+    watchQueued: (tenantId, listener) => watcher.watch(tenantId, listener),
+    async close() {
+      await watcher.close();
+      await db.destroy();
+    },
   };
 }

@@ -76,6 +76,10 @@ export class SqlStore implements Store {
     return this.connection.sqlite?.pragma(name, { simple: true });
   }
 
+  watchQueued(listener: () => void): () => void {
+    return this.connection.driver.watchQueued(this.tenantId, listener);
+  }
+
   async close(): Promise<void> {
     await this.connection.release();
   }

@@ -62,6 +62,8 @@ export function sqliteDriver(sqlite: Database.Database, db: Kysely<StoreDatabase
       });
     },
     forUpdate: (query) => query,
+    announceQueued: async () => {},
+    watchQueued: () => () => {},
     once(work) {
       return mutex.lock(() => work(executor));
     },

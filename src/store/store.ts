@@ -473,6 +473,11 @@ export interface Store {
    *  processed inbox events received before it. */
   purgePersonalData(olderThan: Date, options?: { fields?: readonly string[] }): Promise<PurgeResult>;
 
+  /** Calls `listener` when a process sharing the store queues a job of this tenant (enqueue, resubmit), so a
+   *  worker claims it at once rather than on its next poll; returns the unsubscribe. PostgreSQL only: on SQLite
+   *  it is never called (the workers poll). */
+  watchQueued(listener: () => void): () => void;
+
   /** Closes the connection shared by every `forTenant` view. */
   close(): Promise<void>;
 }

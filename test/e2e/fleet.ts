@@ -32,11 +32,12 @@ export interface FleetTenant {
   expectations: Map<string, Expectation>;
 }
 
-/** The start-up line of `cosell start` serving several tenants. */
+/** The start-up line of `cosell start`: `tenants` when it serves several, `webhookUrl` when it serves one. */
 export interface FleetStartLine {
   role: 'web' | 'worker' | 'all';
   url: string | null;
-  tenants: { tenantId: string; webhookUrl: string | null }[];
+  tenants?: { tenantId: string; webhookUrl: string | null }[];
+  webhookUrl?: string | null;
 }
 
 export interface Fleet {
@@ -155,7 +156,9 @@ export async function startFleet(options: {
     },
     async registerWebhooks(line) {
       for (const tenant of tenants) {
-        const url = line.tenants.find((t) => t.tenantId === tenant.id)?.webhookUrl;
+        const url = line.tenants
+          ? line.tenants.find((t) => t.tenantId === tenant.id)?.webhookUrl
+          : line.webhookUrl;
         if (!url) throw new Error(`${line.role} process takes no webhooks for ${tenant.id}`);
         const register = await runCli(['webhooks', 'register', url, '--config', tenant.configFile], {
           env,

@@ -171,6 +171,7 @@ export class JobSql extends SqlPart {
     return this.transaction(async (x) => {
       await this.parts.links.requireLink(x, linkId);
       const { row, coalesced } = await this.enqueueRow(x, linkId, trigger, iso(runAt));
+      if (row.next_run_at <= this.now()) await this.connection.driver.announceQueued(x, this.tenantId);
       return { job: toJob(row), coalesced };
     });
   }
@@ -431,6 +432,7 @@ export class JobSql extends SqlPart {
       const jobs: Job[] = [];
       for (const linkId of [...linkIds].sort((a, b) => a - b))
         jobs.push(toJob(await this.resubmitLink(x, linkId, at)));
+      if (jobs.length > 0) await this.connection.driver.announceQueued(x, this.tenantId);
       return jobs;
     });
   }
