@@ -49,6 +49,8 @@ export interface ServiceOptions {
   dryRun?: boolean;
   /** Default `all`. */
   role?: ServiceRole;
+  /** A worker's port for /healthz, /readyz and /metrics (0 picks one); absent: a worker serves no HTTP. */
+  healthPort?: number;
 }
 
 /** One partner tenant of the deployment: its config, its engine on its view of the store, its clients. */
@@ -69,7 +71,7 @@ export interface TenantService {
 
 export interface RunningService {
   role: ServiceRole;
-  /** Base URL the server listens on, e.g. http://127.0.0.1:3000 (null: a worker serves no HTTP). */
+  /** Base URL the server listens on, e.g. http://127.0.0.1:3000 (a worker: its health port's, or null). */
   url: string | null;
   /** Where the dashboard is (the server's root), null for a worker. */
   dashboardUrl: string | null;
@@ -350,6 +352,34 @@ export async function startService(
       };
     });
 
+    // What /healthz, /readyz and /metrics read, in every process that serves them.
+    const health = () => {
+      const labelled = list.length > 1;
+      return {
+        checkStore: async () => {
+          await root.getCursor('healthz');
+        },
+        isReady: () => ready,
+        pausedApis: () =>
+          tenants.flatMap((t) =>
+            t.engine.pausedApis().map((p) => (labelled ? { ...p, tenant: t.tenantId } : p)),
+          ),
+        apiHealth: () =>
+          tenants.flatMap((t) =>
+            t.engine.apiHealth().map((h) => (labelled ? { ...h, tenant: t.tenantId } : h)),
+          ),
+        metrics: createMetrics({ tenants }),
+      };
+    };
+    if (role === 'worker' && options.healthPort !== undefined) {
+      // A worker's probes and Prometheus scrape: no webhooks, no dashboard, no admin API.
+      server = await buildServer({
+        webhooks: [],
+        ...health(),
+        logger: logger.child({ component: 'server' }),
+        bodyLimit: first.server.bodyLimit,
+      });
+    }
     if (role !== 'worker') {
       const admins = new Map<string, AdminData>();
       for (const tenant of tenants) {
@@ -377,7 +407,6 @@ export async function startService(
           }),
         );
       }
-      const labelled = list.length > 1;
       server = await buildServer({
         webhooks: tenants.map((tenant) => {
           const { webhook } = tenant.config.partnerCenter;
@@ -398,19 +427,7 @@ export async function startService(
               }),
           };
         }),
-        checkStore: async () => {
-          await root.getCursor('healthz');
-        },
-        isReady: () => ready,
-        pausedApis: () =>
-          tenants.flatMap((t) =>
-            t.engine.pausedApis().map((p) => (labelled ? { ...p, tenant: t.tenantId } : p)),
-          ),
-        apiHealth: () =>
-          tenants.flatMap((t) =>
-            t.engine.apiHealth().map((h) => (labelled ? { ...h, tenant: t.tenantId } : h)),
-          ),
-        metrics: createMetrics({ tenants }),
+        ...health(),
         admin: {
           access: {
             tenants: tenants.map((t) => ({
@@ -450,14 +467,19 @@ export async function startService(
 
     if (server) {
       const listening = server;
-      url = await listening.listen({ host: first.server.host, port: first.server.port }).catch((error) => {
+      const port = role === 'worker' ? (options.healthPort ?? 0) : first.server.port;
+      url = await listening.listen({ host: first.server.host, port }).catch((error) => {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
         throw new CliError(
-          `Port ${first.server.port} on ${first.server.host} is already in use (another cosell, or another service).`,
-          'Stop what listens there, or set server.port in the config to a free port (0 picks one).',
+          `Port ${port} on ${first.server.host} is already in use (another cosell, or another service).`,
+          role === 'worker'
+            ? 'Give each worker on this machine its own --health-port (0 picks a free one).'
+            : 'Stop what listens there, or set server.port in the config to a free port (0 picks one).',
         );
       });
       cleanup.push(() => listening.close());
+    }
+    if (server && role !== 'worker') {
       for (const tenant of tenants) tenant.webhookUrl = `${url}${tenant.config.server.webhookPath}`;
       // Registration drift is checked at start and then on a schedule (R1): the tenant has one URL. Without a
       // public URL the service's own address is compared, for the dashboard only (nothing is logged).
@@ -473,7 +495,7 @@ export async function startService(
     const service: RunningService = {
       role,
       url,
-      dashboardUrl: url ? `${url}/` : null,
+      dashboardUrl: url && role !== 'worker' ? `${url}/` : null,
       tenants,
       server,
       stop: async () => {

@@ -4,12 +4,33 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../../config/schema.ts';
 import { createLogger } from '../../server/logger.ts';
 import { CONFIG_OPTION_HELP, loadConfigFromFlags } from '../config-file.ts';
+import { CliError } from '../errors.ts';
 import { stopOnSignals } from '../signals.ts';
 
 interface StartOptions {
   config?: string[];
   dryRun?: boolean;
   role: 'all' | 'web' | 'worker';
+  healthPort?: string;
+}
+
+/** The worker's health port: a whole number 0–65535, and only for a worker (web and all serve them already). */
+function parseHealthPort(value: string | undefined, role: StartOptions['role']): number | undefined {
+  if (value === undefined) return undefined;
+  if (role !== 'worker') {
+    throw new CliError(
+      `--health-port (or COSELL_HEALTH_PORT) is for --role worker; a ${role} process serves /healthz, /readyz and /metrics on server.port already.`,
+      'Drop --health-port, or start the process with --role worker.',
+    );
+  }
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || port > 65_535) {
+    throw new CliError(
+      `--health-port '${value}' is not a port.`,
+      'Pass a whole number from 1 to 65535 (0 picks a free one).',
+    );
+  }
+  return port;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -29,8 +50,15 @@ export function registerStartCommand(program: Command): void {
         .default('all')
         .env('COSELL_ROLE'),
     )
+    .addOption(
+      new Option(
+        '--health-port <port>',
+        'role worker: serve /healthz, /readyz and /metrics on this port (0 picks one) for probes and Prometheus',
+      ).env('COSELL_HEALTH_PORT'),
+    )
     .option('--dry-run', 'compute and log what would change without writing to Partner Center or the CRM')
     .action(async (options: StartOptions) => {
+      const healthPort = parseHealthPort(options.healthPort, options.role);
       const configs: Config[] = [];
       for (const file of options.config ?? [undefined]) configs.push(await loadConfigFromFlags(file));
       const first = configs[0]!;
@@ -41,6 +69,7 @@ export function registerStartCommand(program: Command): void {
         logger,
         dryRun: options.dryRun ?? false,
         role: options.role,
+        healthPort,
       });
       stopOnSignals(async () => {
         logger.info({ event: 'stopping' }, 'cosell stopping');
