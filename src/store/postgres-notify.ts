@@ -25,33 +25,46 @@ export function queuedWatcher(pool: pg.Pool): QueuedWatcher {
   let connecting: Promise<void> | null = null;
   let retry: NodeJS.Timeout | undefined;
   let closed = false;
+  let givingUp: Promise<void> = Promise.resolve();
 
   const wanted = () => !closed && listeners.size > 0;
-  const release = (broken: boolean) => {
+  const onNotification = (message: pg.Notification) => {
+    for (const listener of listeners.get(message.payload ?? '') ?? []) listener();
+  };
+  /** Gives the listening connection up: back to the pool after UNLISTEN, or destroyed when it broke. */
+  const giveUp = (broken: boolean): Promise<void> => {
     const held = client;
     client = null;
-    // A broken connection is destroyed, not returned to the pool.
-    held?.release(broken);
+    if (!held) return givingUp;
+    held.removeListener('notification', onNotification);
+    held.removeListener('error', onError);
+    if (broken) {
+      held.release(true);
+      return givingUp;
+    }
+    givingUp = held.query(`UNLISTEN ${CHANNEL}`).then(
+      () => held.release(),
+      () => held.release(true),
+    );
+    return givingUp;
   };
-  const lost = () => {
-    release(true);
+  function onError(): void {
+    void giveUp(true);
     if (wanted()) retry = setTimeout(listen, RECONNECT_MS).unref();
-  };
+  }
   function listen(): void {
     if (client || connecting || !wanted()) return;
     connecting = (async () => {
-      const next = await pool.connect();
-      next.on('notification', (message) => {
-        for (const listener of listeners.get(message.payload ?? '') ?? []) listener();
-      });
-      next.on('error', lost);
-      client = next;
-      await next.query(`LISTEN ${CHANNEL}`);
-      if (!wanted()) release(false);
+      client = await pool.connect();
+      client.on('notification', onNotification);
+      client.on('error', onError);
+      await client.query(`LISTEN ${CHANNEL}`);
     })()
-      .catch(lost)
+      .catch(onError)
       .finally(() => {
         connecting = null;
+        // Every listener left while it connected.
+        if (!wanted()) void giveUp(false);
       });
   }
 
@@ -64,29 +77,14 @@ export function queuedWatcher(pool: pg.Pool): QueuedWatcher {
       return () => {
         set.delete(listener);
         if (set.size === 0) listeners.delete(tenantId);
-        // The connection goes back to the pool listening: UNLISTEN first, so it is not woken for nothing.
-        if (!wanted() && client && !connecting) {
-          const held = client;
-          client = null;
-          void held.query(`UNLISTEN ${CHANNEL}`).then(
-            () => held.release(),
-            () => held.release(true),
-          );
-        }
+        if (!wanted() && !connecting) void giveUp(false);
       };
     },
     async close() {
       closed = true;
       clearTimeout(retry);
       await connecting;
-      if (client) {
-        const held = client;
-        client = null;
-        await held.query(`UNLISTEN ${CHANNEL}`).then(
-          () => held.release(),
-          () => held.release(true),
-        );
-      }
+      await giveUp(false);
     },
   };
 }
