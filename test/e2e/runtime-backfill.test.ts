@@ -17,29 +17,24 @@ import {
   allReferrals,
   control,
   type Emulators,
-  secretsFor,
+  type LoggedIn,
   sfQuery,
-  startEmulators,
-  writeEmulatorConfig,
+  startLoggedIn,
 } from './runtime-support.ts';
 
 let emulators: Emulators;
 let dir: string;
 let configFile: string;
 let env: NodeJS.ProcessEnv;
+let runtime: LoggedIn | undefined;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cosell-backfill-'));
-  emulators = await startEmulators();
-  env = secretsFor(emulators.sf);
-  configFile = await writeEmulatorConfig(dir, emulators);
-  const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
-  expect(login.code, login.stderr).toBe(0);
+  runtime = await startLoggedIn('backfill');
+  ({ emulators, dir, configFile, env } = runtime);
 });
 
 afterAll(async () => {
-  await emulators?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await runtime?.stop();
 });
 
 const backfill = (...args: string[]) =>

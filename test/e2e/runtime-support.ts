@@ -1,7 +1,8 @@
 // What the runtime suites share: the emulators as `cosell emulate` child processes, a config file pointing
 // at them (as an admin would write it), and small HTTP helpers for the control APIs and Salesforce SOQL.
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { control } from '../../src/cli/demo-story.ts';
 import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
@@ -50,6 +51,33 @@ export async function startEmulators(): Promise<Emulators> {
       await Promise.all([pcProcess.stop(), sfProcess.stop()]);
     },
   };
+}
+
+/** A suite's runtime after `cosell login`: the emulators, a scratch folder, its config file and the env. */
+export interface LoggedIn {
+  emulators: Emulators;
+  dir: string;
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+/** The emulators, a config for them in a new scratch folder (`name` in its name) and `cosell login` done. */
+export async function startLoggedIn(name: string): Promise<LoggedIn> {
+  const dir = await mkdtemp(join(tmpdir(), `cosell-${name}-`));
+  const emulators = await startEmulators();
+  const stop = async () => {
+    await emulators.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const env = secretsFor(emulators.sf);
+  const configFile = await writeEmulatorConfig(dir, emulators);
+  const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
+  if (login.code !== 0) {
+    await stop();
+    throw new Error(`cosell login failed: ${login.stderr}`);
+  }
+  return { emulators, dir, configFile, env, stop };
 }
 
 /** Env of every cosell child: the two secrets, never in the file. */

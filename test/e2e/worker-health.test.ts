@@ -1,41 +1,27 @@
 // A worker process (`cosell start --role worker`) serves no webhooks and no dashboard; with --health-port it serves
 // /healthz, /readyz and /metrics so a supervisor can probe it and Prometheus can scrape it. Real processes, the
 // emulators as `cosell emulate`, the SQLite store.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMicrosoftReferral } from '../../src/cli/demo-story.ts';
 import { type LongRunning, runCli, startCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
-import {
-  type Emulators,
-  type StartLine,
-  secretsFor,
-  sfQuery,
-  startEmulators,
-  writeEmulatorConfig,
-} from './runtime-support.ts';
+import { type Emulators, type LoggedIn, type StartLine, sfQuery, startLoggedIn } from './runtime-support.ts';
 
 let emulators: Emulators;
 let dir: string;
 let configFile: string;
 let env: NodeJS.ProcessEnv;
+let runtime: LoggedIn | undefined;
 const running: LongRunning[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cosell-worker-health-'));
-  emulators = await startEmulators();
-  env = secretsFor(emulators.sf);
-  configFile = await writeEmulatorConfig(dir, emulators);
-  const login = await runCli(['login', '--config', configFile], { env, cwd: dir });
-  expect(login.code, login.stderr).toBe(0);
+  runtime = await startLoggedIn('worker-health');
+  ({ emulators, dir, configFile, env } = runtime);
 });
 
 afterAll(async () => {
   for (const process of running) await process.stop('SIGKILL');
-  await emulators?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await runtime?.stop();
 });
 
 const started = (lines: string[]) => lines.some((l) => l.includes('"cosell":"started"'));
