@@ -3,8 +3,7 @@
 // and writes nothing, the import prints plain progress lines when piped, and a second run imports nothing.
 // Then `cosell reconcile`, the sweep on demand, with and without --dry-run; and `doctor --config` on the webhook
 // registration and the clock; `cosell solutions import`.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
