@@ -202,8 +202,8 @@ export class JobSql extends SqlPart {
     if (wanted <= 0) return [];
     const at = iso(now);
     const expires = iso(new Date(now.getTime() + leaseMs));
-    // Most polls of an idle or busy-elsewhere tenant find nothing: a read says so without taking the tenant's
-    // write lock, which every worker's poll would otherwise queue on.
+    // Most polls of an idle or busy-elsewhere tenant find nothing: two indexed reads say so without opening a
+    // claiming transaction (on SQLite the write lock, which every worker's poll would otherwise queue on).
     if (!(await this.read((x) => this.anyJobDue(x, at)))) return [];
     const maxRunning = options.maxRunning ?? null;
     // Workers claim side by side: each locks the rows it picks and passes over those another claim (or a write
