@@ -10,13 +10,14 @@ import { openTestStore, temporaryDirectory, testClock, testStoreUrl } from './te
 
 const LEASE = 60_000;
 
-/** Resolves with the promise's value, or rejects naming `what` when it has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+/** The promise's value, or a failure naming `what` when it has not settled within `ms` (a deadline, not a wait). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const outcome: { settled: boolean } = { settled: false };
+  const settled = promise.finally(() => {
+    outcome.settled = true;
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  await until(() => outcome.settled, ms, `${what} to finish`, 10);
+  return settled;
 }
 
 describe('store on PostgreSQL: claiming jobs', () => {

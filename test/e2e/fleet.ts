@@ -38,14 +38,18 @@ export interface FleetStartLine {
   url: string | null;
   tenants?: { tenantId: string; webhookUrl: string | null }[];
   webhookUrl?: string | null;
+  healthz: string | null;
 }
 
 export interface Fleet {
   dir: string;
   env: NodeJS.ProcessEnv;
   tenants: FleetTenant[];
-  /** `cosell start --role <role>` for every tenant; resolves once it runs. */
-  start(role: FleetStartLine['role']): Promise<{ process: LongRunning; line: FleetStartLine }>;
+  /** `cosell start --role <role> [extra…]` for every tenant; resolves once it runs. */
+  start(
+    role: FleetStartLine['role'],
+    extra?: string[],
+  ): Promise<{ process: LongRunning; line: FleetStartLine }>;
   /** Points each tenant's Partner Center webhook at the process that printed `line`. */
   registerWebhooks(line: FleetStartLine): Promise<void>;
   /** Microsoft sends `count` referrals to the tenant, `width` at a time; `onEach` after each. */
@@ -144,8 +148,8 @@ export async function startFleet(options: {
     dir,
     env,
     tenants,
-    async start(role) {
-      const process = await startCli(['start', '--role', role, ...configArgs()], started, {
+    async start(role, extra = []) {
+      const process = await startCli(['start', '--role', role, ...extra, ...configArgs()], started, {
         env,
         cwd: dir,
         timeoutMs: 60_000,

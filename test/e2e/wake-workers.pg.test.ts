@@ -7,6 +7,7 @@ import { CURSORS } from '../../src/engine/intake.ts';
 import { openStore } from '../../src/store/open.ts';
 import { testStoreUrl } from '../../src/store/test-support.ts';
 import { until } from '../helpers/until.ts';
+import { CRMS } from './engine-harness.ts';
 import { type Fleet, startFleet } from './fleet.ts';
 import { loggedEvents } from './runtime-support.ts';
 
@@ -18,24 +19,20 @@ const ENGINE = {
   reconcile: { intervalMs: 600_000 },
 };
 
-let fleet: Fleet;
-let storeUrl: string;
+describe.each(CRMS)('workers woken by the web process on $crm (PostgreSQL)', ({ crm }) => {
+  let fleet: Fleet;
+  let storeUrl: string;
 
-beforeAll(async () => {
-  const scratch = `wake-workers-${process.pid}`;
-  storeUrl = await testStoreUrl({ dir: scratch, file: () => join(scratch, 'unused.db') });
-  fleet = await startFleet({
-    tenants: [{ id: 'acme', crm: 'salesforce' }],
-    storeUrl,
-    engine: ENGINE,
+  beforeAll(async () => {
+    const scratch = `wake-workers-${crm}-${process.pid}`;
+    storeUrl = await testStoreUrl({ dir: scratch, file: () => join(scratch, 'unused.db') });
+    fleet = await startFleet({ tenants: [{ id: 'acme', crm }], storeUrl, engine: ENGINE });
+  }, 120_000);
+
+  afterAll(async () => {
+    await fleet?.close();
   });
-}, 120_000);
 
-afterAll(async () => {
-  await fleet?.close();
-});
-
-describe('workers woken by the web process (PostgreSQL)', () => {
   it('R2 R23 a referral taken in by the web process is synced by an idle worker within seconds, not at its next poll', async () => {
     const web = await fleet.start('web');
     await fleet.registerWebhooks(web.line);
@@ -59,7 +56,7 @@ describe('workers woken by the web process (PostgreSQL)', () => {
     await until(
       async () => (await fleet.verdicts()).every((v) => v.problems.length === 0),
       15_000,
-      'the referrals in Salesforce',
+      'the referrals in the CRM',
       250,
     );
     expect((await fleet.verdicts())[0]).toMatchObject({ expected: 3, lost: 0, duplicated: 0 });
