@@ -14,17 +14,17 @@ export class CursorSql extends SqlPart {
     return (await this.first(this.cursorValue(name)))?.value ?? null;
   }
 
+  /** Inserts or replaces one cursor's value. */
+  private writeCursor(name: string, value: string, now: string) {
+    return this.db
+      .insertInto('cursors')
+      .values({ tenant_id: this.tenantId, name, value, updated_at: now })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value, updated_at: now }));
+  }
+
   async setCursor(name: string, value: string): Promise<void> {
     const now = this.now();
-    await this.transaction(
-      async (x) =>
-        await x.run(
-          this.db
-            .insertInto('cursors')
-            .values({ tenant_id: this.tenantId, name, value, updated_at: now })
-            .onConflict((oc) => oc.columns(['tenant_id', 'name']).doUpdateSet({ value, updated_at: now })),
-        ),
-    );
+    await this.transaction(async (x) => await x.run(this.writeCursor(name, value, now)));
   }
 
   async updateCursor(
@@ -36,14 +36,7 @@ export class CursorSql extends SqlPart {
       const current = (await first(x, this.cursorValue(name)))?.value ?? null;
       const next = update(current);
       if (next === null || next === current) return current;
-      await x.run(
-        this.db
-          .insertInto('cursors')
-          .values({ tenant_id: this.tenantId, name, value: next, updated_at: now })
-          .onConflict((oc) =>
-            oc.columns(['tenant_id', 'name']).doUpdateSet({ value: next, updated_at: now }),
-          ),
-      );
+      await x.run(this.writeCursor(name, next, now));
       return next;
     });
   }
